@@ -1,0 +1,21 @@
+"""Errors a person can cause: their message is shown to them as it is."""
+
+
+class UserError(Exception):
+    """A request the app refuses; nothing is charged and nothing is recorded."""
+
+
+class InvalidPhoto(UserError):
+    """The uploaded file is not an image the app accepts."""
+
+
+class UnknownPose(UserError):
+    """The pose id names no template this person may use."""
+
+
+class NotFound(UserError):
+    """The record does not exist, or belongs to someone else (the two look the same)."""
+
+
+class InsufficientCredits(UserError):
+    """The person's balance does not cover the price."""
