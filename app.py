@@ -1,0 +1,63 @@
+"""avatargen: build the Gradio app and launch it (the Space's app_file)."""
+
+import logging
+
+import gradio as gr
+
+from avatargen.api import Api
+from avatargen.runtime import Runtime, build_runtime
+from avatargen.settings import Settings, get_settings
+from avatargen.ui import create_demo
+
+PLACEHOLDER_NOTICE = (
+    "⚠️ **Placeholder mode.** The real image models could not be loaded on this machine, so outputs come "
+    "from a tiny random-weight model: they will not look like you. Credits and history work as usual."
+)
+
+
+def engine_notice(runtime: Runtime) -> str | None:
+    if runtime.settings.worker_threads == 0:
+        return None
+    if runtime.engine.error:
+        return f"⚠️ The generation model failed to load ({runtime.engine.error}); generations will fail and be refunded."
+    engine = runtime.engine.loaded
+    if engine is None:
+        return "⏳ Loading the generation model… you can queue generations meanwhile."
+    return PLACEHOLDER_NOTICE if engine.placeholder else None
+
+
+def create_app(runtime: Runtime) -> gr.Blocks:
+    from avatargen.poses import thumbnail_path
+
+    poses = runtime.service.poses
+    thumbnails = runtime.settings.cache_dir / "thumbnails"
+    return create_demo(
+        Api(runtime.service),
+        thumbnail_for=lambda pose_id: thumbnail_path(poses.get(pose_id), thumbnails),
+        engine_notice=lambda: engine_notice(runtime),
+    )
+
+
+def launch(settings: Settings, **launch_options) -> tuple[Runtime, gr.Blocks]:
+    """Start workers, warm the engine, and serve. Returns once serving when prevent_thread_lock is set."""
+    runtime = build_runtime(settings)
+    runtime.start_workers()
+    if settings.worker_threads:
+        runtime.warm_up()
+    demo = create_app(runtime)
+    auth = runtime.service.authenticate if settings.auth == "password" else None
+    demo.queue(default_concurrency_limit=8).launch(
+        server_name=settings.host,
+        server_port=settings.port,
+        share=settings.share,
+        auth=auth,
+        auth_message="Sign in with the account your administrator created for you.",
+        allowed_paths=[str(settings.cache_dir / "thumbnails")],
+        **launch_options,
+    )
+    return runtime, demo
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    launch(get_settings())

@@ -1,0 +1,65 @@
+"""Command line: `python -m avatargen worker | user add | credits grant`."""
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+
+from avatargen.errors import UserError
+from avatargen.runtime import build_runtime
+from avatargen.settings import get_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m avatargen")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    worker = commands.add_parser("worker", help="consume the generation queue (run one per GPU)")
+    worker.add_argument("--threads", type=int, default=1)
+
+    user = commands.add_parser("user", help="manage users").add_subparsers(dest="action", required=True)
+    add = user.add_parser("add", help="create a user with the starting credits")
+    add.add_argument("name")
+    add.add_argument("--password", required=True)
+    add.add_argument("--admin", action="store_true")
+    add.add_argument("--credits", type=int, default=None, help="starting credits (default: AVATARGEN_STARTING_CREDITS)")
+
+    credits = commands.add_parser("credits", help="manage credits").add_subparsers(dest="action", required=True)
+    grant = credits.add_parser("grant", help="add (or with a negative number remove) credits")
+    grant.add_argument("name")
+    grant.add_argument("amount", type=int)
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    runtime = build_runtime(get_settings())
+    try:
+        if args.command == "worker":
+            return _work(runtime, args.threads)
+        if args.command == "user":
+            created = runtime.service.add_user(
+                args.name, password=args.password, admin=args.admin, credits=args.credits
+            )
+            print(f"created {created.role} {created.username!r} (id {created.id})")
+        elif args.command == "credits":
+            print(f"{args.name}: balance {runtime.service.grant_credits(args.name, args.amount)} credits")
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    finally:
+        runtime.close()
+    return 0
+
+
+def _work(runtime, threads: int) -> int:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    runtime.start_workers(threads, single_process=False)
+    runtime.warm_up()
+    stop.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

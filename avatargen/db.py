@@ -1,0 +1,205 @@
+"""Database engine and the queries the service composes. Functions take the session explicitly."""
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Engine, event, func, update
+from sqlmodel import Session, SQLModel, create_engine, select
+
+from avatargen.models import CreditTransaction, Generation, User, utcnow
+
+
+def create_db_engine(url: str) -> Engine:
+    """An engine for `url`; SQLite files get WAL, a busy timeout and foreign keys."""
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return engine
+
+
+def init_db(engine: Engine) -> None:
+    SQLModel.metadata.create_all(engine)
+
+
+# Users and credits
+
+
+def get_user(session: Session, username: str) -> User | None:
+    return session.exec(select(User).where(User.username == username)).first()
+
+
+def add_user(
+    session: Session, *, username: str, starting_credits: int, role: str = "user", password_hash: str | None = None
+) -> User:
+    """Insert a user with their one starting grant (caller commits)."""
+    user = User(username=username, role=role, password_hash=password_hash)
+    session.add(user)
+    session.flush()
+    if starting_credits:
+        session.add(CreditTransaction(user_id=user.id, delta=starting_credits, reason="grant"))
+    return user
+
+
+def lock_user(session: Session, user_id: int) -> None:
+    """Take the write lock on a user's row first, so concurrent debits of one balance run one at a time."""
+    session.exec(update(User).where(User.id == user_id).values(id=User.id))
+
+
+def balance(session: Session, user_id: int) -> int:
+    total = session.exec(select(func.sum(CreditTransaction.delta)).where(CreditTransaction.user_id == user_id))
+    return int(total.one() or 0)
+
+
+def ledger(session: Session, user_id: int, *, limit: int) -> Sequence[CreditTransaction]:
+    query = (
+        select(CreditTransaction)
+        .where(CreditTransaction.user_id == user_id)
+        .order_by(CreditTransaction.id.desc())
+        .limit(limit)
+    )
+    return session.exec(query).all()
+
+
+# Generations
+
+
+def get_generation(session: Session, *, user_id: int, generation_id: str) -> Generation | None:
+    row = session.get(Generation, generation_id)
+    return row if row is not None and row.user_id == user_id else None
+
+
+def list_generations(session: Session, *, user_id: int, limit: int, offset: int) -> tuple[Sequence[Generation], int]:
+    mine = select(Generation).where(Generation.user_id == user_id)
+    total = session.exec(select(func.count()).select_from(mine.subquery())).one()
+    rows = session.exec(mine.order_by(Generation.created_at.desc(), Generation.id).offset(offset).limit(limit)).all()
+    return rows, total
+
+
+def generation_stats(session: Session, *, user_id: int) -> dict:
+    mine = Generation.user_id == user_id
+    seconds = _seconds_between(session, Generation.started_at, Generation.completed_at)
+    row = session.exec(
+        select(
+            func.count(Generation.id),
+            func.count(Generation.id).filter(Generation.status == "completed"),
+            func.count(Generation.id).filter(Generation.status == "failed"),
+            func.avg(seconds).filter(Generation.status == "completed"),
+        ).where(mine)
+    ).one()
+    spent = session.exec(
+        select(func.sum(CreditTransaction.delta)).where(
+            CreditTransaction.user_id == user_id, CreditTransaction.reason.in_(("generation", "refund"))
+        )
+    ).one()
+    return {
+        "totalGenerations": row[0],
+        "completedGenerations": row[1],
+        "failedGenerations": row[2],
+        "averageProcessingTime": round(row[3], 3) if row[3] is not None else None,
+        "totalCreditsUsed": -int(spent or 0),
+    }
+
+
+def _seconds_between(session: Session, start, end):
+    if session.get_bind().dialect.name == "sqlite":
+        return (func.julianday(end) - func.julianday(start)) * 86400.0
+    return func.extract("epoch", end - start)
+
+
+def claim_generation(session: Session, generation_id: str) -> bool:
+    """Atomically move a row pending → processing; False when someone else has it (or it is gone)."""
+    now = utcnow()
+    result = session.exec(
+        update(Generation)
+        .where(Generation.id == generation_id, Generation.status == "pending")
+        .values(status="processing", started_at=now, heartbeat_at=now, progress=0.0, attempts=Generation.attempts + 1)
+    )
+    session.commit()
+    return result.rowcount == 1
+
+
+def _held(generation_id: str, attempt: int | None):
+    """Rows still `processing` under this claim (a claim is identified by its attempt number)."""
+    held = [Generation.id == generation_id, Generation.status == "processing"]
+    return held if attempt is None else [*held, Generation.attempts == attempt]
+
+
+def set_progress(session: Session, generation_id: str, attempt: int, progress: float) -> None:
+    session.exec(
+        update(Generation)
+        .where(*_held(generation_id, attempt))
+        .values(progress=progress, heartbeat_at=utcnow())
+    )
+    session.commit()
+
+
+def complete_generation(session: Session, generation_id: str, attempt: int, output_path: str) -> bool:
+    result = session.exec(
+        update(Generation)
+        .where(*_held(generation_id, attempt))
+        .values(status="completed", output_image_path=output_path, progress=1.0, completed_at=utcnow())
+    )
+    session.commit()
+    return result.rowcount == 1
+
+
+def fail_and_refund(session: Session, generation_id: str, message: str, *, attempt: int | None = None) -> bool:
+    """Mark a processing row failed and refund its credits in one transaction; True only the first time.
+
+    With `attempt`, only while that claim still holds the row.
+    """
+    row = session.get(Generation, generation_id)
+    if row is None:
+        return False
+    result = session.exec(
+        update(Generation)
+        .where(*_held(generation_id, attempt))
+        .values(status="failed", error_message=message, completed_at=utcnow())
+    )
+    if result.rowcount != 1:
+        session.rollback()
+        return False
+    session.add(
+        CreditTransaction(user_id=row.user_id, delta=row.credit_used, reason="refund", generation_id=generation_id)
+    )
+    session.commit()
+    return True
+
+
+def requeue_stale(session: Session, *, stale_before: datetime, max_attempts: int) -> tuple[list[str], list[str]]:
+    """Rows left `processing` by a dead worker: back to pending, or failed when out of attempts.
+
+    Returns (requeued ids, failed ids); the caller refunds the failed ones.
+    """
+    stale = session.exec(
+        select(Generation.id, Generation.attempts).where(
+            Generation.status == "processing", Generation.heartbeat_at < stale_before
+        )
+    ).all()
+    retry = [gid for gid, attempts in stale if attempts < max_attempts]
+    give_up = [gid for gid, attempts in stale if attempts >= max_attempts]
+    if retry:
+        session.exec(
+            update(Generation)
+            .where(Generation.id.in_(retry), Generation.status == "processing")
+            .values(status="pending", progress=0.0, started_at=None, heartbeat_at=None)
+        )
+        session.commit()
+    return retry, give_up
+
+
+def pending_ids(session: Session) -> list[tuple[str, bool]]:
+    rows = session.exec(
+        select(Generation.id, Generation.priority).where(Generation.status == "pending").order_by(Generation.created_at)
+    )
+    return list(rows.all())

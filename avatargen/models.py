@@ -1,0 +1,82 @@
+"""Database tables (SQLModel) and their public JSON shapes."""
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import Index
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# A person who signs in; the balance is the sum of their ledger.
+class User(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(unique=True, index=True, max_length=64)
+    role: str = "user"  # user | admin
+    password_hash: str | None = None  # scrypt, password auth only
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+# One signed change to a balance: grant, generation (negative), refund or admin.
+class CreditTransaction(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    delta: int
+    reason: str  # grant | generation | refund | admin
+    generation_id: str | None = Field(default=None, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+# One avatar request and what became of it; the row is the truth, the queue only carries its id.
+class Generation(SQLModel, table=True):
+    __table_args__ = (Index("ix_generation_user_created", "user_id", "created_at"),)
+
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    pose_template_id: str
+    input_image_path: str  # storage key of the cleaned photo
+    output_image_path: str | None = None  # storage key of the result
+    quality: str  # sd | hd
+    priority: bool = False
+    style: str
+    seed: int
+    width: int
+    height: int
+    status: str = Field(default="pending", index=True)  # pending | processing | completed | failed
+    error_message: str | None = None
+    credit_used: int
+    progress: float = 0.0  # share of denoising steps done
+    attempts: int = 0  # runs started; a crash mid-run leaves this behind
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    started_at: datetime | None = None
+    heartbeat_at: datetime | None = None  # last sign of life from the worker running it
+    completed_at: datetime | None = None
+
+    def to_public(self) -> dict:
+        return {
+            "id": self.id,
+            "userId": self.user_id,
+            "poseTemplateId": self.pose_template_id,
+            "inputImageUrl": self.input_image_path,
+            "outputImageUrl": self.output_image_path,
+            "quality": self.quality,
+            "priority": self.priority,
+            "style": self.style,
+            "seed": self.seed,
+            "width": self.width,
+            "height": self.height,
+            "status": self.status,
+            "progress": round(self.progress, 3),
+            "errorMessage": self.error_message,
+            "creditUsed": self.credit_used,
+            "createdAt": iso(self.created_at),
+            "startedAt": iso(self.started_at),
+            "completedAt": iso(self.completed_at),
+        }

@@ -1,0 +1,72 @@
+"""Wires settings → database, storage, poses, queue, service and worker. Builds no model until asked."""
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from avatargen.db import create_db_engine, init_db
+from avatargen.jobs import JobQueue
+from avatargen.poses import PoseLibrary
+from avatargen.service import AvatarService
+from avatargen.settings import Settings
+from avatargen.storage import Storage
+from avatargen.worker import GenerationWorker, LazyEngine
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    service: AvatarService
+    queue: JobQueue
+    engine: LazyEngine
+
+    def start_workers(self, threads: int | None = None, *, single_process: bool = True) -> None:
+        """Recover what a crash left behind, then consume the queue in this process.
+
+        `single_process` means no other worker can be alive, so every `processing` row is a leftover.
+        """
+        self.service.recover(stale_after=0 if single_process else None)
+        self.queue.start(self.settings.worker_threads if threads is None else threads)
+
+    def warm_up(self) -> threading.Thread:
+        """Load the engine in the background so the first person does not wait for it."""
+
+        def load() -> None:
+            try:
+                self.engine.get()
+            except Exception:
+                log.exception("the generation engine could not be loaded")
+
+        thread = threading.Thread(target=load, name="avatargen-engine-load", daemon=True)
+        thread.start()
+        return thread
+
+    def close(self) -> None:
+        self.queue.stop()
+        self.service.engine.dispose()
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    database = create_db_engine(settings.db_url)
+    init_db(database)
+    queue = JobQueue(settings.queue_location)
+    service = AvatarService(
+        settings, engine=database, storage=Storage(settings.data_dir), poses=PoseLibrary.load(), enqueue=queue.enqueue
+    )
+    engine = LazyEngine(lambda: _load_engine(settings))
+    queue.handler = GenerationWorker(service, engine)
+    return Runtime(settings=settings, service=service, queue=queue, engine=engine)
+
+
+def _load_engine(settings: Settings):
+    from avatargen.engine import load_engine
+
+    return load_engine(
+        settings.engine,
+        cache_dir=settings.cache_dir,
+        base_model=settings.base_model,
+        controlnet_model=settings.controlnet_model,
+    )

@@ -1,0 +1,272 @@
+"""The service layer: validate → price → debit → record → enqueue, and every per-user read and change.
+
+Every public method takes the requesting `User`; another user's id answers exactly like one that does not exist.
+"""
+
+import logging
+import secrets
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine, delete
+from sqlmodel import Session
+
+from avatargen import db
+from avatargen.errors import InsufficientCredits, NotFound, UserError
+from avatargen.models import CreditTransaction, Generation, User, iso, utcnow
+from avatargen.poses import PoseLibrary
+from avatargen.presets import QUALITIES, STYLES
+from avatargen.pricing import generation_cost
+from avatargen.security import hash_password, verify_password
+from avatargen.settings import Settings
+from avatargen.storage import Storage, load_photo
+
+log = logging.getLogger(__name__)
+
+LOCAL_USERNAME = "local"
+MAX_PAGE = 100
+MAX_SEED = 2**32 - 1
+
+Enqueue = Callable[[str, bool], None]  # (generation id, priority)
+
+
+class AvatarService:
+    def __init__(self, settings: Settings, *, engine: Engine, storage: Storage, poses: PoseLibrary, enqueue: Enqueue):
+        self.settings = settings
+        self.engine = engine
+        self.storage = storage
+        self.poses = poses
+        self.enqueue = enqueue
+
+    def session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    # Users and credits
+
+    def add_user(
+        self, username: str, *, password: str | None = None, admin: bool = False, credits: int | None = None
+    ) -> User:
+        username = username.strip()
+        if not username or len(username) > 64:
+            raise UserError("A username needs 1 to 64 characters.")
+        with self.session() as session:
+            if db.get_user(session, username) is not None:
+                raise UserError(f"User {username!r} already exists.")
+            user = db.add_user(
+                session,
+                username=username,
+                starting_credits=self.settings.starting_credits if credits is None else credits,
+                role="admin" if admin else "user",
+                password_hash=hash_password(password) if password else None,
+            )
+            session.commit()
+            return user
+
+    def authenticate(self, username: str, password: str) -> bool:
+        with self.session() as session:
+            user = db.get_user(session, username)
+        return user is not None and verify_password(password, user.password_hash)
+
+    def user_for(self, username: str | None) -> User:
+        """The requesting user: the signed-in one, or the single local user when auth is off."""
+        if self.settings.auth == "none":
+            username = LOCAL_USERNAME
+        if not username:
+            raise UserError("Please sign in first.")
+        with self.session() as session:
+            user = db.get_user(session, username)
+        if user is not None:
+            return user
+        if self.settings.auth != "none":
+            raise UserError("Your account was not found. Please sign in again.")
+        try:
+            return self.add_user(username)
+        except UserError:  # created meanwhile by a concurrent first request
+            with self.session() as session:
+                return db.get_user(session, username)
+
+    def grant_credits(self, username: str, amount: int) -> int:
+        with self.session() as session:
+            user = db.get_user(session, username)
+            if user is None:
+                raise NotFound(f"No user named {username!r}.")
+            db.lock_user(session, user.id)
+            if db.balance(session, user.id) + amount < 0:
+                raise UserError("A balance cannot go below zero.")
+            session.add(CreditTransaction(user_id=user.id, delta=amount, reason="admin"))
+            session.commit()
+            return db.balance(session, user.id)
+
+    def credits(self, user: User, *, limit: int = 50) -> dict:
+        with self.session() as session:
+            return {
+                "balance": db.balance(session, user.id),
+                "transactions": [
+                    {
+                        "delta": entry.delta,
+                        "reason": entry.reason,
+                        "generationId": entry.generation_id,
+                        "createdAt": iso(entry.created_at),
+                    }
+                    for entry in db.ledger(session, user.id, limit=_clamp(limit, 1, MAX_PAGE))
+                ],
+            }
+
+    # Generations
+
+    def price(self, quality: str, priority: bool) -> int:
+        _check_choice("quality", quality, QUALITIES)
+        return generation_cost(quality, bool(priority))
+
+    def create_generation(
+        self,
+        user: User,
+        *,
+        photo: str | Path,
+        pose_id: str,
+        quality: str = "sd",
+        priority: bool = False,
+        style: str = "realistic",
+        seed: int | None = None,
+    ) -> Generation:
+        """Check everything, charge, record a pending generation and queue it."""
+        cost = self.price(quality, priority)
+        _check_choice("style", style, STYLES)
+        if seed is None:
+            seed = secrets.randbelow(MAX_SEED + 1)
+        elif not 0 <= int(seed) <= MAX_SEED:
+            raise UserError(f"The seed must be a whole number from 0 to {MAX_SEED}.")
+        pose = self.poses.get(pose_id)
+        if photo is None:
+            raise UserError("Upload a photo of yourself first.")
+        image = load_photo(photo, max_bytes=self.settings.max_upload_bytes, max_pixels=self.settings.max_upload_pixels)
+        size = QUALITIES[quality]
+        photo_key = self.storage.save_image(image, kind="uploads", user_id=user.id, name=Path(photo).name)
+        try:
+            with self.session() as session:
+                db.lock_user(session, user.id)
+                have = db.balance(session, user.id)
+                if have < cost:
+                    raise InsufficientCredits(
+                        f"This generation costs {cost} credits and you have {have}. "
+                        "Choose SD or turn off priority, or ask for more credits."
+                    )
+                generation = Generation(
+                    user_id=user.id,
+                    pose_template_id=pose.id,
+                    input_image_path=photo_key,
+                    quality=quality,
+                    priority=bool(priority),
+                    style=style,
+                    seed=int(seed),
+                    width=size.width,
+                    height=size.height,
+                    credit_used=cost,
+                )
+                session.add(generation)
+                session.add(
+                    CreditTransaction(user_id=user.id, delta=-cost, reason="generation", generation_id=generation.id)
+                )
+                session.commit()
+        except BaseException:
+            self.storage.delete(photo_key)
+            raise
+        self.enqueue(generation.id, generation.priority)
+        return generation
+
+    def list_generations(self, user: User, *, limit: int = 20, offset: int = 0) -> tuple[list[Generation], int]:
+        limit, offset = _clamp(limit, 1, MAX_PAGE), max(0, int(offset))
+        with self.session() as session:
+            rows, total = db.list_generations(session, user_id=user.id, limit=limit, offset=offset)
+            return list(rows), total
+
+    def get_generation(self, user: User, generation_id: str) -> Generation:
+        with self.session() as session:
+            row = db.get_generation(session, user_id=user.id, generation_id=str(generation_id))
+        if row is None:
+            raise NotFound("Generation not found.")
+        return row
+
+    def output_path(self, user: User, generation_id: str) -> Path:
+        row = self.get_generation(user, generation_id)
+        if row.output_image_path is None:
+            raise UserError(f"This generation has no image yet (status: {row.status}).")
+        return self.storage.path(row.output_image_path)
+
+    def delete_generation(self, user: User, generation_id: str) -> None:
+        """Delete a generation and its files; a pending one is cancelled and refunded."""
+        row = self.get_generation(user, generation_id)
+        if row.status == "processing":
+            raise UserError("This generation is being made right now; delete it once it has finished.")
+        with self.session() as session:
+            deleted = session.exec(delete(Generation).where(Generation.id == row.id, Generation.status == row.status))
+            if deleted.rowcount != 1:
+                session.rollback()
+                raise UserError("This generation just changed state; refresh and try again.")
+            if row.status == "pending":
+                session.add(
+                    CreditTransaction(user_id=user.id, delta=row.credit_used, reason="refund", generation_id=row.id)
+                )
+            session.commit()
+        self.storage.delete(row.input_image_path)
+        self.storage.delete(row.output_image_path)
+
+    def stats(self, user: User) -> dict:
+        with self.session() as session:
+            return db.generation_stats(session, user_id=user.id)
+
+    # Worker side: the worker calls these; they know nothing of the engine.
+
+    def claim(self, generation_id: str) -> Generation | None:
+        with self.session() as session:
+            if not db.claim_generation(session, generation_id):
+                return None
+            return session.get(Generation, generation_id)
+
+    def report_progress(self, generation: Generation, progress: float) -> None:
+        with self.session() as session:
+            db.set_progress(session, generation.id, generation.attempts, progress)
+
+    def complete(self, generation: Generation, output_key: str) -> None:
+        with self.session() as session:
+            finished = db.complete_generation(session, generation.id, generation.attempts, output_key)
+        if not finished:  # deleted, or taken over after this worker was thought dead: the output has no owner
+            self.storage.delete(output_key)
+
+    def fail(self, generation_id: str, message: str, *, attempt: int | None = None) -> bool:
+        with self.session() as session:
+            return db.fail_and_refund(session, generation_id, message, attempt=attempt)
+
+    def recover(self, *, stale_after: float | None = None) -> tuple[int, int]:
+        """Requeue work a crash left behind: stale `processing` rows and every `pending` row.
+
+        Rows out of attempts are failed and refunded once. Returns (queued, failed).
+        """
+        stale_after = self.settings.stale_job_seconds if stale_after is None else stale_after
+        with self.session() as session:
+            _, give_up = db.requeue_stale(
+                session,
+                stale_before=utcnow() - timedelta(seconds=stale_after),
+                max_attempts=self.settings.max_job_attempts,
+            )
+        failed = sum(
+            self.fail(gid, "The generator stopped while making this image; your credits were refunded.")
+            for gid in give_up
+        )
+        with self.session() as session:
+            pending = db.pending_ids(session)
+        for generation_id, priority in pending:
+            self.enqueue(generation_id, priority)
+        if pending or failed:
+            log.info("recovery: %d generations queued again, %d failed and refunded", len(pending), failed)
+        return len(pending), failed
+
+
+def _check_choice(what: str, value: str, choices: dict) -> None:
+    if value not in choices:
+        raise UserError(f"Unknown {what} {value!r}; choose one of: {', '.join(choices)}.")
+
+
+def _clamp(value: int, low: int, high: int) -> int:
+    return max(low, min(high, int(value)))

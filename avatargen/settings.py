@@ -1,0 +1,70 @@
+"""Settings read once from the environment (prefix AVATARGEN_) and validated."""
+
+import ipaddress
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
+
+
+def is_loopback(host: str) -> bool:
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AVATARGEN_", frozen=True)
+
+    data_dir: Path = Path("./data")  # uploads, outputs, SQLite files, caches
+    database_url: str = ""  # any SQLAlchemy URL; empty means SQLite in the data dir
+    queue_url: str = ""  # huey storage: sqlite:///… or redis://…; empty means SQLite in the data dir
+    engine: Literal["auto", "diffusers", "tiny"] = "auto"
+    auth: Literal["none", "password"] = "none"
+    starting_credits: int = Field(100, ge=0)  # granted once to each new user
+
+    host: str = "127.0.0.1"
+    port: int = Field(7860, ge=1, le=65535)
+    share: bool = False
+    worker_threads: int = Field(1, ge=0, le=8)  # in-app queue consumers; 0 = only standalone workers
+
+    max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1024)
+    max_upload_pixels: int = Field(40_000_000, ge=4096)
+    max_job_attempts: int = Field(2, ge=1)  # runs a job may start before a crash fails and refunds it
+    stale_job_seconds: float = Field(120, gt=0)  # a processing row silent this long is taken as crashed
+
+    base_model: str = "stable-diffusion-v1-5/stable-diffusion-v1-5"
+    controlnet_model: str = "lllyasviel/control_v11p_sd15_openpose"
+
+    @model_validator(mode="after")
+    def _refuse_unsafe(self) -> "Settings":
+        if self.auth == "none" and (self.share or not is_loopback(self.host)):
+            raise ValueError(
+                "AVATARGEN_AUTH=none serves one local user and only on a loopback address without share; "
+                "set AVATARGEN_AUTH=password to serve others."
+            )
+        return self
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir.resolve() / 'avatargen.db'}"
+
+    @property
+    def queue_location(self) -> str:
+        return self.queue_url or f"sqlite:///{self.data_dir.resolve() / 'queue.db'}"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,88 @@
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+for name in [key for key in os.environ if key.startswith("AVATARGEN_")]:
+    del os.environ[name]
+
+import threading  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from avatargen.engine import GenerationRequest  # noqa: E402
+from avatargen.runtime import Runtime, build_runtime  # noqa: E402
+from avatargen.settings import Settings  # noqa: E402
+from avatargen.worker import LazyEngine  # noqa: E402
+
+
+class FakeEngine:
+    """Stands in for the slow model: records requests and paints a flat image of the requested size."""
+
+    name = "fake"
+    placeholder = True
+
+    def __init__(self):
+        self.requests: list[GenerationRequest] = []
+        self.fail_with: Exception | None = None
+        self.gate: threading.Event | None = None  # when set, generate() waits for it (a job "mid-run")
+        self.started = threading.Event()
+
+    def generate(self, requests, progress=None):
+        self.started.set()
+        if self.gate is not None:
+            self.gate.wait(30)
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.requests.extend(requests)
+        for step in range(1, 3):
+            if progress:
+                progress(step, 2)
+        return [Image.new("RGB", (r.width, r.height), (r.seed % 256, 80, 120)) for r in requests]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", engine="tiny", starting_credits=100)
+
+
+@pytest.fixture
+def fake_engine() -> FakeEngine:
+    return FakeEngine()
+
+
+@pytest.fixture
+def runtime(settings: Settings, fake_engine: FakeEngine):
+    """The real runtime (SQLite file, huey SQLite queue, files) with the model faked; no worker threads."""
+    built = make_runtime(settings, fake_engine)
+    yield built
+    built.close()
+
+
+def make_runtime(settings: Settings, engine) -> Runtime:
+    built = build_runtime(settings)
+    built.engine = LazyEngine(lambda: engine)
+    built.queue.handler.engine = built.engine
+    return built
+
+
+@pytest.fixture
+def photo(tmp_path: Path) -> Path:
+    """A real photo of a person (scikit-image's astronaut)."""
+    from skimage import data
+
+    path = tmp_path / "astronaut.jpg"
+    Image.fromarray(np.asarray(data.astronaut())).save(path, quality=92)
+    return path
+
+
+@pytest.fixture
+def service(runtime):
+    return runtime.service
+
+
+@pytest.fixture
+def pose_id(service) -> str:
+    return service.poses.query(limit=1)[0][0].id

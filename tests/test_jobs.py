@@ -1,0 +1,127 @@
+"""Queue order and crash recovery, on the real huey SQLite queue and the real database file."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from sqlmodel import select
+
+from avatargen.models import CreditTransaction, Generation
+from tests.conftest import FakeEngine, make_runtime
+
+
+def wait_for(condition, timeout: float = 30.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def ledger(service, user_id: int) -> list[tuple[str, int]]:
+    with service.session() as session:
+        rows = session.exec(select(CreditTransaction).where(CreditTransaction.user_id == user_id))
+        return [(row.reason, row.delta) for row in rows]
+
+
+def row(service, generation_id: str) -> Generation:
+    with service.session() as session:
+        return session.get(Generation, generation_id)
+
+
+def test_priority_jobs_run_first_then_oldest_first(service, runtime, fake_engine, photo, pose_id):
+    user = service.add_user("queue", password="pw")
+    for seed, priority in [(1, False), (2, False), (3, True), (4, False), (5, True)]:
+        service.create_generation(user, photo=photo, pose_id=pose_id, seed=seed, priority=priority)
+    while runtime.queue.run_next():
+        pass
+    assert [request.seed for request in fake_engine.requests] == [3, 5, 1, 2, 4]
+
+
+def test_worker_thread_picks_up_jobs_at_once(service, runtime, fake_engine, photo, pose_id):
+    runtime.start_workers(1)
+    user = service.add_user("quick", password="pw")
+    generation = service.create_generation(user, photo=photo, pose_id=pose_id)
+    wait_for(lambda: row(service, generation.id).status == "completed", timeout=10, what="completion")
+
+
+def test_job_interrupted_mid_run_finishes_once_after_restart(settings, photo, pose_id):
+    stuck = FakeEngine()
+    stuck.gate = threading.Event()
+    before = make_runtime(settings, stuck)
+    user = before.service.add_user("crash", password="pw")
+    generation = before.service.create_generation(user, photo=photo, pose_id=pose_id, seed=9)
+    before.start_workers(1)
+    assert stuck.started.wait(10)
+    assert row(before.service, generation.id).status == "processing"
+    # "Crash": this process's worker never reports back. A new process starts over the same files.
+
+    fresh = FakeEngine()
+    after = make_runtime(settings, fresh)
+    after.start_workers(1)
+    wait_for(lambda: row(after.service, generation.id).status == "completed", what="the rerun")
+    done = row(after.service, generation.id)
+    assert done.attempts == 2 and [r.seed for r in fresh.requests] == [9]
+
+    stuck.gate.set()  # the old worker wakes up late: its result must not count
+    time.sleep(0.5)
+    assert row(after.service, generation.id).output_image_path == done.output_image_path
+    outputs = list(after.service.storage.root.glob("outputs/avatar-generator/*/*"))
+    assert [p.relative_to(after.service.storage.root).as_posix() for p in outputs] == [done.output_image_path]
+    assert ledger(after.service, user.id) == [("grant", 100), ("generation", -5)]
+    before.close()
+    after.close()
+
+
+def test_job_out_of_attempts_is_refunded_exactly_once(settings, photo, pose_id):
+    settings = settings.model_copy(update={"max_job_attempts": 1})
+    stuck = FakeEngine()
+    stuck.gate = threading.Event()
+    before = make_runtime(settings, stuck)
+    user = before.service.add_user("unlucky", password="pw")
+    generation = before.service.create_generation(user, photo=photo, pose_id=pose_id, priority=True)
+    before.start_workers(1)
+    assert stuck.started.wait(10)
+
+    for _ in range(2):  # two restarts in a row
+        again = make_runtime(settings, FakeEngine())
+        again.start_workers(0)
+        again.close()
+    failed = row(before.service, generation.id)
+    assert failed.status == "failed" and "refunded" in failed.error_message
+    assert ledger(before.service, user.id) == [("grant", 100), ("generation", -8), ("refund", 8)]
+    stuck.gate.set()
+    before.close()
+
+
+def test_killed_worker_process_is_recovered(settings, photo, pose_id, tmp_path):
+    """A real `python -m avatargen worker` process with the tiny engine, killed with SIGKILL mid-generation."""
+    runtime = make_runtime(settings, FakeEngine())
+    user = runtime.service.add_user("killed", password="pw")
+    generation = runtime.service.create_generation(user, photo=photo, pose_id=pose_id, quality="hd")
+    env = os.environ | {"AVATARGEN_DATA_DIR": str(settings.data_dir), "AVATARGEN_ENGINE": "tiny"}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "avatargen", "worker"],
+        cwd=Path(__file__).parents[1],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp_path / "worker.log", "wb"),  # noqa: SIM115
+    )
+    try:
+        wait_for(
+            lambda: row(runtime.service, generation.id).status == "processing", timeout=120, what="the worker's claim"
+        )
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(10)
+    assert row(runtime.service, generation.id).status == "processing"
+
+    runtime.start_workers(1)  # restart: this process is now the only worker
+    wait_for(lambda: row(runtime.service, generation.id).status == "completed", what="completion after the kill")
+    assert ledger(runtime.service, user.id) == [("grant", 100), ("generation", -7)]
+    runtime.close()
