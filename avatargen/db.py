@@ -136,9 +136,7 @@ def _held(generation_id: str, attempt: int | None):
 
 def set_progress(session: Session, generation_id: str, attempt: int, progress: float) -> None:
     session.exec(
-        update(Generation)
-        .where(*_held(generation_id, attempt))
-        .values(progress=progress, heartbeat_at=utcnow())
+        update(Generation).where(*_held(generation_id, attempt)).values(progress=progress, heartbeat_at=utcnow())
     )
     session.commit()
 
