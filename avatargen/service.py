@@ -148,10 +148,9 @@ class AvatarService:
                 db.lock_user(session, user.id)
                 have = db.balance(session, user.id)
                 if have < cost:
-                    raise InsufficientCredits(
-                        f"This generation costs {cost} credits and you have {have}. "
-                        "Choose SD or turn off priority, or ask for more credits."
-                    )
+                    cheapest = generation_cost("sd", False)
+                    hint = f" SD without priority costs {cheapest}." if cheapest < cost and have >= cheapest else ""
+                    raise InsufficientCredits(f"This generation costs {cost} credits and you have {have}.{hint}")
                 generation = Generation(
                     user_id=user.id,
                     pose_template_id=pose.id,

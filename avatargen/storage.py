@@ -87,7 +87,7 @@ class Storage:
                 if suffix == ".jpg":
                     image.save(out, format="JPEG", quality=95)
                 else:
-                    image.save(out, format="PNG")
+                    image.save(out, format="PNG", compress_level=1)
             os.replace(temp, target)
         except BaseException:
             Path(temp).unlink(missing_ok=True)
