@@ -19,3 +19,11 @@ class NotFound(UserError):
 
 class InsufficientCredits(UserError):
     """The person's balance does not cover the price."""
+
+
+class NoPersonFound(UserError):
+    """A reference photo for a custom pose shows no person the pose detector can find."""
+
+
+class NoFaceFound(UserError):
+    """No face could be found in the uploaded photo, so the avatar could not look like its owner."""

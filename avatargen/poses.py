@@ -1,13 +1,14 @@
-"""Pose library: templates from poses/templates.parquet, faceted search, and OpenPose rendering."""
+"""Pose library: templates from poses/templates.parquet, faceted search, canvas framing and OpenPose rendering."""
 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
 import tempfile
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -42,7 +43,10 @@ _THUMBNAIL_VERSION = 1  # bump when the thumbnail drawing changes, so cached fil
 
 @dataclass(frozen=True)
 class PoseTemplate:
-    """One pose: facets to filter on and 18 OpenPose body keypoints on a 2:3 canvas."""
+    """One pose: facets to filter on and 18 OpenPose body keypoints on a 2:3 canvas.
+
+    `owner` is None for the shared library and the owning user's id for a private custom pose.
+    """
 
     id: str
     name: str
@@ -52,6 +56,7 @@ class PoseTemplate:
     framing: str
     tags: tuple[str, ...]
     keypoints: tuple[tuple[float, float, float], ...]  # COCO-18 (x, y, visibility); x, y in [0, 1]
+    owner: int | None = None
 
     def to_public(self) -> dict:
         """JSON-ready record (camelCase keys), as the API returns it."""
@@ -64,6 +69,8 @@ class PoseTemplate:
             "framing": self.framing,
             "tags": list(self.tags),
             "keypoints": [list(k) for k in self.keypoints],
+            "owner": self.owner,
+            "private": self.owner is not None,
         }
 
 
@@ -77,7 +84,7 @@ class PoseLibrary:
             if t.id in self._by_id:
                 raise ValueError(f"duplicate pose id {t.id!r}")
             self._by_id[t.id] = t
-        self._text = {t.id: "\n".join((t.name, *t.tags)).lower() for t in self._templates}
+        self._text = {t.id: _search_text(t) for t in self._templates}
 
     @classmethod
     def load(cls, path: Path = DEFAULT_PATH) -> PoseLibrary:
@@ -133,22 +140,92 @@ class PoseLibrary:
         search: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        include: Sequence[PoseTemplate] = (),
     ) -> tuple[list[PoseTemplate], int]:
-        """One page of the matching templates (library order) and how many match in all.
+        """One page of the matching templates and how many match in all.
 
         A facet given as a list matches any of its values; None or empty means any. Every word of
-        `search` must appear (case-insensitively, as a substring) in the name or a tag.
+        `search` must appear (case-insensitively, as a substring) in the name or a tag. `include`
+        adds templates that are not in the library (a person's private poses): they go through the
+        same filters and search, and come first, in the order given, then the library in its order.
         """
         if limit < 0 or offset < 0:
             raise ValueError("limit and offset must not be negative")
-        wanted = {f: _values(v) for f, v in zip(FACETS, (category, gender, view, framing), strict=True) if _values(v)}
+        wanted = [(f, vs) for f, v in zip(FACETS, (category, gender, view, framing), strict=True) if (vs := _values(v))]
         words = (search or "").lower().split()
-        found = [
-            t
-            for t in self._templates
-            if all(getattr(t, f) in vs for f, vs in wanted.items()) and all(w in self._text[t.id] for w in words)
-        ]
+        found = [t for t in include if _matches(t, wanted, words, _search_text(t))]
+        found += [t for t in self._templates if _matches(t, wanted, words, self._text[t.id])]
         return found[offset : offset + limit], len(found)
+
+
+FACE_POINTS = ("nose", "r_eye", "l_eye", "r_ear", "l_ear")
+
+
+def canvas_box(points: Mapping[str, Sequence[float]], framing: str) -> tuple[float, float, float]:
+    """Where the 2:3 canvas of a framing goes around a person: (left, top, height), in the points' units.
+
+    `points` maps the 18 keypoint names (y downwards; hidden joints too, where they are estimated) and
+    `head_top` to positions; full-body framing also uses `r_foot` and `l_foot` (the soles) when given.
+    Full body: everything with margins. Three-quarter: down to mid-thigh. Half body: just below the
+    hips. Head and shoulders: from above the head to a third of the torso below the neck. A raised
+    hand stays in the picture, and the canvas widens a little (keeping its top) rather than cut arms off.
+    Library templates and poses extracted from photos are framed by this same rule.
+    """
+    if framing not in FRAMINGS:
+        raise ValueError(f"framing {framing!r} is not one of {FRAMINGS}")
+    xs = {n: float(p[0]) for n, p in points.items()}
+    ys = {n: float(p[1]) for n, p in points.items()}
+    limbs = [n for n in KEYPOINT_NAMES if n not in FACE_POINTS]
+    hip = ((xs["r_hip"] + xs["l_hip"]) / 2, (ys["r_hip"] + ys["l_hip"]) / 2)
+    torso = math.dist((xs["neck"], ys["neck"]), hip)
+    head_top = ys["head_top"]
+
+    if framing == "full-body":
+        top, bottom = min(ys.values()), max(ys.values())
+        height = max((bottom - top) / 0.88, (max(xs.values()) - min(xs.values())) / (ASPECT * 0.9))
+        centre_x, centre_y = (max(xs.values()) + min(xs.values())) / 2, (top + bottom) / 2 - 0.01 * height
+        return centre_x - height * ASPECT / 2, centre_y - height / 2, height
+
+    if framing == "head-shoulders":
+        bottom = ys["neck"] + 0.35 * torso
+        top = head_top - 0.12 * (bottom - head_top)
+        keep = ["r_shoulder", "l_shoulder", "neck", "head_top", *FACE_POINTS]
+    else:
+        if framing == "half-body":
+            bottom = hip[1] + 0.22 * torso
+        else:  # three-quarter: cut mid-thigh, and at least half a torso below the hips (sitting)
+            thighs = [ys[f"{s}_hip"] + 0.6 * (ys[f"{s}_knee"] - ys[f"{s}_hip"]) for s in "lr"]
+            bottom = max(*thighs, hip[1] + 0.45 * torso)
+        top = min(head_top, *(ys[n] for n in limbs))  # a hand above the head stays in the picture
+        top -= 0.07 * (bottom - top)
+        keep = [n for n in ys if top <= ys[n] <= bottom]
+    height = bottom - top
+    kept = [xs[n] for n in keep]
+    width_needed = (max(kept) - min(kept)) / (0.97 if framing == "head-shoulders" else 0.9)
+    if width_needed > height * ASPECT:  # widen a little (keeping the top) rather than cut arms off
+        height = min(width_needed / ASPECT, height * 1.25)
+    centre_x = (max(kept) + min(kept)) / 2
+    return centre_x - height * ASPECT / 2, top, height
+
+
+def to_canvas(
+    points: Mapping[str, Sequence[float]], seen: Iterable[str], framing: str
+) -> tuple[tuple[float, float, float], ...]:
+    """The 18 COCO-18 keypoints (x, y, visibility) of a person framed on the 2:3 canvas (see `canvas_box`).
+
+    A keypoint is visible when it is in `seen` and inside the canvas; otherwise it is (0, 0, 0),
+    OpenPose's convention for a missing keypoint. Coordinates are rounded to 4 decimals.
+    """
+    left, top, height = canvas_box(points, framing)
+    width = height * ASPECT
+    seen = set(seen)
+    out = []
+    for name in KEYPOINT_NAMES:
+        x = round((float(points[name][0]) - left) / width, 4)
+        y = round((float(points[name][1]) - top) / height, 4)
+        visible = name in seen and 0.0 <= x <= 1.0 and 0.0 <= y <= 1.0
+        out.append((x, y, 1.0) if visible else (0.0, 0.0, 0.0))
+    return tuple(out)
 
 
 def render_openpose(template: PoseTemplate, width: int, height: int) -> Image.Image:
@@ -219,6 +296,14 @@ def _openpose_drawing():
         from controlnet_aux.open_pose.body import Keypoint
         from controlnet_aux.open_pose.util import draw_bodypose
     return draw_bodypose, Keypoint
+
+
+def _search_text(template: PoseTemplate) -> str:
+    return "\n".join((template.name, *template.tags)).lower()
+
+
+def _matches(template: PoseTemplate, wanted: list[tuple[str, frozenset[str]]], words: list[str], text: str) -> bool:
+    return all(getattr(template, f) in vs for f, vs in wanted) and all(w in text for w in words)
 
 
 def _values(value: str | Sequence[str] | None) -> frozenset[str]:

@@ -1,0 +1,257 @@
+"""The whole pose library, template by template: size, facet shares, plausibility, duplicates, names.
+
+The plausibility checks (avatargen/pose_quality.py) are calibrated here on real people: mediapipe's
+detections on the photos of people that scikit-image and matplotlib ship must pass them, and the
+library's templates must score in the same range.
+"""
+
+import collections
+import importlib.util
+import math
+import statistics
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from avatargen.pose_extract import describe_pose, detect_pose
+from avatargen.pose_quality import (
+    MISSING,
+    PENETRATION_LIMIT,
+    STRETCH_LIMIT,
+    assess,
+    nearest_neighbours,
+    pose_distance,
+    stretch,
+    torso_penetration,
+)
+from avatargen.poses import ASPECT, CATEGORIES, FRAMINGS, GENDERS, KEYPOINT_NAMES, VIEWS, PoseLibrary
+
+ROOT = Path(__file__).resolve().parent.parent
+K = {name: i for i, name in enumerate(KEYPOINT_NAMES)}
+VIEW_LABEL = {v: v.replace("-left", " left").replace("-right", " right") for v in VIEWS}
+
+
+@pytest.fixture(scope="module")
+def library() -> PoseLibrary:
+    return PoseLibrary.load()
+
+
+@pytest.fixture(scope="module")
+def build():
+    spec = importlib.util.spec_from_file_location("poses_build", ROOT / "poses" / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def real_people():
+    """Poses of real people: mediapipe on the photos scikit-image and matplotlib ship, as they are,
+    mirrored and at half size."""
+    from matplotlib import cbook
+    from PIL import Image
+    from skimage import data
+
+    photos = {
+        "astronaut": Image.fromarray(data.astronaut()),
+        "camera": Image.fromarray(data.camera()),
+        "grace_hopper": Image.open(cbook.get_sample_data("grace_hopper.jpg")),
+    }
+    found = {}
+    for name, photo in photos.items():
+        variants = {"": photo, " mirrored": photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT)}
+        variants[" half size"] = photo.resize((photo.width // 2, photo.height // 2))
+        for label, image in variants.items():
+            found[name + label] = detect_pose(image, detector="mediapipe")
+    return found
+
+
+def _point(keypoints, name):
+    x, y, v = keypoints[K[name]]
+    return (x * ASPECT, y) if v else None
+
+
+def _torso(keypoints) -> float:
+    neck, right, left = (_point(keypoints, n) for n in ("neck", "r_hip", "l_hip"))
+    return math.dist(neck, ((right[0] + left[0]) / 2, (right[1] + left[1]) / 2))
+
+
+def test_the_library_is_large_and_built_from_many_base_poses(library, build):
+    assert len(library) >= 800
+    slugs = [base.slug for base in build.LIBRARY]
+    assert len(slugs) >= 60 and len(set(slugs)) == len(slugs)
+    per_base = collections.Counter(next(s for s in slugs if t.id.startswith(s + "-")) for t in library)
+    assert set(per_base) == set(slugs)  # every base pose is published
+    assert min(per_base.values()) >= 3
+
+
+@pytest.mark.parametrize(
+    "facet, values", [("category", CATEGORIES), ("gender", GENDERS), ("view", VIEWS), ("framing", FRAMINGS)]
+)
+def test_every_facet_value_has_a_sensible_share(library, facet, values):
+    counts = collections.Counter(getattr(t, facet) for t in library)
+    shares = {v: counts[v] / len(library) for v in values}
+    assert all(0.04 <= share <= 0.5 for share in shares.values()), shares
+    if facet == "view":  # back and side views are rarer than front ones, but there
+        assert shares["back"] < shares["side-left"] < shares["front"]
+        assert shares["back"] < shares["side-right"] < shares["front"]
+    if facet == "gender":
+        assert shares["unisex"] < min(shares["female"], shares["male"])
+
+
+def test_every_template_is_plausible(library):
+    for t in library:
+        quality = assess(t.keypoints, t.framing)
+        assert quality.ok, (t.id, quality.problems)
+
+
+def test_no_limb_goes_through_the_torso_and_every_joint_is_in_range(build):
+    shots = build.shots()
+    assert len(shots) >= 800
+    for shot in shots:
+        assert not build.out_of_range(shot.pose), shot.id
+        points, _ = build.skeleton(shot.pose, shot.body)
+        assert torso_penetration(points) <= PENETRATION_LIMIT, shot.id
+
+
+def test_bone_lengths_are_one_body_under_projection(build):
+    # Every 2D bone is at most as long as the 3D bone it projects (perspective adds a few percent).
+    for shot in build.shots()[::7]:
+        k = shot.keypoints()
+        points, _ = build.skeleton(shot.pose, shot.body)
+        ratios = []
+        for a, b in (("r_shoulder", "r_elbow"), ("l_elbow", "l_wrist"), ("r_hip", "r_knee"), ("l_knee", "l_ankle")):
+            pa, pb = _point(k, a), _point(k, b)
+            if pa and pb:
+                ratios.append(math.dist(pa, pb) / float(np.linalg.norm(points[a] - points[b])))
+        if len(ratios) >= 2:  # one scale (canvas heights per metre) bounds every bone of the body
+            scale = _torso(k) / float(np.linalg.norm(points["neck"] - (points["r_hip"] + points["l_hip"]) / 2))
+            assert max(ratios) <= scale * 1.15, shot.id
+
+
+def test_there_are_no_near_duplicates(library, build):
+    distances, nearest = nearest_neighbours([t.keypoints for t in library])
+    templates = list(library)
+    i = int(np.argmin(distances))
+    assert distances[i] >= build.MIN_DISTANCE, (templates[i].id, templates[nearest[i]].id)
+    assert pose_distance(templates[i].keypoints, templates[nearest[i]].keypoints) == pytest.approx(distances[i])
+
+
+def test_pose_distance():
+    a = ((0.5, 0.5, 1.0),) * 18
+    moved = ((0.5 + 0.03 / ASPECT, 0.5, 1.0),) + a[1:]
+    assert pose_distance(a, a) == 0.0
+    assert pose_distance(a, moved) == pytest.approx(0.03)
+    assert pose_distance(a, ((0.0, 0.0, 0.0),) + a[1:]) == 0.0  # a face point hidden: the same pose
+    assert pose_distance(a, a[:3] + ((0.0, 0.0, 0.0),) + a[4:]) == MISSING  # an elbow hidden: not the same
+
+
+def test_names_say_the_view_and_the_framing(library):
+    framing_words = {"three-quarter": "three-quarter length", "half-body": "half body", "head-shoulders": "head and"}
+    for t in library:
+        assert f", {VIEW_LABEL[t.view]}" in t.name, t.id
+        if t.framing in framing_words:
+            assert t.name.endswith(
+                framing_words[t.framing] + (" shoulders" if t.framing == "head-shoulders" else "")
+            ), t.id
+        assert t.category in " ".join(t.tags) or t.category == "sitting" and "seated" in t.tags, t.id
+        assert len(t.tags) == len(set(t.tags)) >= 5, t.id
+    assert library.get("stand-hands-hips-f-3ql-full").name == "Hands on hips, three-quarter left"
+
+
+def test_tags_and_names_match_the_pose(library):
+    """What the words promise, the keypoints show (in the views where it can be seen)."""
+    checked = collections.Counter()
+    for t in library:
+        k, name = t.keypoints, t.name.lower()
+        wrists = [_point(k, "r_wrist"), _point(k, "l_wrist")]
+        neck, hips = _point(k, "neck"), [_point(k, "r_hip"), _point(k, "l_hip")]
+        if "arms up" in t.tags or "hands up" in t.tags:
+            assert all(w and w[1] < neck[1] for w in wrists), t.id  # both hands above the shoulders
+            checked["arms up"] += 1
+        if "hands on hips" in t.tags and all(hips) and all(wrists):
+            hip_y = (hips[0][1] + hips[1][1]) / 2
+            assert all(abs(w[1] - hip_y) < 0.35 * _torso(k) for w in wrists), t.id
+            checked["hands on hips"] += 1
+        if t.framing == "full-body" and t.view != "back" and t.category in ("sitting", "standing"):
+            knee_drop = min(_point(k, "r_knee")[1], _point(k, "l_knee")[1]) - (hips[0][1] + hips[1][1]) / 2
+            if t.category == "sitting":  # thighs forward: a knee comes up near the hips
+                assert knee_drop < 0.45 * _torso(k), t.id
+            else:  # thighs down
+                assert knee_drop > 0.6 * _torso(k), t.id
+            checked[t.category] += 1
+        for side, other in (("right", "left"), ("left", "right")):
+            # "Waving with the right hand", "Right hand in the hair": that hand is up, the other is not.
+            above = {"waving": "elbow", "thumbs up": "elbow", "in the hair": "shoulder", "on the cheek": "shoulder"}
+            above |= {"adjusting glasses": "shoulder", "on the frame": "shoulder"}
+            if f"{side} hand" not in name or t.view == "back":
+                continue
+            for phrase, joint in above.items():
+                hand, reference = _point(k, f"{side[0]}_wrist"), _point(k, f"{side[0]}_{joint}")
+                if phrase in name and hand and reference:
+                    assert hand[1] < reference[1], t.id
+                    down = _point(k, f"{other[0]}_wrist")
+                    assert down is None or hand[1] < down[1], t.id
+                    checked["raised hand"] += 1
+        if t.view == "back" and "looking back" not in t.tags:
+            assert not _point(k, "nose"), t.id  # from behind, no face
+    assert min(checked.values()) >= 10 and len(checked) == 5, checked
+
+
+def test_the_gender_facet_is_the_bodys_proportions(library):
+    ratios = collections.defaultdict(list)  # shoulder width against torso length, seen from the front
+    for t in library:
+        if t.view == "front" and t.framing != "head-shoulders":
+            shoulders = _point(t.keypoints, "r_shoulder"), _point(t.keypoints, "l_shoulder")
+            ratios[t.gender].append(math.dist(*shoulders) / _torso(t.keypoints))
+    median = {g: statistics.median(v) for g, v in ratios.items()}
+    assert median["female"] < median["unisex"] < median["male"]
+
+
+def test_describe_pose_reads_the_library_back(library):
+    framing = sum(describe_pose(t.keypoints)["framing"] == t.framing for t in library) / len(library)
+    view = sum(describe_pose(t.keypoints)["view"] == t.view for t in library) / len(library)
+    assert framing >= 0.95 and view >= 0.9, (framing, view)
+
+
+def test_real_people_pass_the_checks_and_the_library_scores_alike(real_people, library):
+    real = {}
+    for name, found in real_people.items():
+        quality = assess(found.keypoints, found.framing)
+        assert quality.ok, (name, quality.problems)
+        if quality.stretch is not None:
+            real[name] = quality.stretch
+        if found.points_3d is not None:
+            depth = torso_penetration(found.points_3d)
+            assert depth is None or depth <= PENETRATION_LIMIT, name
+    assert len(real) >= 5
+    assert max(real.values()) <= STRETCH_LIMIT
+    ours = [s for t in library if (s := stretch(t.keypoints)) is not None]
+    assert max(ours) <= STRETCH_LIMIT
+    # Real people's limbs measure about the same against their bodies as the library's: the typical
+    # template sits inside the real range (detector noise only ever adds length).
+    assert min(real.values()) - 0.15 <= statistics.median(ours) <= max(real.values())
+
+
+def test_the_checks_catch_broken_poses(library):
+    t = library.get("stand-hands-hips-f-3ql-full")
+    k = [list(p) for p in t.keypoints]
+    assert assess(k, t.framing).ok
+    long_arm = [p[:] for p in k]
+    long_arm[K["r_wrist"]] = [k[K["r_elbow"]][0], min(1.0, k[K["r_elbow"]][1] + 0.45), 1.0]
+    assert any("long" in p for p in assess(long_arm, t.framing).problems)
+    off_canvas = [p[:] for p in k]
+    off_canvas[K["l_ear"]] = [1.05, k[K["l_ear"]][1], 1.0]
+    assert assess(off_canvas, t.framing).problems == ("l_ear is outside the canvas",)
+    no_feet = [p[:] for p in k]
+    no_feet[K["r_ankle"]] = no_feet[K["l_ankle"]] = [0.0, 0.0, 0.0]
+    assert not assess(no_feet, "full-body").ok and assess(no_feet, "three-quarter").ok
+
+
+def test_a_limb_through_the_torso_is_caught(build):
+    pose = build.Pose(r_arm=build.Limb(abduct=-40))  # the upper arm swung into the chest
+    points, _ = build.skeleton(pose, build.BODIES["male"])
+    assert torso_penetration(points) > PENETRATION_LIMIT
+    points, _ = build.skeleton(build.LIBRARY[0].pose, build.BODIES["male"])
+    assert torso_penetration(points) == 0.0
