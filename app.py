@@ -27,15 +27,8 @@ def engine_notice(runtime: Runtime) -> str | None:
 
 
 def create_app(runtime: Runtime) -> gr.Blocks:
-    from avatargen.poses import thumbnail_path
-
-    poses = runtime.service.poses
-    thumbnails = runtime.settings.cache_dir / "thumbnails"
-    return create_demo(
-        Api(runtime.service),
-        thumbnail_for=lambda pose_id: thumbnail_path(poses.get(pose_id), thumbnails),
-        engine_notice=lambda: engine_notice(runtime),
-    )
+    api = Api(runtime.service, thumbnails=runtime.settings.cache_dir / "thumbnails")
+    return create_demo(api, engine_notice=lambda: engine_notice(runtime))
 
 
 def launch(settings: Settings, **launch_options) -> tuple[Runtime, gr.Blocks]:

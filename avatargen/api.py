@@ -5,12 +5,14 @@ Identity always comes from the request, never from a parameter. User errors beco
 
 import functools
 from collections.abc import Callable
+from pathlib import Path
 
 import gradio as gr
 from PIL import Image
 
 from avatargen.errors import UserError
 from avatargen.models import User
+from avatargen.poses import thumbnail_path
 from avatargen.presets import STYLES
 from avatargen.service import AvatarService
 
@@ -31,8 +33,9 @@ def user_errors(fn: Callable) -> Callable:
 class Api:
     """The endpoint functions, bound to one service."""
 
-    def __init__(self, service: AvatarService):
+    def __init__(self, service: AvatarService, *, thumbnails: Path):
         self.service = service
+        self.thumbnails = thumbnails
 
     def user(self, request: gr.Request | None) -> User:
         return self.service.user_for(request.username if request is not None else None)
@@ -96,9 +99,11 @@ class Api:
         search: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        request: gr.Request = None,
     ) -> dict:
         limit, offset = max(1, min(200, int(limit))), max(0, int(offset))
-        templates, total = self.service.poses.query(
+        templates, total = self.service.query_poses(
+            self.user(request),
             category=category or None,
             gender=gender or None,
             view=view or None,
@@ -113,12 +118,37 @@ class Api:
             "facets": self.service.poses.facets(),
         }
 
+    def thumbnail(self, pose_id: str, request: gr.Request = None) -> Path:
+        """The gallery picture of a pose this person may use (rendered once, then cached)."""
+        return thumbnail_path(self.service.pose(self.user(request), pose_id), self.thumbnails)
+
+    def facets(self) -> dict[str, list[str]]:
+        return self.service.poses.facets()
+
+    def extract_pose(self, photo: str | None, name: str | None = None, request: gr.Request = None) -> dict:
+        template = self.service.extract_pose(self.user(request), photo=photo, name=name)
+        return {"message": "Pose saved to your private poses", "data": template.to_public()}
+
+    def delete_pose(self, id: str, request: gr.Request = None) -> dict:
+        self.service.delete_pose(self.user(request), id)
+        return {"message": "Pose deleted successfully"}
+
     def download_output(self, id: str, request: gr.Request = None) -> Image.Image:
         with Image.open(self.service.output_path(self.user(request), id)) as image:
             return image.copy()
 
 
-JSON_ENDPOINTS = ("generations", "generation", "delete_generation", "stats", "credits", "price", "styles", "poses")
+JSON_ENDPOINTS = (
+    "generations",
+    "generation",
+    "delete_generation",
+    "stats",
+    "credits",
+    "price",
+    "styles",
+    "poses",
+    "delete_pose",
+)
 
 
 def register_api(api: Api) -> None:
@@ -136,6 +166,9 @@ def register_api(api: Api) -> None:
         started = gr.JSON(label="result")
         generation_id = gr.Textbox(label="id")
         image = gr.Image(type="pil", format="png", label="image")
+        reference = gr.File(label="photo", type="filepath")
+        pose_name = gr.Textbox(label="name")
+        saved = gr.JSON(label="result")
     gr.on(
         [],
         user_errors(api.generate),
@@ -145,3 +178,4 @@ def register_api(api: Api) -> None:
         show_progress="hidden",
     )
     gr.on([], user_errors(api.download_output), generation_id, image, api_name="download_output")
+    gr.on([], user_errors(api.extract_pose), [reference, pose_name], saved, api_name="extract_pose")

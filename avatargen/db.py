@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import Engine, event, func, update
 from sqlmodel import Session, SQLModel, create_engine, select
 
-from avatargen.models import CreditTransaction, Generation, User, utcnow
+from avatargen.models import CreditTransaction, CustomPose, Generation, User, utcnow
 
 
 def create_db_engine(url: str) -> Engine:
@@ -70,6 +70,19 @@ def ledger(session: Session, user_id: int, *, limit: int) -> Sequence[CreditTran
     return session.exec(query).all()
 
 
+# Custom poses
+
+
+def custom_poses(session: Session, *, user_id: int) -> Sequence[CustomPose]:
+    query = select(CustomPose).where(CustomPose.user_id == user_id).order_by(CustomPose.created_at.desc())
+    return session.exec(query).all()
+
+
+def get_custom_pose(session: Session, *, user_id: int, pose_id: str) -> CustomPose | None:
+    row = session.get(CustomPose, pose_id)
+    return row if row is not None and row.user_id == user_id else None
+
+
 # Generations
 
 
@@ -126,6 +139,22 @@ def claim_generation(session: Session, generation_id: str) -> bool:
     )
     session.commit()
     return result.rowcount == 1
+
+
+def next_pending_like(session: Session, generation: Generation, *, limit: int) -> list[str]:
+    """Ids of pending rows of the same size as `generation`: priority first, then oldest first."""
+    query = (
+        select(Generation.id)
+        .where(
+            Generation.status == "pending",
+            Generation.width == generation.width,
+            Generation.height == generation.height,
+            Generation.id != generation.id,
+        )
+        .order_by(Generation.priority.desc(), Generation.created_at, Generation.id)
+        .limit(limit)
+    )
+    return list(session.exec(query).all())
 
 
 def _held(generation_id: str, attempt: int | None):

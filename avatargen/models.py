@@ -3,7 +3,7 @@
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import Index
+from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field, SQLModel
 
 
@@ -31,6 +31,17 @@ class CreditTransaction(SQLModel, table=True):
     delta: int
     reason: str  # grant | generation | refund | admin
     generation_id: str | None = Field(default=None, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+# A pose a person extracted from their own reference photo: only they can list and use it.
+class CustomPose(SQLModel, table=True):
+    id: str = Field(default_factory=lambda: f"custom-{uuid.uuid4().hex[:16]}", primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    name: str = Field(max_length=80)
+    view: str
+    framing: str
+    keypoints: list = Field(sa_column=Column(JSON, nullable=False))  # 18 × [x, y, visibility] on the 2:3 canvas
     created_at: datetime = Field(default_factory=utcnow)
 
 

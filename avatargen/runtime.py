@@ -57,7 +57,7 @@ def build_runtime(settings: Settings) -> Runtime:
         settings, engine=database, storage=Storage(settings.data_dir), poses=PoseLibrary.load(), enqueue=queue.enqueue
     )
     engine = LazyEngine(lambda: _load_engine(settings))
-    queue.handler = GenerationWorker(service, engine)
+    queue.handler = GenerationWorker(service, engine, batch_size=settings.batch_size)
     return Runtime(settings=settings, service=service, queue=queue, engine=engine)
 
 

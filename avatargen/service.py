@@ -13,9 +13,10 @@ from sqlalchemy import Engine, delete
 from sqlmodel import Session
 
 from avatargen import db
-from avatargen.errors import InsufficientCredits, NotFound, UserError
-from avatargen.models import CreditTransaction, Generation, User, iso, utcnow
-from avatargen.poses import PoseLibrary
+from avatargen.errors import InsufficientCredits, NotFound, UnknownPose, UserError
+from avatargen.identity import require_face
+from avatargen.models import CreditTransaction, CustomPose, Generation, User, iso, utcnow
+from avatargen.poses import PoseLibrary, PoseTemplate
 from avatargen.presets import QUALITIES, STYLES
 from avatargen.pricing import generation_cost
 from avatargen.security import hash_password, verify_password
@@ -25,6 +26,7 @@ from avatargen.storage import Storage, load_photo
 log = logging.getLogger(__name__)
 
 LOCAL_USERNAME = "local"
+CUSTOM_PREFIX = "custom-"
 MAX_PAGE = 100
 MAX_SEED = 2**32 - 1
 
@@ -113,6 +115,59 @@ class AvatarService:
                 ],
             }
 
+    # Poses
+
+    def pose(self, user: User, pose_id: str) -> PoseTemplate:
+        """A library template, or one of this person's own custom poses."""
+        if not str(pose_id).startswith(CUSTOM_PREFIX):
+            return self.poses.get(pose_id)
+        with self.session() as session:
+            row = db.get_custom_pose(session, user_id=user.id, pose_id=pose_id)
+        if row is None:
+            raise UnknownPose(f"Unknown pose {pose_id!r}. Pick a pose from the gallery.")
+        return _template(row)
+
+    def pose_for(self, generation: Generation) -> PoseTemplate:
+        with self.session() as session:
+            user = session.get(User, generation.user_id)
+        return self.pose(user, generation.pose_template_id)
+
+    def query_poses(self, user: User, **filters) -> tuple[list[PoseTemplate], int]:
+        """The library filtered and paged, this person's custom poses first."""
+        with self.session() as session:
+            mine = [_template(row) for row in db.custom_poses(session, user_id=user.id)]
+        return self.poses.query(include=mine, **filters)
+
+    def extract_pose(self, user: User, *, photo: str | Path, name: str | None = None) -> PoseTemplate:
+        """Find the person's pose in a reference photo and keep it as their private template."""
+        from avatargen.pose_extract import detect_pose
+
+        if photo is None:
+            raise UserError("Upload a reference photo of a person in the pose you want.")
+        image = load_photo(photo, max_bytes=self.settings.max_upload_bytes, max_pixels=self.settings.max_upload_pixels)
+        found = detect_pose(image)
+        label = f"{found.view.replace('-', ' ')}, {found.framing.replace('-', ' ')}"
+        name = (name or "").strip()[:60] or f"My pose ({label})"
+        row = CustomPose(
+            user_id=user.id,
+            name=name,
+            view=found.view,
+            framing=found.framing,
+            keypoints=[list(point) for point in found.keypoints],
+        )
+        with self.session() as session:
+            session.add(row)
+            session.commit()
+        return _template(row)
+
+    def delete_pose(self, user: User, pose_id: str) -> None:
+        with self.session() as session:
+            row = db.get_custom_pose(session, user_id=user.id, pose_id=str(pose_id))
+            if row is None:
+                raise NotFound("Pose not found.")
+            session.delete(row)
+            session.commit()
+
     # Generations
 
     def price(self, quality: str, priority: bool) -> int:
@@ -137,10 +192,11 @@ class AvatarService:
             seed = secrets.randbelow(MAX_SEED + 1)
         elif not 0 <= int(seed) <= MAX_SEED:
             raise UserError(f"The seed must be a whole number from 0 to {MAX_SEED}.")
-        pose = self.poses.get(pose_id)
+        pose = self.pose(user, pose_id)
         if photo is None:
             raise UserError("Upload a photo of yourself first.")
         image = load_photo(photo, max_bytes=self.settings.max_upload_bytes, max_pixels=self.settings.max_upload_pixels)
+        require_face(image)
         size = QUALITIES[quality]
         photo_key = self.storage.save_image(image, kind="uploads", user_id=user.id, name=Path(photo).name)
         try:
@@ -223,6 +279,18 @@ class AvatarService:
                 return None
             return session.get(Generation, generation_id)
 
+    def claim_batch(self, generation_id: str, *, size: int) -> list[Generation]:
+        """Claim this generation and up to size-1 more pending ones of the same size (to run in one call)."""
+        first = self.claim(generation_id)
+        if first is None:
+            return []
+        batch = [first]
+        if size > 1:
+            with self.session() as session:
+                candidates = db.next_pending_like(session, first, limit=size - 1)
+            batch += [claimed for gid in candidates if (claimed := self.claim(gid)) is not None]
+        return batch
+
     def report_progress(self, generation: Generation, progress: float) -> None:
         with self.session() as session:
             db.set_progress(session, generation.id, generation.attempts, progress)
@@ -260,6 +328,20 @@ class AvatarService:
         if pending or failed:
             log.info("recovery: %d generations queued again, %d failed and refunded", len(pending), failed)
         return len(pending), failed
+
+
+def _template(row: CustomPose) -> PoseTemplate:
+    return PoseTemplate(
+        id=row.id,
+        name=row.name,
+        category="custom",
+        gender="unisex",
+        view=row.view,
+        framing=row.framing,
+        tags=("custom", "my pose"),
+        keypoints=tuple(tuple(point) for point in row.keypoints),
+        owner=row.user_id,
+    )
 
 
 def _check_choice(what: str, value: str, choices: dict) -> None:

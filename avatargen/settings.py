@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     port: int = Field(7860, ge=1, le=65535)
     share: bool = False
     worker_threads: int = Field(1, ge=0, le=8)  # in-app queue consumers; 0 = only standalone workers
+    batch_size: int = Field(4, ge=1, le=16)  # same-size queued jobs one pipeline call may take
 
     max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1024)
     max_upload_pixels: int = Field(40_000_000, ge=4096)

@@ -1,7 +1,6 @@
 """The Gradio Blocks page. It receives the API functions; it imports no model and no database."""
 
 from collections.abc import Callable
-from pathlib import Path
 
 import gradio as gr
 
@@ -32,37 +31,42 @@ def _filters(values: tuple) -> dict:
     }
 
 
-def create_demo(
-    api: Api, *, thumbnail_for: Callable[[str], Path], engine_notice: Callable[[], str | None]
-) -> gr.Blocks:
-    facets = api.poses(limit=1)["facets"]
+def create_demo(api: Api, *, engine_notice: Callable[[], str | None]) -> gr.Blocks:
+    facets = api.facets()
 
     def notice() -> dict:
         text = engine_notice()
         return gr.update(value=text or "", visible=bool(text))
 
-    def pose_page(page: int, search: str, *facet_values: str) -> tuple:
-        result = api.poses(search=search, limit=PAGE_SIZE, offset=page * PAGE_SIZE, **_filters(facet_values))
-        templates, total = result["data"], result["meta"]["total"]
+    def pose_page(page: int, search: str, category, gender, view, framing, request: gr.Request) -> tuple:
+        filters = _filters((category, gender, view, framing))
+        total = api.poses(search=search, limit=1, **filters, request=request)["meta"]["total"]
         pages = max(1, -(-total // PAGE_SIZE))
-        items = [(str(thumbnail_for(t["id"])), t["name"]) for t in templates]
+        page = min(max(page, 0), pages - 1)
+        templates = api.poses(search=search, limit=PAGE_SIZE, offset=page * PAGE_SIZE, **filters, request=request)
+        items = [(str(api.thumbnail(t["id"], request)), t["name"]) for t in templates["data"]]
         label = f"Page {page + 1} of {pages} · {total} poses" if total else "No pose matches these filters."
-        return items, [t["id"] for t in templates], page, label
+        return items, [t["id"] for t in templates["data"]], page, label
 
-    def first_page(search: str, *facet_values: str) -> tuple:
-        return pose_page(0, search, *facet_values)
+    def first_page(search: str, category, gender, view, framing, request: gr.Request) -> tuple:
+        return pose_page(0, search, category, gender, view, framing, request)
 
     def turn_page(step: int):
-        def turn(page: int, search: str, *facet_values: str) -> tuple:
-            total = api.poses(search=search, limit=1, **_filters(facet_values))["meta"]["total"]
-            last = max(0, -(-total // PAGE_SIZE) - 1)
-            return pose_page(min(max(page + step, 0), last), search, *facet_values)
+        def turn(page: int, search: str, category, gender, view, framing, request: gr.Request) -> tuple:
+            return pose_page(page + step, search, category, gender, view, framing, request)
 
         return turn
 
     def pick_pose(ids: list[str], event: gr.SelectData) -> tuple:
         pose = ids[event.index]
         return pose, f"**Pose:** {event.value['caption']} (`{pose}`)"
+
+    @user_errors
+    def save_pose(reference, name: str, search: str, category, gender, view, framing, request: gr.Request) -> tuple:
+        template = api.extract_pose(reference, name, request=request)["data"]
+        gr.Info(f"Saved “{template['name']}” to your poses. It is picked for your next generation.")
+        page = pose_page(0, search, category, gender, view, framing, request)
+        return (*page, template["id"], f"**Pose:** {template['name']} (your own)", None)
 
     @user_errors
     def account(quality: str, priority: bool, request: gr.Request) -> str:
@@ -98,6 +102,7 @@ def create_demo(
     def start(photo, pose, quality, priority, style, seed, request: gr.Request) -> tuple:
         if not pose:
             raise gr.Error("Pick a pose from the gallery first.")
+        seed = None if seed is None or seed < 0 else seed
         record = api.generate(photo, pose, quality, priority, style, seed, request=request)["data"]
         return record["id"], _status_text(record), None, gr.Timer(active=True)
 
@@ -152,11 +157,18 @@ def create_demo(
                 )
                 with gr.Row():
                     previous = gr.Button("← Previous", size="sm")
-                    page_label = gr.Markdown()
+                    page_label = gr.Markdown(elem_id="pose-page")
                     following = gr.Button("Next →", size="sm")
+                with gr.Accordion("Use a pose from your own reference photo", open=False):
+                    with gr.Row():
+                        reference = gr.Image(label="Reference photo", type="filepath", image_mode=None, height=200)
+                        with gr.Column():
+                            pose_name = gr.Textbox(label="Name (optional)", max_length=60)
+                            extract = gr.Button("Extract and save pose")
+                            gr.Markdown("Only you can see and use the poses you save.")
             with gr.Column(scale=2):
                 photo = gr.Image(label="Your photo", type="filepath", image_mode=None, height=260, elem_id="photo")
-                chosen = gr.Markdown("**Pose:** none picked yet — click one in the gallery.")
+                chosen = gr.Markdown("**Pose:** none picked yet — click one in the gallery.", elem_id="chosen")
                 quality = gr.Radio(
                     [(f"{key.upper()} {q.width}×{q.height}", key) for key, q in QUALITIES.items()],
                     value="sd",
@@ -164,11 +176,15 @@ def create_demo(
                 )
                 priority = gr.Checkbox(label="Priority: jump the queue (+3 credits)")
                 style = gr.Dropdown([(s.label, key) for key, s in STYLES.items()], value="realistic", label="Style")
-                seed = gr.Number(None, precision=0, label="Seed (optional, for repeatable results)")
+                seed = gr.Number(
+                    -1, precision=0, minimum=-1, label="Seed (-1 for a random one; reuse one to repeat a result)"
+                )
                 cost = gr.Markdown(elem_id="cost")
                 generate = gr.Button("Generate", variant="primary", elem_id="generate")
                 status = gr.Markdown(elem_id="status")
-                result = gr.Image(label="Your avatar", type="pil", format="png", interactive=False, elem_id="result")
+                result = gr.Image(
+                    label="Your avatar", type="pil", format="png", interactive=False, height=520, elem_id="result"
+                )
         with gr.Tab("History"):
             summary = gr.Markdown(elem_id="stats")
             table = gr.Dataframe(headers=HISTORY_COLUMNS, interactive=False, elem_id="history")
@@ -177,7 +193,7 @@ def create_demo(
                 refresh = gr.Button("Refresh", size="sm")
                 delete = gr.Button("Delete selected", size="sm", variant="stop")
             selected_status = gr.Markdown()
-            selected_image = gr.Image(label="Selected", type="pil", interactive=False)
+            selected_image = gr.Image(label="Selected", type="pil", interactive=False, height=420)
         timer = gr.Timer(1.0, active=False)
         register_api(api)
 
@@ -196,6 +212,12 @@ def create_demo(
         previous.click(turn_page(-1), [page, search, *facet_inputs], gallery_outputs, api_visibility="private")
         following.click(turn_page(1), [page, search, *facet_inputs], gallery_outputs, api_visibility="private")
         gallery.select(pick_pose, pose_ids, [pose_id, chosen], api_visibility="private")
+        extract.click(
+            save_pose,
+            [reference, pose_name, search, *facet_inputs],
+            [*gallery_outputs, pose_id, chosen, reference],
+            api_visibility="private",
+        )
         gr.on([quality.change, priority.change], account, [quality, priority], cost, api_visibility="private")
         generate.click(
             start,

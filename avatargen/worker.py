@@ -48,35 +48,53 @@ class LazyEngine:
 
 
 class GenerationWorker:
-    """The job handler: turns one queued generation id into an image, or a refunded failure."""
+    """The job handler: turns a queued generation id (plus same-size pending ones) into images or refunds."""
 
-    def __init__(self, service: AvatarService, engine: LazyEngine):
+    def __init__(self, service: AvatarService, engine: LazyEngine, *, batch_size: int = 1):
         self.service = service
         self.engine = engine
+        self.batch_size = batch_size
 
     def __call__(self, generation_id: str) -> None:
-        generation = self.service.claim(generation_id)
-        if generation is None:  # taken by another worker, finished, or deleted
+        batch = self.service.claim_batch(generation_id, size=self.batch_size)
+        if not batch:  # taken by another worker, finished, or deleted: this message has nothing to do
+            return
+        ready, requests = [], []
+        for generation in batch:
+            try:
+                requests.append(self.build_request(generation))
+                ready.append(generation)
+            except Exception as error:
+                self._fail(generation, error)
+        if not ready:
             return
         try:
-            request = self.build_request(generation)
-            [image] = self.engine.get().generate([request], progress=self._progress_reporter(generation))
-            key = self.service.storage.save_image(
-                image, kind="outputs", user_id=generation.user_id, name=f"avatar-{generation.id}"
-            )
+            images = self.engine.get().generate(requests, progress=self._progress_reporter(ready))
         except Exception as error:
-            log.exception("generation %s failed", generation.id)
-            self.service.fail(
-                generation.id,
-                f"The image could not be generated ({type(error).__name__}); "
-                f"your {generation.credit_used} credits were refunded.",
-                attempt=generation.attempts,
-            )
+            for generation in ready:
+                self._fail(generation, error)
             return
-        self.service.complete(generation, key)
+        for generation, image in zip(ready, images, strict=True):
+            try:
+                key = self.service.storage.save_image(
+                    image, kind="outputs", user_id=generation.user_id, name=f"avatar-{generation.id}"
+                )
+            except Exception as error:
+                self._fail(generation, error)
+                continue
+            self.service.complete(generation, key)
+
+    def _fail(self, generation: Generation, error: Exception) -> None:
+        log.error("generation %s failed", generation.id, exc_info=error)
+        self.service.fail(
+            generation.id,
+            f"The image could not be generated ({type(error).__name__}); "
+            f"your {generation.credit_used} credits were refunded.",
+            attempt=generation.attempts,
+        )
 
     def build_request(self, generation: Generation) -> GenerationRequest:
-        pose = self.service.poses.get(generation.pose_template_id)
+        pose = self.service.pose_for(generation)
         style = STYLES[generation.style]
         quality = QUALITIES[generation.quality]
         return GenerationRequest(
@@ -91,7 +109,7 @@ class GenerationWorker:
             seed=generation.seed,
         )
 
-    def _progress_reporter(self, generation: Generation) -> Callable[[int, int], None]:
+    def _progress_reporter(self, batch: list[Generation]) -> Callable[[int, int], None]:
         last = 0.0
 
         def report(step: int, total: int) -> None:
@@ -100,6 +118,7 @@ class GenerationWorker:
             if step < total and now - last < PROGRESS_EVERY_S:
                 return
             last = now
-            self.service.report_progress(generation, step / total)
+            for generation in batch:
+                self.service.report_progress(generation, step / total)
 
         return report

@@ -26,6 +26,7 @@ class FakeEngine:
 
     def __init__(self):
         self.requests: list[GenerationRequest] = []
+        self.calls: list[int] = []  # batch size of each generate() call
         self.fail_with: Exception | None = None
         self.gate: threading.Event | None = None  # when set, generate() waits for it (a job "mid-run")
         self.started = threading.Event()
@@ -37,6 +38,7 @@ class FakeEngine:
         if self.fail_with is not None:
             raise self.fail_with
         self.requests.extend(requests)
+        self.calls.append(len(requests))
         for step in range(1, 3):
             if progress:
                 progress(step, 2)

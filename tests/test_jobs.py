@@ -125,3 +125,26 @@ def test_killed_worker_process_is_recovered(settings, photo, pose_id, tmp_path):
     wait_for(lambda: row(runtime.service, generation.id).status == "completed", what="completion after the kill")
     assert ledger(runtime.service, user.id) == [("grant", 100), ("generation", -7)]
     runtime.close()
+
+
+def test_same_size_jobs_share_one_pipeline_call_priority_first(settings, photo, pose_id):
+    engine = FakeEngine()
+    runtime = make_runtime(settings.model_copy(update={"batch_size": 3}), engine)
+    user = runtime.service.add_user("batcher", password="pw", credits=1000)
+    plan = [(1, "sd", False), (2, "hd", False), (3, "sd", False), (4, "sd", True), (5, "sd", False), (6, "hd", True)]
+    made = {
+        seed: runtime.service.create_generation(user, photo=photo, pose_id=pose_id, seed=seed, quality=q, priority=p)
+        for seed, q, p in plan
+    }
+    while runtime.queue.run_next():
+        pass
+    # The older priority job (4, sd) heads the queue and takes the two oldest sd jobs; then the hd priority job
+    # (6) takes the other hd; the last sd job runs alone.
+    assert engine.calls == [3, 2, 1]
+    assert [r.seed for r in engine.requests] == [4, 1, 3, 6, 2, 5]
+    for seed, generation in made.items():
+        done = row(runtime.service, generation.id)
+        assert done.status == "completed"
+        with runtime.service.storage.open_image(done.output_image_path) as image:
+            assert image.size == (done.width, done.height) and image.getpixel((0, 0))[0] == seed  # its own image
+    runtime.close()

@@ -197,3 +197,47 @@ def test_password_mode_checks_hashes(service, alice):
     with service.session() as session:
         stored = db.get_user(session, "alice").password_hash
     assert stored.startswith("scrypt$") and "wonderland" not in stored
+
+
+def test_photo_without_a_face_is_refused_before_charging(service, alice, pose_id, tmp_path):
+    from skimage import data
+
+    coffee = tmp_path / "coffee.jpg"
+    from PIL import Image
+
+    Image.fromarray(data.coffee()).save(coffee)
+    with pytest.raises(UserError, match="(?i)face"):
+        service.create_generation(alice, photo=coffee, pose_id=pose_id)
+    assert balance(service, alice) == 100 and files_of(service, alice) == []
+
+
+def test_custom_pose_is_private_and_usable(service, runtime, alice, bob, photo, fake_engine):
+    mine = service.extract_pose(alice, photo=photo, name="Astronaut salute")
+    assert mine.id.startswith("custom-") and mine.owner == alice.id and mine.name == "Astronaut salute"
+    listed, total = service.query_poses(alice, limit=5)
+    assert listed[0].id == mine.id and total == len(service.poses) + 1
+    assert service.query_poses(alice, search="astronaut salute")[0] == [mine]
+    assert mine.id not in [t.id for t in service.query_poses(bob, limit=1000)[0]]
+    assert service.query_poses(bob)[1] == len(service.poses)
+
+    with pytest.raises(UnknownPose):
+        service.create_generation(bob, photo=photo, pose_id=mine.id)
+    generation = service.create_generation(alice, photo=photo, pose_id=mine.id, seed=5)
+    assert runtime.queue.run_next()
+    assert service.get_generation(alice, generation.id).status == "completed"
+    assert fake_engine.requests[-1].prompt.endswith("astronaut salute")
+
+    with pytest.raises(NotFound):
+        service.delete_pose(bob, mine.id)
+    service.delete_pose(alice, mine.id)
+    assert service.query_poses(alice)[1] == len(service.poses)
+
+
+def test_reference_photo_without_a_person_is_refused(service, alice, tmp_path):
+    from PIL import Image
+
+    empty = tmp_path / "wall.png"
+    Image.new("RGB", (400, 600), (200, 190, 170)).save(empty)
+    with pytest.raises(UserError, match="couldn't find a person"):
+        service.extract_pose(alice, photo=empty)
+    assert service.query_poses(alice)[1] == len(service.poses)
