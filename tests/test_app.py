@@ -152,3 +152,24 @@ def test_auth_none_refuses_to_serve_beyond_loopback():
     with pytest.raises(ValueError, match="loopback"):
         Settings(auth="none", share=True)
     assert Settings(auth="password", host="0.0.0.0").host == "0.0.0.0"
+
+
+def test_custom_pose_from_a_reference_photo_stays_private(served, photo):
+    _, url, _ = served
+    alice = Client(url, auth=("alice", "alice-pw"), verbose=False)
+    bob = Client(url, auth=("bob", "bob-pw"), verbose=False)
+
+    saved = alice.predict(handle_file(str(photo)), "Mission portrait", api_name="/extract_pose")
+    assert saved["message"] == "Pose saved to your private poses"
+    pose = saved["data"]
+    assert pose["private"] is True and pose["name"] == "Mission portrait" and len(pose["keypoints"]) == 18
+
+    first = alice.predict(limit=1, api_name="/poses")
+    assert first["data"][0]["id"] == pose["id"]
+    assert pose["id"] not in [p["id"] for p in bob.predict(search="mission portrait", api_name="/poses")["data"]]
+    assert bob.predict(limit=1, api_name="/poses")["meta"]["total"] == first["meta"]["total"] - 1
+    assert "Unknown pose" in refused(
+        lambda: bob.predict(handle_file(str(photo)), pose["id"], "sd", False, "realistic", None, api_name="/generate")
+    )
+    assert "Pose not found" in refused(lambda: bob.predict(pose["id"], api_name="/delete_pose"))
+    assert alice.predict(pose["id"], api_name="/delete_pose") == {"message": "Pose deleted successfully"}
