@@ -2,6 +2,11 @@
 
 from dataclasses import dataclass
 
+# Fast mode (LCM-LoRA): few steps, and guidance 1 (no classifier-free guidance: one UNet pass per step instead of
+# two, negative prompts unused), as the LCM-LoRA authors recommend guidance between 1 and 2.
+FAST_STEPS = 6
+FAST_GUIDANCE_SCALE = 1.0
+
 
 @dataclass(frozen=True)
 class Quality:
@@ -9,6 +14,8 @@ class Quality:
     height: int  # output height in pixels
     steps: int  # denoising steps
     guidance_scale: float  # classifier-free guidance
+    fast_steps: int = FAST_STEPS  # denoising steps in fast mode (the engine picks the mode)
+    fast_guidance_scale: float = FAST_GUIDANCE_SCALE  # guidance in fast mode
 
 
 QUALITIES: dict[str, Quality] = {

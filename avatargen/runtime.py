@@ -69,4 +69,12 @@ def _load_engine(settings: Settings):
         cache_dir=settings.cache_dir,
         base_model=settings.base_model,
         controlnet_model=settings.controlnet_model,
+        ip_adapter_model=settings.ip_adapter_model or None,
+        ip_adapter_weight=settings.ip_adapter_weight,
+        fast_lora_model=settings.fast_lora_model,
+        identity_strength=settings.identity_strength,
+        pose_strength=settings.pose_strength,
+        fast=settings.fast,
+        compile=settings.compile,
+        low_memory=settings.low_memory,
     )

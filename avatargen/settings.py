@@ -43,6 +43,14 @@ class Settings(BaseSettings):
 
     base_model: str = "stable-diffusion-v1-5/stable-diffusion-v1-5"
     controlnet_model: str = "lllyasviel/control_v11p_sd15_openpose"
+    ip_adapter_model: str = "h94/IP-Adapter"  # empty: no identity adapter
+    ip_adapter_weight: str = "models/ip-adapter-plus-face_sd15.safetensors"
+    fast_lora_model: str = "latent-consistency/lcm-lora-sdv1-5"
+    identity_strength: float = Field(0.7, ge=0, le=2)  # IP-Adapter scale
+    pose_strength: float = Field(1.0, ge=0, le=2)  # ControlNet conditioning scale
+    fast: bool | None = None  # LCM-LoRA few-step mode; unset: on when the device is the CPU
+    compile: bool = False  # torch.compile the UNet and ControlNet, warmed up per size
+    low_memory: bool | None = None  # CPU offload + sliced VAE; unset: on when free GPU memory is short
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> "Settings":

@@ -1,6 +1,11 @@
-"""A tiny random-weight ControlNet pipeline built in code: works offline, fast on CPU at real output sizes."""
+"""A tiny random-weight stack built in code: ControlNet pipeline, IP-Adapter and LCM-LoRA, saved in the hub layout.
+
+It works offline and runs fast on CPU at real output sizes. The engine loads it through the same calls as the real
+models (`from_pretrained`, `load_ip_adapter`, `load_lora_weights`), pointed at local folders.
+"""
 
 import os
+import re
 import shutil
 import uuid
 from pathlib import Path
@@ -14,16 +19,39 @@ from diffusers import (
     UNet2DConditionModel,
     UniPCMultistepScheduler,
 )
-from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+from diffusers.models.embeddings import IPAdapterPlusImageProjection
+from safetensors.torch import save_file
+from transformers import (
+    CLIPImageProcessor,
+    CLIPTextConfig,
+    CLIPTextModel,
+    CLIPTokenizer,
+    CLIPVisionConfig,
+    CLIPVisionModelWithProjection,
+)
 
-# Written into a saved folder last: its presence means the folder is complete.
+# Written into a saved folder last: its content names the layout, so a folder from an older layout is rebuilt.
 _COMPLETE_MARKER = ".tiny-complete"
+_LAYOUT = "tiny pipeline v2: controlnet pipeline, ip-adapter plus-face, lcm-lora; seed 0\n"
+
+# Where the extras sit inside the saved folder, mirroring the hub repos they stand in for.
+IP_ADAPTER_FOLDER = "ip-adapter"  # like h94/IP-Adapter
+IP_ADAPTER_SUBFOLDER = "models"
+IP_ADAPTER_WEIGHT = "ip-adapter-plus-face_sd15.safetensors"
+IMAGE_ENCODER_FOLDER = "image_encoder"  # inside IP_ADAPTER_SUBFOLDER, like the SD 1.5 adapters of h94/IP-Adapter
+FAST_LORA_FOLDER = "lcm-lora"  # like latent-consistency/lcm-lora-sdv1-5
+FAST_LORA_WEIGHT = "pytorch_lora_weights.safetensors"
 
 _HIDDEN_SIZE = 32  # text encoder width == cross-attention dim of the UNet and ControlNet
 _MAX_TOKENS = 77  # like CLIP in SD 1.5
 # shared by the UNet and the ControlNet
 _UNET_DOWN_BLOCKS = ("DownBlock2D", "DownBlock2D", "CrossAttnDownBlock2D")
 _UNET_CHANNELS = (8, 16, 32)
+_IMAGE_SIZE = 32  # the tiny CLIP vision encoder's input: the identity crop is resized to this
+_ZERO_CONV_STD = 0.3  # ControlNet output convs: random instead of zero, so the pose steers the tiny stack
+_POSE_GAIN = 5.0  # on the ControlNet's pose embedding output: a flipped pose changes pixels by ~6/255 on average
+_IP_STD = 0.5  # IP-Adapter key/value projections: strong enough that the identity steers the tiny stack
+_LORA_STD = 0.05  # LoRA up-projections: small, but the fast mode visibly differs
 
 
 def _byte_level_chars() -> list[str]:
@@ -77,8 +105,7 @@ def _tiny_unet() -> UNet2DConditionModel:
 
 
 def _tiny_controlnet() -> ControlNetModel:
-    # Its output convs start at zero, like any fresh ControlNet: the pose does not steer the tiny stack.
-    return ControlNetModel(
+    controlnet = ControlNetModel(
         in_channels=4,
         down_block_types=_UNET_DOWN_BLOCKS,
         block_out_channels=_UNET_CHANNELS,
@@ -89,6 +116,19 @@ def _tiny_controlnet() -> ControlNetModel:
         # 3 stride-2 convs: the pose image is downsampled 8x, like the VAE
         conditioning_embedding_out_channels=(4, 8, 8, 16),
     )
+    # Fresh, the pose would not steer it: its output convs are zero, and PyTorch's default init shrinks the pose
+    # image's signal ~3x per layer of the conditioning embedding. Trained ones do neither: He init (scaled up at the
+    # embedding's output, as the pose lines are thin and most of the image is black) and random output convs.
+    with torch.no_grad():
+        for module in controlnet.controlnet_cond_embedding.modules():
+            if isinstance(module, torch.nn.Conv2d):
+                torch.nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+                module.bias.zero_()
+        controlnet.controlnet_cond_embedding.conv_out.weight.mul_(_POSE_GAIN)
+        for conv in [*controlnet.controlnet_down_blocks, controlnet.controlnet_mid_block]:
+            conv.weight.normal_(0.0, _ZERO_CONV_STD)
+            conv.bias.zero_()
+    return controlnet
 
 
 def _tiny_vae() -> AutoencoderKL:
@@ -141,16 +181,154 @@ def build_tiny_components(seed: int = 0) -> dict[str, Any]:
     }
 
 
+def build_tiny_image_encoder(seed: int = 0) -> CLIPVisionModelWithProjection:
+    """A tiny CLIP vision encoder (32 px input, 4x4 patches of 8 px, width 32), standing in for OpenCLIP ViT-H/14."""
+    config = CLIPVisionConfig(
+        hidden_size=32,
+        intermediate_size=37,
+        projection_dim=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        image_size=_IMAGE_SIZE,
+        patch_size=8,
+    )
+    torch.manual_seed(seed)
+    return CLIPVisionModelWithProjection(config)
+
+
+# diffusers' IPAdapterPlusImageProjection names → the original IP-Adapter "plus" (Resampler) names that
+# `UNet2DConditionModel._convert_ip_adapter_image_proj_to_diffusers` converts back
+_RESAMPLER_NAMES = {
+    "ln0.": "0.norm1.",
+    "ln1.": "0.norm2.",
+    "attn.to_q.": "0.to_q.",
+    "attn.to_out.0.": "0.to_out.",
+    "ff.0.": "1.0.",
+    "ff.1.net.0.proj.": "1.1.",
+    "ff.1.net.2.": "1.3.",
+}
+
+
+def _resampler_state_dict(resampler: IPAdapterPlusImageProjection) -> dict[str, torch.Tensor]:
+    diffusers_state = resampler.state_dict()
+    state = {}
+    for key, value in diffusers_state.items():
+        match = re.fullmatch(r"layers\.(\d+)\.(.+)", key)
+        if match is None:
+            state[key] = value
+            continue
+        layer, rest = match.groups()
+        if rest == "attn.to_k.weight":
+            # the original fuses keys and values in one projection
+            state[f"layers.{layer}.0.to_kv.weight"] = torch.cat(
+                [value, diffusers_state[f"layers.{layer}.attn.to_v.weight"]]
+            )
+        elif rest != "attn.to_v.weight":
+            old, new = next((old, new) for old, new in _RESAMPLER_NAMES.items() if rest.startswith(old))
+            state[f"layers.{layer}.{new}{rest.removeprefix(old)}"] = value
+    return state
+
+
+def ip_adapter_plus_weights(
+    unet: UNet2DConditionModel,
+    *,
+    image_embed_dim: int,
+    hidden_dims: int,
+    num_queries: int,
+    ip_std: float | None = None,
+    seed: int = 0,
+) -> dict[str, torch.Tensor]:
+    """Random IP-Adapter "plus" weights for `unet`, in the layout of h94/IP-Adapter's `ip-adapter-plus*.safetensors`.
+
+    Keys are `image_proj.*` (the Resampler: `num_queries` tokens of `hidden_dims`, 64-wide heads, fed with the
+    image encoder's penultimate hidden states of width `image_embed_dim`) and `ip_adapter.{i}.to_{k,v}_ip.weight`
+    (one pair per cross-attention layer of `unet`, odd `i` as in the original). `ip_std` is the standard deviation
+    of the key/value projections (default: 1 / sqrt(cross-attention dim)).
+    """
+    cross_attention_dim = unet.config.cross_attention_dim
+    torch.manual_seed(seed)
+    resampler = IPAdapterPlusImageProjection(
+        embed_dims=image_embed_dim,
+        output_dims=cross_attention_dim,
+        hidden_dims=hidden_dims,
+        heads=hidden_dims // 64,
+        num_queries=num_queries,
+    )
+    weights = {f"image_proj.{key}": value for key, value in _resampler_state_dict(resampler).items()}
+
+    std = cross_attention_dim**-0.5 if ip_std is None else ip_std
+    channels = list(unet.config.block_out_channels)
+    key_id = 1
+    for name in unet.attn_processors:
+        if name.endswith("attn1.processor"):
+            continue
+        # the attention width of the block, as the loader computes it
+        if name.startswith("mid_block"):
+            hidden_size = channels[-1]
+        elif name.startswith("up_blocks"):
+            hidden_size = channels[::-1][int(name[len("up_blocks.")])]
+        else:
+            hidden_size = channels[int(name[len("down_blocks.")])]
+        for projection in ("to_k_ip", "to_v_ip"):
+            weights[f"ip_adapter.{key_id}.{projection}.weight"] = torch.randn(hidden_size, cross_attention_dim) * std
+        key_id += 2
+    return {key: value.contiguous() for key, value in weights.items()}
+
+
+def lcm_lora_weights(unet: UNet2DConditionModel, *, rank: int = 4, seed: int = 0) -> dict[str, torch.Tensor]:
+    """A random LoRA on `unet`'s attention projections, in the diffusers layout `load_lora_weights` reads.
+
+    It stands in for latent-consistency/lcm-lora-sdv1-5: same loading and fusing, random effect. `unet` itself is
+    left untouched (the LoRA is built on a copy).
+    """
+    from diffusers.utils import convert_state_dict_to_diffusers
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    copy = UNet2DConditionModel.from_config(unet.config)
+    copy.add_adapter(
+        LoraConfig(r=rank, lora_alpha=rank, target_modules=["to_q", "to_k", "to_v", "to_out.0"], init_lora_weights=True)
+    )
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for name, parameter in copy.named_parameters():
+            if "lora_B" in name:  # zero at init: the LoRA would do nothing
+                parameter.normal_(0.0, _LORA_STD)
+    state = convert_state_dict_to_diffusers(get_peft_model_state_dict(copy))
+    return {f"unet.{key}": value.contiguous() for key, value in state.items()}
+
+
 def is_complete(folder: Path) -> bool:
-    """Whether `folder` holds a pipeline fully written by `save_tiny_pipeline`."""
-    return (folder / _COMPLETE_MARKER).is_file()
+    """Whether `folder` holds the current layout, fully written by `save_tiny_pipeline`."""
+    marker = Path(folder) / _COMPLETE_MARKER
+    return marker.is_file() and marker.read_text() == _LAYOUT
+
+
+def _write(folder: Path) -> None:
+    components = build_tiny_components()
+    pipe = StableDiffusionControlNetPipeline(**components, requires_safety_checker=False)
+    pipe.save_pretrained(folder)
+
+    adapter = folder / IP_ADAPTER_FOLDER / IP_ADAPTER_SUBFOLDER
+    encoder = build_tiny_image_encoder()
+    encoder.save_pretrained(adapter / IMAGE_ENCODER_FOLDER)
+    # like the hub folder: lets the encoder be used on its own (the pipeline builds its own processor)
+    CLIPImageProcessor(size=_IMAGE_SIZE, crop_size=_IMAGE_SIZE).save_pretrained(adapter / IMAGE_ENCODER_FOLDER)
+    weights = ip_adapter_plus_weights(
+        components["unet"], image_embed_dim=encoder.config.hidden_size, hidden_dims=64, num_queries=4, ip_std=_IP_STD
+    )
+    save_file(weights, adapter / IP_ADAPTER_WEIGHT)
+
+    lora = folder / FAST_LORA_FOLDER
+    lora.mkdir()
+    save_file(lcm_lora_weights(components["unet"]), lora / FAST_LORA_WEIGHT)
 
 
 def save_tiny_pipeline(folder: Path) -> Path:
-    """Save the tiny pipeline to `folder` for `StableDiffusionControlNetPipeline.from_pretrained`.
+    """Save the tiny stack to `folder`: a `StableDiffusionControlNetPipeline` plus its IP-Adapter and LCM-LoRA.
 
-    Does nothing if `folder` is already complete. The pipeline is written to a temporary sibling folder that
-    is renamed into place, so concurrent callers never see a half-written folder.
+    Does nothing if `folder` is already complete. The stack is written to a temporary sibling folder that is renamed
+    into place, so concurrent callers never see a half-written folder.
     """
     folder = Path(folder)
     if is_complete(folder):
@@ -159,11 +337,10 @@ def save_tiny_pipeline(folder: Path) -> Path:
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = folder.with_name(f".{folder.name}.tmp-{uuid.uuid4().hex}")
     try:
-        pipe = StableDiffusionControlNetPipeline(**build_tiny_components(), requires_safety_checker=False)
-        pipe.save_pretrained(tmp)
-        (tmp / _COMPLETE_MARKER).write_text("tiny pipeline, seed 0\n")
+        _write(tmp)
+        (tmp / _COMPLETE_MARKER).write_text(_LAYOUT)
         if folder.exists() and not is_complete(folder):
-            # left over from an interrupted write by something else: replace it
+            # left over from an interrupted write, or an older layout: replace it
             shutil.rmtree(folder, ignore_errors=True)
         try:
             os.rename(tmp, folder)

@@ -106,6 +106,8 @@ class GenerationWorker:
             height=generation.height,
             steps=quality.steps,
             guidance_scale=quality.guidance_scale,
+            fast_steps=quality.fast_steps,
+            fast_guidance_scale=quality.fast_guidance_scale,
             seed=generation.seed,
         )
 

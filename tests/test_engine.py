@@ -10,14 +10,19 @@ import sys
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
+from skimage import data
 
-from avatargen.engine import AvatarEngine, GenerationRequest, load_engine
-from avatargen.presets import QUALITIES, Quality
-from avatargen.tiny import save_tiny_pipeline
+from avatargen.engine import AvatarEngine, GenerationRequest, Plan, load_engine, needs_low_memory
+from avatargen.presets import FAST_GUIDANCE_SCALE, FAST_STEPS, QUALITIES, STYLES, Quality
+from avatargen.tiny import _LAYOUT, save_tiny_pipeline
+
+pytestmark = pytest.mark.filterwarnings("ignore:SymbolDatabase.GetPrototype:UserWarning")  # mediapipe's protobuf
 
 SD = QUALITIES["sd"]
 HD = QUALITIES["hd"]
 STEPS = 2
+ASTRONAUT = Image.fromarray(data.astronaut())  # a real photo of a person
+OTHER_FACE = Image.fromarray(data.camera()).convert("RGB")  # another person (the cameraman)
 
 
 def pose_image(width: int, height: int) -> Image.Image:
@@ -34,7 +39,7 @@ def pose_image(width: int, height: int) -> Image.Image:
 def make_request(quality: Quality = SD, *, seed: int = 0, prompt: str = "photo of a person") -> GenerationRequest:
     return GenerationRequest(
         pose_image=pose_image(quality.width, quality.height),
-        identity_image=Image.new("RGB", (64, 64), (200, 150, 120)),
+        identity_image=ASTRONAUT,
         prompt=prompt,
         negative_prompt="blurry, lowres",
         width=quality.width,
@@ -45,8 +50,20 @@ def make_request(quality: Quality = SD, *, seed: int = 0, prompt: str = "photo o
     )
 
 
+def flipped_pose(request: GenerationRequest) -> GenerationRequest:
+    return dataclasses.replace(request, pose_image=request.pose_image.transpose(Image.Transpose.FLIP_TOP_BOTTOM))
+
+
 def pixels(image: Image.Image) -> np.ndarray:
     return np.asarray(image, dtype=np.int16)
+
+
+def mean_diff(a: Image.Image, b: Image.Image) -> float:
+    return float(np.abs(pixels(a) - pixels(b)).mean())
+
+
+def max_diff(a: Image.Image, b: Image.Image) -> int:
+    return int(np.abs(pixels(a) - pixels(b)).max())
 
 
 @pytest.fixture(scope="session")
@@ -56,6 +73,13 @@ def tiny_cache(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="session")
 def engine(tiny_cache) -> AvatarEngine:
+    """The full-quality mode: UniPC, the request's steps, classifier-free guidance."""
+    return load_engine("tiny", cache_dir=tiny_cache, fast=False)
+
+
+@pytest.fixture(scope="session")
+def fast_engine(tiny_cache) -> AvatarEngine:
+    """The default on CPU: LCM-LoRA fused, LCM scheduler."""
     return load_engine("tiny", cache_dir=tiny_cache)
 
 
@@ -64,14 +88,41 @@ def sd_seed0(engine: AvatarEngine) -> Image.Image:
     return engine.generate([make_request(seed=0)])[0]
 
 
-def test_importing_engine_loads_no_torch():
-    code = "import sys, avatargen.engine; assert not {'torch', 'diffusers'} & set(sys.modules)"
+def test_importing_engine_and_identity_loads_no_model_library():
+    code = (
+        "import sys, avatargen.engine, avatargen.identity, avatargen.presets;"
+        "assert not {'torch', 'diffusers', 'mediapipe'} & set(sys.modules)"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_tiny_engine_is_placeholder(engine: AvatarEngine):
-    assert engine.placeholder is True
-    assert engine.name == "tiny"
+def test_tiny_engine_loads_ip_adapter_through_diffusers(engine: AvatarEngine):
+    from diffusers.models.attention_processor import IPAdapterAttnProcessor2_0
+    from diffusers.models.embeddings import IPAdapterPlusImageProjection
+    from transformers import CLIPVisionModelWithProjection
+
+    assert engine.placeholder is True and engine.name == "tiny"
+    pipe = engine.pipeline
+    assert engine.has_identity_adapter
+    assert isinstance(pipe.image_encoder, CLIPVisionModelWithProjection)
+    assert pipe.feature_extractor.crop_size == {"height": 32, "width": 32}  # built by load_ip_adapter for the encoder
+    (projection,) = pipe.unet.encoder_hid_proj.image_projection_layers
+    assert isinstance(projection, IPAdapterPlusImageProjection)
+    processors = [p for p in pipe.unet.attn_processors.values() if isinstance(p, IPAdapterAttnProcessor2_0)]
+    cross_attention = [name for name in pipe.unet.attn_processors if name.endswith("attn2.processor")]
+    assert len(processors) == len(cross_attention) == 4  # down block 2, mid block, up block 0 (two)
+    assert all(p.scale == [engine.identity_strength] for p in processors)
+
+
+def test_a_plain_pipeline_is_wrapped_for_per_request_identities(engine: AvatarEngine):
+    from diffusers import StableDiffusionControlNetPipeline
+
+    from avatargen.engine import pipeline_class
+
+    plain = StableDiffusionControlNetPipeline(**engine.pipeline.components)
+    wrapped = AvatarEngine(plain, device="cpu", dtype=engine.dtype, placeholder=True, name="tiny")
+    assert isinstance(wrapped.pipeline, pipeline_class())
+    assert wrapped.pipeline.unet is plain.unet
 
 
 def test_sd_image_size(sd_seed0: Image.Image):
@@ -92,7 +143,7 @@ def test_same_seed_same_image(engine: AvatarEngine, sd_seed0: Image.Image):
 
 def test_different_seed_different_image(engine: AvatarEngine, sd_seed0: Image.Image):
     (other,) = engine.generate([make_request(seed=1)])
-    assert np.abs(pixels(other) - pixels(sd_seed0)).mean() > 5
+    assert mean_diff(other, sd_seed0) > 5
 
 
 def test_prompts_steer_the_image(engine: AvatarEngine, sd_seed0: Image.Image):
@@ -103,19 +154,62 @@ def test_prompts_steer_the_image(engine: AvatarEngine, sd_seed0: Image.Image):
         dataclasses.replace(request, negative_prompt=""),
     ):
         (other,) = engine.generate([changed])
-        assert np.abs(pixels(other) - pixels(sd_seed0)).mean() > 2
+        assert mean_diff(other, sd_seed0) > 2
+
+
+def test_styles_change_the_prompt(engine: AvatarEngine):
+    assert len(STYLES) >= 8
+    # as the worker composes them
+    prompts = {f"{style.prompt}, standing" for style in STYLES.values()}
+    negatives = {style.negative_prompt for style in STYLES.values()}
+    assert len(prompts) == len(STYLES) and len(negatives) > 1
+    photo, anime = STYLES["realistic"], STYLES["anime"]
+    requests = [
+        dataclasses.replace(make_request(), prompt=f"{s.prompt}, standing", negative_prompt=s.negative_prompt)
+        for s in (photo, anime)
+    ]
+    images = engine.generate(requests)
+    assert mean_diff(*images) > 2
+
+
+def test_identity_steers_the_image(engine: AvatarEngine, sd_seed0: Image.Image):
+    (other,) = engine.generate([dataclasses.replace(make_request(), identity_image=OTHER_FACE)])
+    assert mean_diff(other, sd_seed0) > 2
+
+
+def test_pose_steers_the_image(engine: AvatarEngine, sd_seed0: Image.Image):
+    (other,) = engine.generate([flipped_pose(make_request())])
+    assert mean_diff(other, sd_seed0) > 2
+
+
+def test_strengths_zero_ignore_identity_and_pose(tiny_cache):
+    engine = load_engine("tiny", cache_dir=tiny_cache, fast=False, identity_strength=0.0, pose_strength=0.0)
+    request = make_request()
+    base, other_face, other_pose = engine.generate(
+        [request, dataclasses.replace(request, identity_image=OTHER_FACE), flipped_pose(request)]
+    )
+    assert max_diff(base, other_face) <= 2
+    assert max_diff(base, other_pose) <= 2
 
 
 def test_batch_equals_one_by_one(engine: AvatarEngine, sd_seed0: Image.Image):
+    # a different seed, prompt, pose and face: any mix-up inside the batch would show
     first = make_request(seed=0)
     second = dataclasses.replace(
-        make_request(seed=7, prompt="anime illustration of a person, cel shading"),
-        pose_image=pose_image(SD.width, SD.height).transpose(Image.Transpose.FLIP_TOP_BOTTOM),
+        flipped_pose(make_request(seed=7, prompt="anime illustration of a person, cel shading")),
+        identity_image=OTHER_FACE,
     )
     batch = engine.generate([first, second])
     (alone,) = engine.generate([second])
-    assert np.abs(pixels(batch[0]) - pixels(sd_seed0)).max() <= 2
-    assert np.abs(pixels(batch[1]) - pixels(alone)).max() <= 2
+    assert max_diff(batch[0], sd_seed0) <= 2
+    assert max_diff(batch[1], alone) <= 2
+    # and the right pose and face reached the second request
+    for mixed_up in (
+        dataclasses.replace(second, pose_image=first.pose_image),
+        dataclasses.replace(second, identity_image=ASTRONAUT),
+    ):
+        (wrong,) = engine.generate([mixed_up])
+        assert mean_diff(wrong, alone) > 2
 
 
 def test_progress_once_per_step(engine: AvatarEngine):
@@ -132,7 +226,46 @@ def test_mixed_sizes_keep_input_order(engine: AvatarEngine):
     # two pipeline calls, counted as one run
     assert calls == [(i, 2 * STEPS) for i in range(1, 2 * STEPS + 1)]
     (third,) = engine.generate([requests[2]])
-    assert np.abs(pixels(images[2]) - pixels(third)).max() <= 2
+    assert max_diff(images[2], third) <= 2
+
+
+def test_fast_mode_is_the_cpu_default_with_lcm(fast_engine: AvatarEngine, engine: AvatarEngine):
+    from diffusers import LCMScheduler
+
+    assert fast_engine.fast is True and engine.fast is False
+    assert isinstance(fast_engine.pipeline.scheduler, LCMScheduler)
+    assert fast_engine.has_identity_adapter
+    # the LCM-LoRA is fused into the UNet's attention projections, and its LoRA layers are gone
+    fused = fast_engine.pipeline.unet.down_blocks[2].attentions[0].transformer_blocks[0].attn1.to_q
+    plain = engine.pipeline.unet.down_blocks[2].attentions[0].transformer_blocks[0].attn1.to_q
+    assert type(fused) is type(plain)
+    assert not fused.weight.allclose(plain.weight)
+
+
+def test_fast_mode_runs_its_own_steps(fast_engine: AvatarEngine):
+    request = make_request()
+    assert fast_engine.plan(request) == Plan(steps=FAST_STEPS, guidance_scale=FAST_GUIDANCE_SCALE)
+    assert SD.fast_steps == FAST_STEPS and 4 <= FAST_STEPS <= 8
+    calls = []
+    fast_engine.generate([request], progress=lambda *args: calls.append(args))
+    assert calls == [(i, FAST_STEPS) for i in range(1, FAST_STEPS + 1)]
+
+    calls.clear()
+    fast_engine.generate([dataclasses.replace(request, fast_steps=4)], progress=lambda *args: calls.append(args))
+    assert calls[-1] == (4, 4)
+
+
+def test_fast_batch_equals_one_by_one(fast_engine: AvatarEngine):
+    # LCM adds fresh noise at every step: each request's must come from its own generator
+    first = make_request(seed=0)
+    second = dataclasses.replace(flipped_pose(make_request(seed=5, prompt="oil painting")), identity_image=OTHER_FACE)
+    batch = fast_engine.generate([first, second])
+    alone = [fast_engine.generate([r])[0] for r in (first, second)]
+    assert max_diff(batch[0], alone[0]) <= 2
+    assert max_diff(batch[1], alone[1]) <= 2
+    assert mean_diff(alone[0], alone[1]) > 2
+    (again,) = fast_engine.generate([first])
+    assert np.array_equal(pixels(again), pixels(alone[0]))
 
 
 def test_wrong_pose_size_raises(engine: AvatarEngine):
@@ -152,6 +285,11 @@ def test_size_not_multiple_of_8_raises(engine: AvatarEngine):
         engine.generate([request])
 
 
+def test_fast_steps_below_one_raises(engine: AvatarEngine):
+    with pytest.raises(ValueError, match="`fast_steps` has to be at least 1 but is 0"):
+        engine.generate([dataclasses.replace(make_request(), fast_steps=0)])
+
+
 def test_tokenizer_knows_every_character(engine: AvatarEngine):
     tokenizer = engine.pipeline.tokenizer
     text = 'Studio portrait of a person, softbox lighting — 50mm, café au lait & naïve "quotes" (1.2) #3!'
@@ -169,16 +307,38 @@ def test_saving_again_reuses_the_folder(engine: AvatarEngine, tiny_cache):
     assert [p.name for p in tiny_cache.iterdir()] == ["tiny-pipeline"]  # no temporary folder left behind
 
 
-def test_diffusers_kind_loads_local_folders(engine: AvatarEngine, tiny_cache):
-    # the real-model loading code, pointed at the saved tiny pipeline instead of hub ids
+def test_a_folder_of_an_older_layout_is_rebuilt(tmp_path):
+    folder = tmp_path / "tiny-pipeline"
+    folder.mkdir()
+    (folder / ".tiny-complete").write_text("tiny pipeline, seed 0\n")  # the first layout: no adapter, no LoRA
+    save_tiny_pipeline(folder)
+    assert (folder / ".tiny-complete").read_text() == _LAYOUT
+    assert (folder / "ip-adapter" / "models" / "ip-adapter-plus-face_sd15.safetensors").is_file()
+    assert (folder / "lcm-lora" / "pytorch_lora_weights.safetensors").is_file()
+
+
+def test_diffusers_kind_loads_local_folders(engine: AvatarEngine, tiny_cache, sd_seed0: Image.Image):
+    # the real-model loading code, pointed at the saved tiny stack instead of hub ids
     folder = tiny_cache / "tiny-pipeline"
     loaded = load_engine(
-        "diffusers", cache_dir=tiny_cache, base_model=str(folder), controlnet_model=str(folder / "controlnet")
+        "diffusers",
+        cache_dir=tiny_cache,
+        base_model=str(folder),
+        controlnet_model=str(folder / "controlnet"),
+        ip_adapter_model=str(folder / "ip-adapter"),
+        fast_lora_model=str(folder / "lcm-lora"),
+        fast=False,
     )
     assert loaded.placeholder is False
     assert loaded.name == str(folder)
+    assert loaded.has_identity_adapter
     (image,) = loaded.generate([make_request()])
-    assert image.size == (512, 768)
+    assert max_diff(image, sd_seed0) <= 2  # same weights, same calls: same image
+
+
+def test_diffusers_kind_raises_when_models_are_missing(tmp_path):
+    with pytest.raises(OSError):
+        load_engine("diffusers", cache_dir=tmp_path, base_model=str(tmp_path / "nothing"))
 
 
 def test_auto_falls_back_to_tiny_offline(tiny_cache, caplog: pytest.LogCaptureFixture):
@@ -192,3 +352,48 @@ def test_auto_falls_back_to_tiny_offline(tiny_cache, caplog: pytest.LogCaptureFi
 def test_unknown_kind_raises(tiny_cache):
     with pytest.raises(ValueError, match="`kind` has to be one of"):
         load_engine("dall-e", cache_dir=tiny_cache)
+
+
+def test_compile_compiles_and_warms_up_each_size(tiny_cache, monkeypatch: pytest.MonkeyPatch):
+    # torch.compile itself is too slow for this suite: record what would be compiled and warmed up instead
+    import torch
+
+    compiled, warmed = [], []
+    monkeypatch.setattr(
+        torch.nn.Module, "compile", lambda self, **kwargs: compiled.append((type(self).__name__, kwargs))
+    )
+    monkeypatch.setattr(AvatarEngine, "warm_up", lambda self, sizes: warmed.extend(sizes))
+    load_engine("tiny", cache_dir=tiny_cache, compile=True)
+    assert [name for name, _ in compiled] == ["UNet2DConditionModel", "ControlNetModel"]
+    assert warmed == [(q.width, q.height) for q in QUALITIES.values()]
+
+    warmed.clear()
+    load_engine("tiny", cache_dir=tiny_cache)
+    assert warmed == []  # nothing to warm up without compiling
+
+
+def test_warm_up_runs_each_size(fast_engine: AvatarEngine, monkeypatch: pytest.MonkeyPatch):
+    sizes = []
+    generate = fast_engine.generate
+
+    def recording(requests, progress=None):
+        sizes.extend((r.width, r.height) for r in requests)
+        return generate(requests, progress)
+
+    monkeypatch.setattr(fast_engine, "generate", recording)
+    fast_engine.warm_up([(64, 64), (64, 96)])
+    assert sizes == [(64, 64), (64, 96)]
+
+
+def test_low_memory_threshold():
+    assert needs_low_memory(4 * 2**30)
+    assert not needs_low_memory(40 * 2**30)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.environ.get("AVATARGEN_SLOW_TESTS") != "1", reason="needs the real hub weights")
+def test_real_models_generate(tmp_path):
+    engine = load_engine("diffusers", cache_dir=tmp_path)
+    assert engine.placeholder is False and engine.has_identity_adapter
+    (image,) = engine.generate([make_request()])
+    assert image.size == (512, 768)

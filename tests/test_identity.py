@@ -1,0 +1,124 @@
+import threading
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage import data
+
+from avatargen.errors import NoFaceFound, UserError
+from avatargen.identity import CROP_SIZE, NO_FACE_MESSAGE, FaceBox, find_face, identity_crop, require_face
+
+pytestmark = pytest.mark.filterwarnings("ignore:SymbolDatabase.GetPrototype:UserWarning")
+
+ASTRONAUT = Image.fromarray(data.astronaut())  # Eileen Collins, face about x 175-280, y 70-170
+COFFEE = Image.fromarray(data.coffee())  # a cup of coffee: no face
+
+
+def assert_astronaut_face(face: FaceBox | None, dx: int = 0, dy: int = 0, scale: float = 1.0) -> None:
+    assert face is not None
+    assert face.score > 0.7
+    cx, cy = (face.left + face.right) / 2, (face.top + face.bottom) / 2
+    assert abs(cx - (dx + 227 * scale)) < 20 * scale and abs(cy - (dy + 120 * scale)) < 20 * scale
+    assert 80 * scale < face.width < 130 * scale and 80 * scale < face.height < 130 * scale
+
+
+def test_finds_the_astronauts_face():
+    assert_astronaut_face(find_face(ASTRONAUT))
+
+
+@pytest.mark.parametrize(
+    "image",
+    [COFFEE, Image.fromarray(data.chelsea()), Image.new("RGB", (640, 480), (128, 128, 128))],
+    ids=["coffee", "cat", "grey"],
+)
+def test_no_face_gives_none(image: Image.Image):
+    assert find_face(image) is None
+
+
+def test_fast_after_first_load():
+    find_face(ASTRONAUT)
+    started = time.perf_counter()
+    for _ in range(5):
+        find_face(ASTRONAUT)
+    assert (time.perf_counter() - started) / 5 < 0.25
+
+
+def test_a_small_face_in_a_big_photo():
+    # a full-body shot: the face is ~2.5% of the photo's width, found in the second, tiled look
+    photo = Image.new("RGB", (2000, 2000), (90, 90, 90))
+    photo.paste(ASTRONAUT.resize((256, 256)), (800, 1200))
+    assert_astronaut_face(find_face(photo), dx=800, dy=1200, scale=0.5)
+
+
+def test_exif_orientation_is_applied():
+    # a phone photo stored sideways, with the EXIF tag that tells viewers to rotate it back
+    sideways = ASTRONAUT.transpose(Image.Transpose.ROTATE_90)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise to view
+    stored = Image.open(_jpeg(sideways, exif))
+    assert_astronaut_face(find_face(stored))
+
+
+def _jpeg(image: Image.Image, exif: Image.Exif):
+    import io
+
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", exif=exif, quality=95)
+    buffer.seek(0)
+    return buffer
+
+
+def test_thread_safe():
+    results: list[FaceBox | None] = []
+
+    def find() -> None:
+        for image in (ASTRONAUT, COFFEE):
+            results.append(find_face(image))
+
+    threads = [threading.Thread(target=find) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    faces = [face for face in results if face is not None]
+    assert len(results) == 8 and len(faces) == 4
+    assert len(set(faces)) == 1
+
+
+def test_require_face_refuses_a_photo_without_one():
+    assert require_face(ASTRONAUT) == find_face(ASTRONAUT)
+    with pytest.raises(NoFaceFound) as error:
+        require_face(COFFEE)
+    assert isinstance(error.value, UserError)
+    assert str(error.value) == NO_FACE_MESSAGE
+
+
+def test_identity_crop_frames_the_face():
+    crop = identity_crop(ASTRONAUT)
+    assert crop.size == (CROP_SIZE, CROP_SIZE) and crop.mode == "RGB"
+    face = find_face(crop)
+    assert face is not None
+    # the face fills about half the crop, centred, with room for hair above
+    assert 0.4 < face.width / CROP_SIZE < 0.7
+    assert abs((face.left + face.right) / 2 - CROP_SIZE / 2) < 0.1 * CROP_SIZE
+    assert face.top > 0.15 * CROP_SIZE
+
+
+def test_identity_crop_stays_inside_the_photo():
+    # a face at the photo's edge: the square shifts inside rather than padding
+    edge = ASTRONAUT.crop((150, 40, 512, 512))
+    crop = identity_crop(edge, size=64)
+    assert crop.size == (64, 64)
+    assert find_face(edge) is not None
+
+
+def test_identity_crop_without_a_face_is_central():
+    crop = identity_crop(COFFEE, size=100)  # 600x400 landscape: the middle square
+    expected = COFFEE.crop((100, 0, 500, 400)).resize((100, 100), Image.Resampling.LANCZOS)
+    assert np.array_equal(np.asarray(crop), np.asarray(expected))
+
+    portrait = Image.fromarray(np.asarray(COFFEE).transpose(1, 0, 2).copy())  # 400x600: the upper middle
+    crop = identity_crop(portrait, size=100)
+    expected = portrait.crop((0, 40, 400, 440)).resize((100, 100), Image.Resampling.LANCZOS)
+    assert np.array_equal(np.asarray(crop), np.asarray(expected))
