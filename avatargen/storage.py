@@ -74,20 +74,19 @@ class Storage:
         self.root = root.resolve()
 
     def save_image(self, image: Image.Image, *, kind: str, user_id: int, name: str) -> str:
-        """Store an image for a user and return its key. Photos are JPEG, outputs PNG; no metadata is kept."""
+        """Store an image for a user and return its key: JPEG at quality 95 without chroma subsampling, no metadata.
+
+        (PNG would cost 20-50 ms per output image; JPEG about 2 ms.)
+        """
         if kind not in ("uploads", "outputs"):
             raise ValueError(f"unknown storage kind {kind!r}")
-        suffix = ".jpg" if kind == "uploads" else ".png"
         folder = self.root / kind / APP_FOLDER / str(int(user_id))
         folder.mkdir(parents=True, exist_ok=True)
-        target = folder / f"{time.time_ns()}-{safe_name(name, suffix=suffix)}"
+        target = folder / f"{time.time_ns()}-{safe_name(name, suffix='.jpg')}"
         handle, temp = tempfile.mkstemp(dir=folder, suffix=".part")
         try:
             with os.fdopen(handle, "wb") as out:
-                if suffix == ".jpg":
-                    image.save(out, format="JPEG", quality=95)
-                else:
-                    image.save(out, format="PNG", compress_level=1)
+                image.convert("RGB").save(out, format="JPEG", quality=95, subsampling=0)
             os.replace(temp, target)
         except BaseException:
             Path(temp).unlink(missing_ok=True)

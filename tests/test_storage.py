@@ -110,12 +110,15 @@ def test_keys_outside_the_root_are_refused(tmp_path):
         storage.path("../outside.png")
 
 
-def test_outputs_are_png_and_delete_removes_them(tmp_path):
+def test_outputs_keep_their_colours_and_delete_removes_them(tmp_path):
     storage = Storage(tmp_path / "store")
-    key = storage.save_image(Image.new("RGB", (64, 64), "blue"), kind="outputs", user_id=1, name="avatar-1")
-    assert key.startswith("outputs/avatar-generator/1/") and key.endswith(".png")
+    key = storage.save_image(Image.new("RGB", (64, 64), (30, 90, 200)), kind="outputs", user_id=1, name="avatar-1")
+    assert key.startswith("outputs/avatar-generator/1/") and key.endswith("-avatar-1.jpg")
     with Image.open(storage.path(key)) as image:
-        assert image.format == "PNG"
+        assert (
+            image.format == "JPEG"
+            and max(abs(a - b) for a, b in zip(image.getpixel((5, 5)), (30, 90, 200), strict=True)) <= 2
+        )
     storage.delete(key)
     assert not storage.path(key).exists()
     assert list(storage.path(key).parent.iterdir()) == []  # no temp files left behind
