@@ -42,7 +42,7 @@ class FakeEngine:
         for step in range(1, 3):
             if progress:
                 progress(step, 2)
-        return [Image.new("RGB", (r.width, r.height), (r.seed % 256, 80, 120)) for r in requests]
+        return [Image.new("RGB", (r.width, r.height), (r.seed * 40 % 256, 80, 120)) for r in requests]
 
 
 @pytest.fixture

@@ -146,5 +146,7 @@ def test_same_size_jobs_share_one_pipeline_call_priority_first(settings, photo, 
         done = row(runtime.service, generation.id)
         assert done.status == "completed"
         with runtime.service.storage.open_image(done.output_image_path) as image:
-            assert image.size == (done.width, done.height) and image.getpixel((0, 0))[0] == seed  # its own image
+            assert (
+                image.size == (done.width, done.height) and abs(image.getpixel((0, 0))[0] - seed * 40 % 256) <= 5
+            )  # its own image
     runtime.close()
