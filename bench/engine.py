@@ -45,11 +45,12 @@ from diffusers import (  # noqa: E402
     UniPCMultistepScheduler,
 )
 from diffusers.utils import logging as diffusers_logging  # noqa: E402
-from PIL import Image, ImageDraw  # noqa: E402
+from PIL import Image  # noqa: E402
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPVisionConfig, CLIPVisionModelWithProjection  # noqa: E402
 
 from avatargen import tiny  # noqa: E402
 from avatargen.engine import AvatarEngine, GenerationRequest, pipeline_class, prepare_pipeline  # noqa: E402
+from avatargen.poses import PoseLibrary, render_openpose  # noqa: E402
 from avatargen.presets import FAST_GUIDANCE_SCALE, FAST_STEPS, QUALITIES  # noqa: E402
 
 # stable-diffusion-v1-5/stable-diffusion-v1-5: unet/config.json
@@ -237,13 +238,8 @@ def add_identity_adapter(pipe: StableDiffusionControlNetPipeline, dtype: torch.d
 
 
 def pose_image(width: int, height: int) -> Image.Image:
-    image = Image.new("RGB", (width, height))
-    draw = ImageDraw.Draw(image)
-    cx = width // 2
-    draw.line((cx, height // 6, cx, height // 2), fill=(255, 0, 0), width=8)
-    draw.line((width // 4, height // 4, 3 * width // 4, height // 4), fill=(0, 255, 0), width=8)
-    draw.line((cx, height // 2, width // 3, 5 * height // 6), fill=(0, 0, 255), width=8)
-    return image
+    """A real conditioning image: the first library template in the standard OpenPose colours."""
+    return render_openpose(next(iter(PoseLibrary.load())), width, height)
 
 
 def photo() -> Image.Image:

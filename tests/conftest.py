@@ -5,6 +5,7 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 for name in [key for key in os.environ if key.startswith("AVATARGEN_")]:
     del os.environ[name]
 
+import importlib.util  # noqa: E402
 import threading  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -13,9 +14,12 @@ import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from avatargen.engine import GenerationRequest  # noqa: E402
+from avatargen.poses import PoseLibrary  # noqa: E402
 from avatargen.runtime import Runtime, build_runtime  # noqa: E402
 from avatargen.settings import Settings  # noqa: E402
 from avatargen.worker import LazyEngine  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class FakeEngine:
@@ -88,3 +92,16 @@ def service(runtime):
 @pytest.fixture
 def pose_id(service) -> str:
     return service.poses.query(limit=1)[0][0].id
+
+
+@pytest.fixture(scope="module")
+def library() -> PoseLibrary:
+    return PoseLibrary.load()
+
+
+@pytest.fixture(scope="module")
+def build():
+    spec = importlib.util.spec_from_file_location("poses_build", ROOT / "poses" / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

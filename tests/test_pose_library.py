@@ -6,10 +6,8 @@ library's templates must score in the same range.
 """
 
 import collections
-import importlib.util
 import math
 import statistics
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,24 +23,10 @@ from avatargen.pose_quality import (
     stretch,
     torso_penetration,
 )
-from avatargen.poses import ASPECT, CATEGORIES, FRAMINGS, GENDERS, KEYPOINT_NAMES, VIEWS, PoseLibrary
+from avatargen.poses import ASPECT, CATEGORIES, FRAMINGS, GENDERS, KEYPOINT_NAMES, VIEWS
 
-ROOT = Path(__file__).resolve().parent.parent
 K = {name: i for i, name in enumerate(KEYPOINT_NAMES)}
 VIEW_LABEL = {v: v.replace("-left", " left").replace("-right", " right") for v in VIEWS}
-
-
-@pytest.fixture(scope="module")
-def library() -> PoseLibrary:
-    return PoseLibrary.load()
-
-
-@pytest.fixture(scope="module")
-def build():
-    spec = importlib.util.spec_from_file_location("poses_build", ROOT / "poses" / "build.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")

@@ -1,12 +1,10 @@
 """The pose library: the committed templates, search, OpenPose rendering, thumbnails, the build."""
 
 import dataclasses
-import importlib.util
 import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -20,28 +18,14 @@ from avatargen.poses import (
     GENDERS,
     KEYPOINT_NAMES,
     VIEWS,
-    PoseLibrary,
     PoseTemplate,
     render_openpose,
     thumbnail_path,
 )
+from tests.conftest import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 NECK_TO_R_SHOULDER = (153, 0, 0)  # OpenPose limb colour (255, 0, 0) at controlnet-aux's 0.6 brightness
 K = {name: i for i, name in enumerate(KEYPOINT_NAMES)}
-
-
-@pytest.fixture(scope="module")
-def library() -> PoseLibrary:
-    return PoseLibrary.load()
-
-
-@pytest.fixture(scope="module")
-def build():
-    spec = importlib.util.spec_from_file_location("poses_build", ROOT / "poses" / "build.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_every_template_is_well_formed(library):
