@@ -34,6 +34,8 @@ def create_app(runtime: Runtime) -> gr.Blocks:
 def launch(settings: Settings, **launch_options) -> tuple[Runtime, gr.Blocks]:
     """Start workers, warm the engine, and serve. Returns once serving when prevent_thread_lock is set."""
     runtime = build_runtime(settings)
+    if settings.auth == "none":
+        runtime.service.user_for(None)  # the one local user exists before the page's first requests race for it
     runtime.start_workers()
     if settings.worker_threads:
         runtime.warm_up()

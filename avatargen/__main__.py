@@ -1,6 +1,7 @@
 """Command line: `python -m avatargen worker | user add | credits grant`."""
 
 import argparse
+import getpass
 import logging
 import signal
 import sys
@@ -21,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     user = commands.add_parser("user", help="manage users").add_subparsers(dest="action", required=True)
     add = user.add_parser("add", help="create a user with the starting credits")
     add.add_argument("name")
-    add.add_argument("--password", required=True)
+    add.add_argument("--password", help="better left out: it is then asked for, unseen (or read from stdin)")
     add.add_argument("--admin", action="store_true")
     add.add_argument("--credits", type=int, default=None, help="starting credits (default: AVATARGEN_STARTING_CREDITS)")
 
@@ -37,9 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "worker":
             return _work(runtime, args.threads)
         if args.command == "user":
-            created = runtime.service.add_user(
-                args.name, password=args.password, admin=args.admin, credits=args.credits
-            )
+            password = args.password or _ask_password()
+            created = runtime.service.add_user(args.name, password=password, admin=args.admin, credits=args.credits)
             print(f"created {created.role} {created.username!r} (id {created.id})")
         elif args.command == "credits":
             print(f"{args.name}: balance {runtime.service.grant_credits(args.name, args.amount)} credits")
@@ -51,11 +51,21 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _ask_password() -> str:
+    if not sys.stdin.isatty():
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            raise UserError("The two passwords differ.")
+    return password
+
+
 def _work(runtime, threads: int) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    runtime.start_workers(threads, single_process=False)
+    runtime.start_workers(threads)
     runtime.warm_up()
     stop.wait()
     return 0

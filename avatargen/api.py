@@ -12,9 +12,11 @@ from PIL import Image
 
 from avatargen.errors import UserError
 from avatargen.models import User
-from avatargen.poses import thumbnail_path
+from avatargen.poses import thumbnail_image, thumbnail_path
 from avatargen.presets import STYLES
-from avatargen.service import AvatarService
+from avatargen.service import AvatarService, page_bounds
+
+MAX_POSES_PAGE = 200
 
 
 def user_errors(fn: Callable) -> Callable:
@@ -64,8 +66,8 @@ class Api:
         return {"message": "Avatar generation started", "data": generation.to_public()}
 
     def generations(self, limit: int = 20, offset: int = 0, request: gr.Request = None) -> dict:
+        limit, offset = page_bounds(limit, offset)
         rows, total = self.service.list_generations(self.user(request), limit=limit, offset=offset)
-        limit, offset = max(1, min(100, int(limit))), max(0, int(offset))
         return {
             "data": [row.to_public() for row in rows],
             "meta": {"total": total, "limit": limit, "offset": offset, "hasMore": offset + len(rows) < total},
@@ -101,7 +103,7 @@ class Api:
         offset: int = 0,
         request: gr.Request = None,
     ) -> dict:
-        limit, offset = max(1, min(200, int(limit))), max(0, int(offset))
+        limit, offset = page_bounds(limit, offset, most=MAX_POSES_PAGE)
         templates, total = self.service.query_poses(
             self.user(request),
             category=category or None,
@@ -118,9 +120,25 @@ class Api:
             "facets": self.service.poses.facets(),
         }
 
-    def thumbnail(self, pose_id: str, request: gr.Request = None) -> Path:
-        """The gallery picture of a pose this person may use (rendered once, then cached)."""
-        return thumbnail_path(self.service.pose(self.user(request), pose_id), self.thumbnails)
+    def gallery(
+        self, filters: dict, search: str | None, *, page: int, size: int, request: gr.Request = None
+    ) -> tuple[list[tuple], list[str], int, int]:
+        """One page of the pose gallery: (picture, caption) pairs, their ids, the page shown and the total.
+
+        Library pictures are files rendered once; a person's own poses are drawn each time and never land in a
+        folder that Gradio serves to everyone.
+        """
+        query = {facet: value or None for facet, value in filters.items()} | {"search": search or None, "limit": size}
+        user, page = self.user(request), max(page, 0)
+        templates, total = self.service.query_poses(user, offset=page * size, **query)
+        if not templates and total:  # past the last page (the filters changed meanwhile): show the last one
+            page = (total - 1) // size
+            templates, total = self.service.query_poses(user, offset=page * size, **query)
+        pictures = [
+            (thumbnail_image(t) if t.owner is not None else str(thumbnail_path(t, self.thumbnails)), t.name)
+            for t in templates
+        ]
+        return pictures, [t.id for t in templates], page, total
 
     def facets(self) -> dict[str, list[str]]:
         return self.service.poses.facets()

@@ -83,6 +83,15 @@ def get_custom_pose(session: Session, *, user_id: int, pose_id: str) -> CustomPo
     return row if row is not None and row.user_id == user_id else None
 
 
+def unfinished_with_pose(session: Session, *, user_id: int, pose_id: str) -> bool:
+    query = select(Generation.id).where(
+        Generation.user_id == user_id,
+        Generation.pose_template_id == pose_id,
+        Generation.status.in_(("pending", "processing")),
+    )
+    return session.exec(query.limit(1)).first() is not None
+
+
 # Generations
 
 
@@ -170,6 +179,11 @@ def set_progress(session: Session, generation_id: str, attempt: int, progress: f
     session.commit()
 
 
+def touch(session: Session, generation_id: str, attempt: int) -> None:
+    session.exec(update(Generation).where(*_held(generation_id, attempt)).values(heartbeat_at=utcnow()))
+    session.commit()
+
+
 def complete_generation(session: Session, generation_id: str, attempt: int, output_path: str) -> bool:
     result = session.exec(
         update(Generation)
@@ -203,22 +217,24 @@ def fail_and_refund(session: Session, generation_id: str, message: str, *, attem
     return True
 
 
-def requeue_stale(session: Session, *, stale_before: datetime, max_attempts: int) -> tuple[list[str], list[str]]:
+def requeue_stale(
+    session: Session, *, stale_before: datetime, max_attempts: int
+) -> tuple[list[tuple[str, bool]], list[str]]:
     """Rows left `processing` by a dead worker: back to pending, or failed when out of attempts.
 
-    Returns (requeued ids, failed ids); the caller refunds the failed ones.
+    Returns ((id, priority) of the rows put back, ids of the rows to fail); the caller enqueues and refunds.
     """
     stale = session.exec(
-        select(Generation.id, Generation.attempts).where(
+        select(Generation.id, Generation.priority, Generation.attempts).where(
             Generation.status == "processing", Generation.heartbeat_at < stale_before
         )
     ).all()
-    retry = [gid for gid, attempts in stale if attempts < max_attempts]
-    give_up = [gid for gid, attempts in stale if attempts >= max_attempts]
+    retry = [(gid, priority) for gid, priority, attempts in stale if attempts < max_attempts]
+    give_up = [gid for gid, _, attempts in stale if attempts >= max_attempts]
     if retry:
         session.exec(
             update(Generation)
-            .where(Generation.id.in_(retry), Generation.status == "processing")
+            .where(Generation.id.in_([gid for gid, _ in retry]), Generation.status == "processing")
             .values(status="pending", progress=0.0, started_at=None, heartbeat_at=None)
         )
         session.commit()

@@ -40,8 +40,6 @@ class JobQueue:
         self._threads: list[threading.Thread] = []
 
     def _run(self, generation_id: str) -> None:
-        if self.handler is None:
-            raise RuntimeError("this process has no job handler")
         self.handler(generation_id)
 
     def enqueue(self, generation_id: str, priority: bool = False) -> None:
@@ -62,10 +60,22 @@ class JobQueue:
             log.exception("job %s raised", task.id)
         return True
 
-    def serve(self, *, idle_wait: float = 0.5) -> None:
-        """Consume until stop(); wakes at once for jobs enqueued in this process, polls for the others."""
+    def serve(self, *, idle_wait: float = 0.5, max_backoff: float = 30.0) -> None:
+        """Consume until stop(); wakes at once for jobs enqueued in this process, polls for the others.
+
+        A queue that cannot be read (Redis down, SQLite locked) is retried with a growing pause, never fatal.
+        """
+        backoff = idle_wait
         while not self._stop.is_set():
-            if not self.run_next():
+            try:
+                ran = self.run_next()
+                backoff = idle_wait
+            except Exception:
+                log.exception("the job queue could not be read; retrying in %.1f s", backoff)
+                self._stop.wait(backoff)
+                backoff = min(2 * backoff, max_backoff)
+                continue
+            if not ran:
                 self._wake.wait(idle_wait)
                 self._wake.clear()
 

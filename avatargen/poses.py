@@ -263,7 +263,7 @@ def thumbnail_path(template: PoseTemplate, cache_dir: Path, size: tuple[int, int
     path = cache_dir / f"{safe_id}-{width}x{height}-{digest[:12]}.png"
     if path.is_file():
         return path
-    image = _thumbnail(template, width, height)
+    image = thumbnail_image(template, width, height)
     cache_dir.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".thumb-", suffix=".png")
     try:
@@ -276,7 +276,8 @@ def thumbnail_path(template: PoseTemplate, cache_dir: Path, size: tuple[int, int
     return path
 
 
-def _thumbnail(template: PoseTemplate, width: int, height: int) -> Image.Image:
+def thumbnail_image(template: PoseTemplate, width: int = 192, height: int = 288) -> Image.Image:
+    """The gallery picture of a pose, drawn now (`thumbnail_path` caches it for library templates)."""
     import numpy as np
     from PIL import Image
 

@@ -2,7 +2,7 @@
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from avatargen.db import create_db_engine, init_db
 from avatargen.jobs import JobQueue
@@ -21,14 +21,27 @@ class Runtime:
     service: AvatarService
     queue: JobQueue
     engine: LazyEngine
+    _stopped: threading.Event = field(default_factory=threading.Event)
 
-    def start_workers(self, threads: int | None = None, *, single_process: bool = True) -> None:
+    def start_workers(self, threads: int | None = None, *, single_process: bool = False) -> None:
         """Recover what a crash left behind, then consume the queue in this process.
 
-        `single_process` means no other worker can be alive, so every `processing` row is a leftover.
+        `single_process` says no other worker can be alive, so every `processing` row is a leftover; otherwise only
+        rows whose heartbeat is older than `stale_job_seconds` are. A sweep repeats that check while running.
         """
+        threads = self.settings.worker_threads if threads is None else threads
         self.service.recover(stale_after=0 if single_process else None)
-        self.queue.start(self.settings.worker_threads if threads is None else threads)
+        self.queue.start(threads)
+        if threads:
+            sweep = threading.Thread(target=self._sweep, name="avatargen-recovery", daemon=True)
+            sweep.start()
+
+    def _sweep(self) -> None:
+        while not self._stopped.wait(self.settings.stale_job_seconds / 2):
+            try:
+                self.service.requeue_stale()
+            except Exception:
+                log.exception("recovery sweep failed")
 
     def warm_up(self) -> threading.Thread:
         """Load the engine in the background so the first person does not wait for it."""
@@ -44,6 +57,7 @@ class Runtime:
         return thread
 
     def close(self) -> None:
+        self._stopped.set()
         self.queue.stop()
         self.service.engine.dispose()
 
@@ -57,7 +71,9 @@ def build_runtime(settings: Settings) -> Runtime:
         settings, engine=database, storage=Storage(settings.data_dir), poses=PoseLibrary.load(), enqueue=queue.enqueue
     )
     engine = LazyEngine(lambda: _load_engine(settings))
-    queue.handler = GenerationWorker(service, engine, batch_size=settings.batch_size)
+    queue.handler = GenerationWorker(
+        service, engine, batch_size=settings.batch_size, heartbeat_s=settings.stale_job_seconds / 4
+    )
     return Runtime(settings=settings, service=service, queue=queue, engine=engine)
 
 

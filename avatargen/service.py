@@ -3,6 +3,7 @@
 Every public method takes the requesting `User`; another user's id answers exactly like one that does not exist.
 """
 
+import functools
 import logging
 import secrets
 from collections.abc import Callable
@@ -10,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine, delete
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from avatargen import db
@@ -26,6 +28,7 @@ from avatargen.storage import Storage, load_photo
 log = logging.getLogger(__name__)
 
 LOCAL_USERNAME = "local"
+MIN_PASSWORD = 8
 CUSTOM_PREFIX = "custom-"
 MAX_PAGE = 100
 MAX_SEED = 2**32 - 1
@@ -52,23 +55,29 @@ class AvatarService:
         username = username.strip()
         if not username or len(username) > 64:
             raise UserError("A username needs 1 to 64 characters.")
+        if password is not None and len(password) < MIN_PASSWORD:
+            raise UserError(f"A password needs at least {MIN_PASSWORD} characters.")
         with self.session() as session:
             if db.get_user(session, username) is not None:
                 raise UserError(f"User {username!r} already exists.")
-            user = db.add_user(
-                session,
-                username=username,
-                starting_credits=self.settings.starting_credits if credits is None else credits,
-                role="admin" if admin else "user",
-                password_hash=hash_password(password) if password else None,
-            )
-            session.commit()
+            try:
+                user = db.add_user(
+                    session,
+                    username=username,
+                    starting_credits=self.settings.starting_credits if credits is None else credits,
+                    role="admin" if admin else "user",
+                    password_hash=hash_password(password) if password else None,
+                )
+                session.commit()
+            except IntegrityError:  # created meanwhile by a concurrent request
+                raise UserError(f"User {username!r} already exists.") from None
             return user
 
     def authenticate(self, username: str, password: str) -> bool:
         with self.session() as session:
             user = db.get_user(session, username)
-        return user is not None and verify_password(password, user.password_hash)
+        stored = user.password_hash if user is not None else _dummy_hash()  # same work whether the name exists or not
+        return verify_password(password, stored) and user is not None
 
     def user_for(self, username: str | None) -> User:
         """The requesting user: the signed-in one, or the single local user when auth is off."""
@@ -111,7 +120,7 @@ class AvatarService:
                         "generationId": entry.generation_id,
                         "createdAt": iso(entry.created_at),
                     }
-                    for entry in db.ledger(session, user.id, limit=_clamp(limit, 1, MAX_PAGE))
+                    for entry in db.ledger(session, user.id, limit=page_bounds(limit, 0)[0])
                 ],
             }
 
@@ -165,6 +174,10 @@ class AvatarService:
             row = db.get_custom_pose(session, user_id=user.id, pose_id=str(pose_id))
             if row is None:
                 raise NotFound("Pose not found.")
+            if db.unfinished_with_pose(session, user_id=user.id, pose_id=row.id):
+                raise UserError(
+                    "A generation waiting in the queue uses this pose; delete the pose once it has finished."
+                )
             session.delete(row)
             session.commit()
 
@@ -227,11 +240,18 @@ class AvatarService:
         except BaseException:
             self.storage.delete(photo_key)
             raise
-        self.enqueue(generation.id, generation.priority)
+        try:
+            self.enqueue(generation.id, generation.priority)
+        except Exception:
+            log.exception("could not queue generation %s", generation.id)
+            self._cancel_pending(generation)
+            raise UserError(
+                "The generation queue is unavailable right now; you were not charged. Please try again."
+            ) from None
         return generation
 
     def list_generations(self, user: User, *, limit: int = 20, offset: int = 0) -> tuple[list[Generation], int]:
-        limit, offset = _clamp(limit, 1, MAX_PAGE), max(0, int(offset))
+        limit, offset = page_bounds(limit, offset)
         with self.session() as session:
             rows, total = db.list_generations(session, user_id=user.id, limit=limit, offset=offset)
             return list(rows), total
@@ -254,18 +274,28 @@ class AvatarService:
         row = self.get_generation(user, generation_id)
         if row.status == "processing":
             raise UserError("This generation is being made right now; delete it once it has finished.")
+        if not self._remove(row):
+            raise UserError("This generation just changed state; refresh and try again.")
+
+    def _remove(self, row: Generation) -> bool:
+        """Delete a row in the state it was read in (refunding it if it never ran) and its files."""
         with self.session() as session:
             deleted = session.exec(delete(Generation).where(Generation.id == row.id, Generation.status == row.status))
             if deleted.rowcount != 1:
                 session.rollback()
-                raise UserError("This generation just changed state; refresh and try again.")
+                return False
             if row.status == "pending":
                 session.add(
-                    CreditTransaction(user_id=user.id, delta=row.credit_used, reason="refund", generation_id=row.id)
+                    CreditTransaction(user_id=row.user_id, delta=row.credit_used, reason="refund", generation_id=row.id)
                 )
             session.commit()
         self.storage.delete(row.input_image_path)
         self.storage.delete(row.output_image_path)
+        return True
+
+    def _cancel_pending(self, row: Generation) -> None:
+        if not self._remove(row):  # a worker got to it after all: it will run, and stays charged
+            log.warning("generation %s was claimed while being cancelled", row.id)
 
     def stats(self, user: User) -> dict:
         with self.session() as session:
@@ -291,6 +321,12 @@ class AvatarService:
             batch += [claimed for gid in candidates if (claimed := self.claim(gid)) is not None]
         return batch
 
+    def heartbeat(self, batch: list[Generation]) -> None:
+        """Tell other workers these claims are alive (while loading models or waiting for the GPU)."""
+        with self.session() as session:
+            for generation in batch:
+                db.touch(session, generation.id, generation.attempts)
+
     def report_progress(self, generation: Generation, progress: float) -> None:
         with self.session() as session:
             db.set_progress(session, generation.id, generation.attempts, progress)
@@ -305,29 +341,40 @@ class AvatarService:
         with self.session() as session:
             return db.fail_and_refund(session, generation_id, message, attempt=attempt)
 
-    def recover(self, *, stale_after: float | None = None) -> tuple[int, int]:
-        """Requeue work a crash left behind: stale `processing` rows and every `pending` row.
-
-        Rows out of attempts are failed and refunded once. Returns (queued, failed).
-        """
+    def requeue_stale(self, *, stale_after: float | None = None) -> tuple[int, int]:
+        """Put `processing` rows whose worker went silent back in the queue, or fail and refund them (once) when
+        they are out of attempts. Returns (queued again, failed)."""
         stale_after = self.settings.stale_job_seconds if stale_after is None else stale_after
         with self.session() as session:
-            _, give_up = db.requeue_stale(
+            retry, give_up = db.requeue_stale(
                 session,
                 stale_before=utcnow() - timedelta(seconds=stale_after),
                 max_attempts=self.settings.max_job_attempts,
             )
+        for generation_id, priority in retry:
+            self.enqueue(generation_id, priority)
         failed = sum(
             self.fail(gid, "The generator stopped while making this image; your credits were refunded.")
             for gid in give_up
         )
+        if retry or failed:
+            log.info("recovery: %d stalled generations queued again, %d failed and refunded", len(retry), failed)
+        return len(retry), failed
+
+    def recover(self, *, stale_after: float | None = None) -> int:
+        """At start: requeue stalled work, and enqueue every `pending` row again (its message may be lost; a
+        duplicate message is harmless, its claim fails). Returns how many rows were queued."""
+        self.requeue_stale(stale_after=stale_after)
         with self.session() as session:
             pending = db.pending_ids(session)
         for generation_id, priority in pending:
             self.enqueue(generation_id, priority)
-        if pending or failed:
-            log.info("recovery: %d generations queued again, %d failed and refunded", len(pending), failed)
-        return len(pending), failed
+        return len(pending)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return hash_password("no such user")
 
 
 def _template(row: CustomPose) -> PoseTemplate:
@@ -349,5 +396,6 @@ def _check_choice(what: str, value: str, choices: dict) -> None:
         raise UserError(f"Unknown {what} {value!r}; choose one of: {', '.join(choices)}.")
 
 
-def _clamp(value: int, low: int, high: int) -> int:
-    return max(low, min(high, int(value)))
+def page_bounds(limit: int, offset: int, *, most: int = MAX_PAGE) -> tuple[int, int]:
+    """The page a request gets: 1 to `most` rows, from a non-negative offset."""
+    return max(1, min(most, int(limit))), max(0, int(offset))

@@ -5,6 +5,7 @@ from collections.abc import Callable
 import gradio as gr
 
 from avatargen.api import Api, register_api, user_errors
+from avatargen.errors import NotFound
 from avatargen.presets import QUALITIES, STYLES
 
 PAGE_SIZE = 24
@@ -40,13 +41,10 @@ def create_demo(api: Api, *, engine_notice: Callable[[], str | None]) -> gr.Bloc
 
     def pose_page(page: int, search: str, category, gender, view, framing, request: gr.Request) -> tuple:
         filters = _filters((category, gender, view, framing))
-        total = api.poses(search=search, limit=1, **filters, request=request)["meta"]["total"]
+        pictures, ids, page, total = api.gallery(filters, search, page=page, size=PAGE_SIZE, request=request)
         pages = max(1, -(-total // PAGE_SIZE))
-        page = min(max(page, 0), pages - 1)
-        templates = api.poses(search=search, limit=PAGE_SIZE, offset=page * PAGE_SIZE, **filters, request=request)
-        items = [(str(api.thumbnail(t["id"], request)), t["name"]) for t in templates["data"]]
         label = f"Page {page + 1} of {pages} · {total} poses" if total else "No pose matches these filters."
-        return items, [t["id"] for t in templates["data"]], page, label
+        return pictures, ids, page, label
 
     def first_page(search: str, category, gender, view, framing, request: gr.Request) -> tuple:
         return pose_page(0, search, category, gender, view, framing, request)
@@ -110,7 +108,10 @@ def create_demo(api: Api, *, engine_notice: Callable[[], str | None]) -> gr.Bloc
     def watch(generation_id: str | None, quality: str, priority: bool, request: gr.Request) -> tuple:
         if not generation_id:
             return gr.skip(), gr.skip(), gr.Timer(active=False), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        record = api.generation(generation_id, request=request)["data"]
+        try:
+            record = api.generation(generation_id, request=request)["data"]
+        except NotFound:  # deleted from the history meanwhile
+            return "", None, gr.Timer(active=False), gr.skip(), gr.skip(), gr.skip(), gr.skip()
         if record["status"] in ("pending", "processing"):
             return _status_text(record), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), notice()
         image = api.download_output(generation_id, request=request) if record["status"] == "completed" else None

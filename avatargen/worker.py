@@ -1,5 +1,6 @@
 """The worker: claim → processing → engine.generate → save output → completed | failed (+refund)."""
 
+import contextlib
 import logging
 import threading
 import time
@@ -7,6 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from avatargen.engine import GenerationRequest
+from avatargen.errors import UserError
 from avatargen.models import Generation
 from avatargen.poses import render_openpose
 from avatargen.presets import QUALITIES, STYLES
@@ -50,30 +52,32 @@ class LazyEngine:
 class GenerationWorker:
     """The job handler: turns a queued generation id (plus same-size pending ones) into images or refunds."""
 
-    def __init__(self, service: AvatarService, engine: LazyEngine, *, batch_size: int = 1):
+    def __init__(self, service: AvatarService, engine: LazyEngine, *, batch_size: int = 1, heartbeat_s: float = 10.0):
         self.service = service
         self.engine = engine
         self.batch_size = batch_size
+        self.heartbeat_s = heartbeat_s  # how often a held claim says it is alive
 
     def __call__(self, generation_id: str) -> None:
         batch = self.service.claim_batch(generation_id, size=self.batch_size)
         if not batch:  # taken by another worker, finished, or deleted: this message has nothing to do
             return
-        ready, requests = [], []
-        for generation in batch:
+        with self._heartbeat(batch):
+            ready, requests = [], []
+            for generation in batch:
+                try:
+                    requests.append(self.build_request(generation))
+                    ready.append(generation)
+                except Exception as error:
+                    self._fail(generation, error)
+            if not ready:
+                return
             try:
-                requests.append(self.build_request(generation))
-                ready.append(generation)
+                images = self.engine.get().generate(requests, progress=self._progress_reporter(ready))
             except Exception as error:
-                self._fail(generation, error)
-        if not ready:
-            return
-        try:
-            images = self.engine.get().generate(requests, progress=self._progress_reporter(ready))
-        except Exception as error:
-            for generation in ready:
-                self._fail(generation, error)
-            return
+                for generation in ready:
+                    self._fail(generation, error)
+                return
         for generation, image in zip(ready, images, strict=True):
             try:
                 key = self.service.storage.save_image(
@@ -84,12 +88,33 @@ class GenerationWorker:
                 continue
             self.service.complete(generation, key)
 
+    @contextlib.contextmanager
+    def _heartbeat(self, batch: list[Generation]):
+        """Keep the batch's claims fresh from a side thread, whatever the main work is waiting on."""
+        done = threading.Event()
+
+        def beat() -> None:
+            while not done.wait(self.heartbeat_s):
+                try:
+                    self.service.heartbeat(batch)
+                except Exception:
+                    log.exception("heartbeat failed")
+
+        thread = threading.Thread(target=beat, name="avatargen-heartbeat", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join()
+
     def _fail(self, generation: Generation, error: Exception) -> None:
         log.error("generation %s failed", generation.id, exc_info=error)
+        reason = str(error) if isinstance(error, UserError) else "the generator ran into an error"
         self.service.fail(
             generation.id,
-            f"The image could not be generated ({type(error).__name__}); "
-            f"your {generation.credit_used} credits were refunded.",
+            f"The image could not be generated: {reason.rstrip('.')}. Your {generation.credit_used} credits were "
+            "refunded.",
             attempt=generation.attempts,
         )
 

@@ -35,8 +35,8 @@ from avatargen.poses import (  # noqa: E402
     GENDERS,
     VIEWS,
     PoseLibrary,
-    _thumbnail,
     render_openpose,
+    thumbnail_image,
     thumbnail_path,
 )
 from avatargen.presets import QUALITIES  # noqa: E402
@@ -116,7 +116,7 @@ def main() -> None:
         results[f"render {name.upper()} {size[0]}x{size[1]}"] = summary(
             timings(lambda size=size: render_openpose(template, *size), 30)
         )
-    results["thumbnail 192x288: draw"] = summary(timings(lambda: _thumbnail(template, 192, 288), 30))
+    results["thumbnail 192x288: draw"] = summary(timings(lambda: thumbnail_image(template, 192, 288), 30))
     with tempfile.TemporaryDirectory() as cache:
         thumbnail_path(template, Path(cache))
         results["thumbnail 192x288: cached"] = summary(

@@ -23,13 +23,14 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def cli(settings: Settings, *args: str) -> str:
+def cli(settings: Settings, *args: str, stdin: str | None = None) -> str:
     env = {"AVATARGEN_DATA_DIR": str(settings.data_dir), "AVATARGEN_AUTH": "password", "HF_HUB_OFFLINE": "1"}
     done = subprocess.run(
         [sys.executable, "-m", "avatargen", *args],
         cwd=ROOT,
         env={**__import__("os").environ, **env},
         capture_output=True,
+        input=stdin,
         text=True,
         timeout=120,
     )
@@ -44,7 +45,7 @@ def served(tmp_path_factory):
     )
     settings.data_dir.mkdir(parents=True)
     assert "created user 'alice'" in cli(settings, "user", "add", "alice", "--password", "alice-pw")
-    cli(settings, "user", "add", "bob", "--password", "bob-pw", "--credits", "3")
+    cli(settings, "user", "add", "bob", "--credits", "3", stdin="bob-password\n")  # asked for, not an argument
     assert "balance 6 credits" in cli(settings, "credits", "grant", "bob", "3")
     runtime, demo = app.launch(settings, prevent_thread_lock=True, quiet=True)
     yield settings, f"http://127.0.0.1:{settings.port}/", runtime
@@ -71,7 +72,7 @@ def refused(call) -> str:
 def test_two_users_generate_and_keep_their_work_to_themselves(served, photo):
     settings, url, _ = served
     alice = Client(url, auth=("alice", "alice-pw"), verbose=False)
-    bob = Client(url, auth=("bob", "bob-pw"), verbose=False)
+    bob = Client(url, auth=("bob", "bob-password"), verbose=False)
 
     poses = alice.predict(category="standing", limit=5, api_name="/poses")
     assert poses["meta"]["total"] >= 1 and all(p["category"] == "standing" for p in poses["data"])
@@ -113,7 +114,7 @@ def test_two_users_generate_and_keep_their_work_to_themselves(served, photo):
 
 def test_user_errors_reach_the_client_and_charge_nothing(served, photo, tmp_path):
     _, url, _ = served
-    bob = Client(url, auth=("bob", "bob-pw"), verbose=False)
+    bob = Client(url, auth=("bob", "bob-password"), verbose=False)
     pose_id = bob.predict(limit=1, api_name="/poses")["data"][0]["id"]
     balance = bob.predict(api_name="/credits")["data"]["balance"]
 
@@ -157,7 +158,7 @@ def test_auth_none_refuses_to_serve_beyond_loopback():
 def test_custom_pose_from_a_reference_photo_stays_private(served, photo):
     _, url, _ = served
     alice = Client(url, auth=("alice", "alice-pw"), verbose=False)
-    bob = Client(url, auth=("bob", "bob-pw"), verbose=False)
+    bob = Client(url, auth=("bob", "bob-password"), verbose=False)
 
     saved = alice.predict(handle_file(str(photo)), "Mission portrait", api_name="/extract_pose")
     assert saved["message"] == "Pose saved to your private poses"

@@ -35,7 +35,7 @@ def row(service, generation_id: str) -> Generation:
 
 
 def test_priority_jobs_run_first_then_oldest_first(service, runtime, fake_engine, photo, pose_id):
-    user = service.add_user("queue", password="pw")
+    user = service.add_user("queue", password="password")
     for seed, priority in [(1, False), (2, False), (3, True), (4, False), (5, True)]:
         service.create_generation(user, photo=photo, pose_id=pose_id, seed=seed, priority=priority)
     while runtime.queue.run_next():
@@ -45,7 +45,7 @@ def test_priority_jobs_run_first_then_oldest_first(service, runtime, fake_engine
 
 def test_worker_thread_picks_up_jobs_at_once(service, runtime, fake_engine, photo, pose_id):
     runtime.start_workers(1)
-    user = service.add_user("quick", password="pw")
+    user = service.add_user("quick", password="password")
     generation = service.create_generation(user, photo=photo, pose_id=pose_id)
     wait_for(lambda: row(service, generation.id).status == "completed", timeout=10, what="completion")
 
@@ -54,7 +54,7 @@ def test_job_interrupted_mid_run_finishes_once_after_restart(settings, photo, po
     stuck = FakeEngine()
     stuck.gate = threading.Event()
     before = make_runtime(settings, stuck)
-    user = before.service.add_user("crash", password="pw")
+    user = before.service.add_user("crash", password="password")
     generation = before.service.create_generation(user, photo=photo, pose_id=pose_id, seed=9)
     before.start_workers(1)
     assert stuck.started.wait(10)
@@ -63,7 +63,7 @@ def test_job_interrupted_mid_run_finishes_once_after_restart(settings, photo, po
 
     fresh = FakeEngine()
     after = make_runtime(settings, fresh)
-    after.start_workers(1)
+    after.start_workers(1, single_process=True)
     wait_for(lambda: row(after.service, generation.id).status == "completed", what="the rerun")
     done = row(after.service, generation.id)
     assert done.attempts == 2 and [r.seed for r in fresh.requests] == [9]
@@ -83,14 +83,14 @@ def test_job_out_of_attempts_is_refunded_exactly_once(settings, photo, pose_id):
     stuck = FakeEngine()
     stuck.gate = threading.Event()
     before = make_runtime(settings, stuck)
-    user = before.service.add_user("unlucky", password="pw")
+    user = before.service.add_user("unlucky", password="password")
     generation = before.service.create_generation(user, photo=photo, pose_id=pose_id, priority=True)
     before.start_workers(1)
     assert stuck.started.wait(10)
 
     for _ in range(2):  # two restarts in a row
         again = make_runtime(settings, FakeEngine())
-        again.start_workers(0)
+        again.start_workers(0, single_process=True)
         again.close()
     failed = row(before.service, generation.id)
     assert failed.status == "failed" and "refunded" in failed.error_message
@@ -102,7 +102,7 @@ def test_job_out_of_attempts_is_refunded_exactly_once(settings, photo, pose_id):
 def test_killed_worker_process_is_recovered(settings, photo, pose_id, tmp_path):
     """A real `python -m avatargen worker` process with the tiny engine, killed with SIGKILL mid-generation."""
     runtime = make_runtime(settings, FakeEngine())
-    user = runtime.service.add_user("killed", password="pw")
+    user = runtime.service.add_user("killed", password="password")
     generation = runtime.service.create_generation(user, photo=photo, pose_id=pose_id, quality="hd")
     env = os.environ | {"AVATARGEN_DATA_DIR": str(settings.data_dir), "AVATARGEN_ENGINE": "tiny"}
     worker = subprocess.Popen(
@@ -121,7 +121,7 @@ def test_killed_worker_process_is_recovered(settings, photo, pose_id, tmp_path):
         worker.wait(10)
     assert row(runtime.service, generation.id).status == "processing"
 
-    runtime.start_workers(1)  # restart: this process is now the only worker
+    runtime.start_workers(1, single_process=True)  # restart: this process is now the only worker
     wait_for(lambda: row(runtime.service, generation.id).status == "completed", what="completion after the kill")
     assert ledger(runtime.service, user.id) == [("grant", 100), ("generation", -7)]
     runtime.close()
@@ -130,7 +130,7 @@ def test_killed_worker_process_is_recovered(settings, photo, pose_id, tmp_path):
 def test_same_size_jobs_share_one_pipeline_call_priority_first(settings, photo, pose_id):
     engine = FakeEngine()
     runtime = make_runtime(settings.model_copy(update={"batch_size": 3}), engine)
-    user = runtime.service.add_user("batcher", password="pw", credits=1000)
+    user = runtime.service.add_user("batcher", password="password", credits=1000)
     plan = [(1, "sd", False), (2, "hd", False), (3, "sd", False), (4, "sd", True), (5, "sd", False), (6, "hd", True)]
     made = {
         seed: runtime.service.create_generation(user, photo=photo, pose_id=pose_id, seed=seed, quality=q, priority=p)
@@ -150,3 +150,75 @@ def test_same_size_jobs_share_one_pipeline_call_priority_first(settings, photo, 
                 image.size == (done.width, done.height) and abs(image.getpixel((0, 0))[0] - seed * 40 % 256) <= 5
             )  # its own image
     runtime.close()
+
+
+def test_a_live_worker_keeps_its_claim_and_a_silent_one_loses_it(settings, photo, pose_id):
+    settings = settings.model_copy(update={"stale_job_seconds": 0.4})
+    slow = FakeEngine()
+    slow.gate = threading.Event()
+    busy = make_runtime(settings, slow)
+    user = busy.service.add_user("alive", password="password")
+    generation = busy.service.create_generation(user, photo=photo, pose_id=pose_id)
+    busy.start_workers(1)
+    assert slow.started.wait(10)
+
+    other = make_runtime(settings, FakeEngine())  # a second worker process starts while the first is busy
+    time.sleep(1.0)  # well past the stale limit: only the first worker's heartbeat keeps the claim
+    assert other.service.requeue_stale() == (0, 0)
+    assert row(busy.service, generation.id).status == "processing"
+    slow.gate.set()
+    wait_for(lambda: row(busy.service, generation.id).status == "completed", what="completion by the first worker")
+    assert row(busy.service, generation.id).attempts == 1
+
+    busy.close()
+
+    silent = FakeEngine()
+    silent.gate = threading.Event()
+    stuck = make_runtime(settings, silent)
+    second = stuck.service.create_generation(user, photo=photo, pose_id=pose_id)
+    stuck.queue.handler.heartbeat_s = 3600  # this worker says nothing while it works
+    stuck.queue.start(1)
+    assert silent.started.wait(10)
+    time.sleep(1.0)
+    assert other.service.requeue_stale() == (1, 0)
+    other.queue.start(1)
+    wait_for(lambda: row(other.service, second.id).status == "completed", what="the takeover")
+    assert row(other.service, second.id).attempts == 2
+    silent.gate.set()
+    other.close()
+    stuck.close()
+
+
+def test_a_queue_error_does_not_kill_the_worker(runtime, service, photo, pose_id, monkeypatch):
+    calls = {"n": 0}
+    dequeue = runtime.queue.huey.dequeue
+
+    def flaky():
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise ConnectionError("queue went away")
+        return dequeue()
+
+    monkeypatch.setattr(runtime.queue.huey, "dequeue", flaky)
+    runtime.queue.start(1)
+    user = service.add_user("flaky", password="password")
+    generation = service.create_generation(user, photo=photo, pose_id=pose_id)
+    wait_for(lambda: row(service, generation.id).status == "completed", what="completion after the queue error")
+
+
+def test_a_queue_that_cannot_take_the_job_charges_nothing(service, photo, pose_id, monkeypatch):
+    from avatargen.errors import UserError
+
+    user = service.add_user("unqueued", password="password")
+
+    def broken(*_):
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(service, "enqueue", broken)
+    try:
+        service.create_generation(user, photo=photo, pose_id=pose_id)
+        raise AssertionError("expected a refusal")
+    except UserError as error:
+        assert "you were not charged" in str(error)
+    assert service.credits(user)["balance"] == 100
+    assert service.list_generations(user)[1] == 0

@@ -31,14 +31,14 @@ def alice(service):
 
 @pytest.fixture
 def bob(service):
-    return service.add_user("bob", password="builder")
+    return service.add_user("bob", password="the-builder")
 
 
 def test_new_user_gets_the_starting_grant_once(service, alice):
     assert balance(service, alice) == 100
     assert service.credits(alice)["transactions"][0]["reason"] == "grant"
     with pytest.raises(UserError, match="already exists"):
-        service.add_user("alice", password="again")
+        service.add_user("alice", password="again-and-again")
     assert balance(service, alice) == 100
 
 
@@ -53,7 +53,7 @@ def test_create_debits_records_pending_and_stores_the_photo(service, alice, phot
 
 
 def test_not_enough_credits_records_and_charges_nothing(service, photo, pose_id, runtime):
-    poor = service.add_user("poor", password="pw", credits=7)
+    poor = service.add_user("poor", password="password", credits=7)
     with pytest.raises(InsufficientCredits, match="costs 10 credits and you have 7"):
         service.create_generation(poor, photo=photo, pose_id=pose_id, quality="hd", priority=True)
     assert balance(service, poor) == 7
@@ -117,7 +117,7 @@ def test_deleting_a_pending_generation_refunds_it_and_removes_its_photo(service,
 
 
 def test_concurrent_debits_never_overdraw(service, photo, pose_id):
-    user = service.add_user("racer", password="pw", credits=20)  # room for exactly 4 at 5 credits
+    user = service.add_user("racer", password="password", credits=20)  # room for exactly 4 at 5 credits
     outcomes: list[str] = []
 
     def create():
@@ -241,3 +241,23 @@ def test_reference_photo_without_a_person_is_refused(service, alice, tmp_path):
     with pytest.raises(UserError, match="couldn't find a person"):
         service.extract_pose(alice, photo=empty)
     assert service.query_poses(alice)[1] == len(service.poses)
+
+
+def test_short_passwords_and_damaged_hashes_are_refused(service):
+    with pytest.raises(UserError, match="at least 8 characters"):
+        service.add_user("shorty", password="1234567")
+    from avatargen.security import verify_password
+
+    assert not verify_password("anything", "scrypt$not-a-hash")
+    assert not verify_password("anything", None)
+
+
+def test_first_requests_racing_for_the_local_user_get_one_user(service):
+    users = []
+    threads = [threading.Thread(target=lambda: users.append(service.user_for(None))) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(users) == 6 and len({user.id for user in users}) == 1
+    assert service.credits(users[0])["balance"] == 100
