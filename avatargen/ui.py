@@ -140,7 +140,7 @@ def create_demo(api: Api, *, engine_notice: Callable[[], str | None]) -> gr.Bloc
         gr.Info(api.delete_generation(generation_id, request=request)["message"])
         return None, None, ""
 
-    with gr.Blocks(title="avatargen — you, in any pose", delete_cache=(3600, 86400)) as demo:
+    with gr.Blocks(title="avatargen — you, in any pose", delete_cache=(3600, 3600)) as demo:
         banner = gr.Markdown(visible=False, elem_id="engine-banner")
         gr.Markdown("# avatargen\nUpload a photo of yourself, pick a pose, and get an image of you in that pose.")
         pose_ids, page, watched = gr.State([]), gr.State(0), gr.State(None)
