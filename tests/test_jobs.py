@@ -105,20 +105,23 @@ def test_killed_worker_process_is_recovered(settings, photo, pose_id, tmp_path):
     user = runtime.service.add_user("killed", password="password")
     generation = runtime.service.create_generation(user, photo=photo, pose_id=pose_id, quality="hd")
     env = os.environ | {"AVATARGEN_DATA_DIR": str(settings.data_dir), "AVATARGEN_ENGINE": "tiny"}
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "avatargen", "worker"],
-        cwd=Path(__file__).parents[1],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(tmp_path / "worker.log", "wb"),  # noqa: SIM115
-    )
-    try:
-        wait_for(
-            lambda: row(runtime.service, generation.id).status == "processing", timeout=120, what="the worker's claim"
+    with open(tmp_path / "worker.log", "wb") as log:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "avatargen", "worker"],
+            cwd=Path(__file__).parents[1],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
         )
-    finally:
-        worker.send_signal(signal.SIGKILL)
-        worker.wait(10)
+        try:
+            wait_for(
+                lambda: row(runtime.service, generation.id).status == "processing",
+                timeout=120,
+                what="the worker's claim",
+            )
+        finally:
+            worker.send_signal(signal.SIGKILL)
+            worker.wait(10)
     assert row(runtime.service, generation.id).status == "processing"
 
     runtime.start_workers(1, single_process=True)  # restart: this process is now the only worker
