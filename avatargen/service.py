@@ -128,18 +128,19 @@ class AvatarService:
 
     def pose(self, user: User, pose_id: str) -> PoseTemplate:
         """A library template, or one of this person's own custom poses."""
+        return self._pose(user.id, pose_id)
+
+    def pose_for(self, generation: Generation) -> PoseTemplate:
+        return self._pose(generation.user_id, generation.pose_template_id)
+
+    def _pose(self, user_id: int, pose_id: str) -> PoseTemplate:
         if not str(pose_id).startswith(CUSTOM_PREFIX):
             return self.poses.get(pose_id)
         with self.session() as session:
-            row = db.get_custom_pose(session, user_id=user.id, pose_id=pose_id)
+            row = db.get_custom_pose(session, user_id=user_id, pose_id=pose_id)
         if row is None:
             raise UnknownPose(f"Unknown pose {pose_id!r}. Pick a pose from the gallery.")
         return _template(row)
-
-    def pose_for(self, generation: Generation) -> PoseTemplate:
-        with self.session() as session:
-            user = session.get(User, generation.user_id)
-        return self.pose(user, generation.pose_template_id)
 
     def query_poses(self, user: User, **filters) -> tuple[list[PoseTemplate], int]:
         """The library filtered and paged, this person's custom poses first."""
@@ -244,10 +245,11 @@ class AvatarService:
             self.enqueue(generation.id, generation.priority)
         except Exception:
             log.exception("could not queue generation %s", generation.id)
-            self._cancel_pending(generation)
-            raise UserError(
-                "The generation queue is unavailable right now; you were not charged. Please try again."
-            ) from None
+            if self._remove(generation):
+                raise UserError(
+                    "The generation queue is unavailable right now; you were not charged. Please try again."
+                ) from None
+            # A worker claimed it meanwhile (batching picks pending rows from the database): it runs as charged.
         return generation
 
     def list_generations(self, user: User, *, limit: int = 20, offset: int = 0) -> tuple[list[Generation], int]:
@@ -292,10 +294,6 @@ class AvatarService:
         self.storage.delete(row.input_image_path)
         self.storage.delete(row.output_image_path)
         return True
-
-    def _cancel_pending(self, row: Generation) -> None:
-        if not self._remove(row):  # a worker got to it after all: it will run, and stays charged
-            log.warning("generation %s was claimed while being cancelled", row.id)
 
     def stats(self, user: User) -> dict:
         with self.session() as session:
