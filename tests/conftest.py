@@ -28,11 +28,11 @@ class FakeEngine:
     name = "fake"
     placeholder = True
 
-    def __init__(self):
+    def __init__(self, *, gated: bool = False):
         self.requests: list[GenerationRequest] = []
         self.calls: list[int] = []  # batch size of each generate() call
         self.fail_with: Exception | None = None
-        self.gate: threading.Event | None = None  # when set, generate() waits for it (a job "mid-run")
+        self.gate = threading.Event() if gated else None  # generate() waits for gate.set() (a job "mid-run")
         self.started = threading.Event()
 
     def generate(self, requests, progress=None):

@@ -4,7 +4,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -51,8 +50,7 @@ def test_worker_thread_picks_up_jobs_at_once(service, runtime, fake_engine, phot
 
 
 def test_job_interrupted_mid_run_finishes_once_after_restart(settings, photo, pose_id):
-    stuck = FakeEngine()
-    stuck.gate = threading.Event()
+    stuck = FakeEngine(gated=True)
     before = make_runtime(settings, stuck)
     user = before.service.add_user("crash", password="password")
     generation = before.service.create_generation(user, photo=photo, pose_id=pose_id, seed=9)
@@ -80,8 +78,7 @@ def test_job_interrupted_mid_run_finishes_once_after_restart(settings, photo, po
 
 def test_job_out_of_attempts_is_refunded_exactly_once(settings, photo, pose_id):
     settings = settings.model_copy(update={"max_job_attempts": 1})
-    stuck = FakeEngine()
-    stuck.gate = threading.Event()
+    stuck = FakeEngine(gated=True)
     before = make_runtime(settings, stuck)
     user = before.service.add_user("unlucky", password="password")
     generation = before.service.create_generation(user, photo=photo, pose_id=pose_id, priority=True)
@@ -157,8 +154,7 @@ def test_same_size_jobs_share_one_pipeline_call_priority_first(settings, photo, 
 
 def test_a_live_worker_keeps_its_claim_and_a_silent_one_loses_it(settings, photo, pose_id):
     settings = settings.model_copy(update={"stale_job_seconds": 0.4})
-    slow = FakeEngine()
-    slow.gate = threading.Event()
+    slow = FakeEngine(gated=True)
     busy = make_runtime(settings, slow)
     user = busy.service.add_user("alive", password="password")
     generation = busy.service.create_generation(user, photo=photo, pose_id=pose_id)
@@ -175,8 +171,7 @@ def test_a_live_worker_keeps_its_claim_and_a_silent_one_loses_it(settings, photo
 
     busy.close()
 
-    silent = FakeEngine()
-    silent.gate = threading.Event()
+    silent = FakeEngine(gated=True)
     stuck = make_runtime(settings, silent)
     second = stuck.service.create_generation(user, photo=photo, pose_id=pose_id)
     stuck.queue.handler.heartbeat_s = 3600  # this worker says nothing while it works
