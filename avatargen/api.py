@@ -4,40 +4,115 @@ Identity always comes from the request, never from a parameter. User errors beco
 """
 
 import functools
+import logging
+import secrets
+import shutil
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import gradio as gr
-from PIL import Image
+from gradio.components.api_component import Api as RawValue
+from gradio.utils import get_upload_folder
 
+from avatargen import params
 from avatargen.errors import UserError
 from avatargen.models import User
 from avatargen.poses import thumbnail_image, thumbnail_path
-from avatargen.presets import STYLES
-from avatargen.service import AvatarService, page_bounds
+from avatargen.presets import QUALITIES, STYLES
+from avatargen.service import MAX_PAGE, MAX_SEED, AvatarService
+
+log = logging.getLogger(__name__)
 
 MAX_POSES_PAGE = 200
+MAX_OFFSET = 10_000_000
+MAX_SEARCH = 100  # characters of pose search text
+MAX_NAME = 60  # characters of a custom pose's name
+FACETS = ("category", "gender", "view", "framing")
 
 
 def user_errors(fn: Callable) -> Callable:
-    """Show UserError messages to the person as they are; anything else stays a server error."""
+    """Show UserError messages to the person as they are; anything else is logged and answered with a message too
+    (never a bare error), with a reference to find it in the log."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
+        except gr.Error:
+            raise
         except UserError as error:
             raise gr.Error(str(error), print_exception=False) from None
+        except Exception:
+            reference = secrets.token_hex(4)
+            log.exception("%s failed (reference %s)", getattr(fn, "__name__", "endpoint"), reference)
+            raise gr.Error(
+                f"Something went wrong on our side (reference {reference}); please try again.", print_exception=False
+            ) from None
 
     return wrapper
 
 
+class PrivateCopies:
+    """Hands a stored file to one request: a copy in an unguessable folder of Gradio's cache, deleted after `ttl`.
+
+    Gradio serves what a handler returns from its cache; a path there that only this response knows, and that
+    expires quickly, is what makes a download private (Gradio's own copies are named by content hash).
+    """
+
+    ttl = 300.0  # seconds a copy stays fetchable
+
+    def copy(self, source: Path, *, name: str) -> str:
+        folder = Path(get_upload_folder()) / f"private-{secrets.token_urlsafe(24)}"
+        folder.mkdir(parents=True)
+        target = folder / name
+        shutil.copyfile(source, target)
+        timer = threading.Timer(self.ttl, shutil.rmtree, (folder,), {"ignore_errors": True})
+        timer.daemon = True
+        timer.start()
+        return str(target)
+
+
+def discard_upload(path: str | None) -> None:
+    """Delete a photo from Gradio's upload cache once the app has its own re-encoded copy (EXIF and all)."""
+    if not path:
+        return
+    upload = Path(path).resolve()
+    if upload.is_relative_to(Path(get_upload_folder()).resolve()):
+        upload.unlink(missing_ok=True)
+        try:
+            upload.parent.rmdir()
+        except OSError:  # not empty: another upload shares the folder
+            pass
+
+
+def discarding_upload(fn: Callable) -> Callable:
+    """For endpoints whose first argument is an upload: Gradio's cached copy goes once the call is over."""
+
+    @functools.wraps(fn)
+    def wrapper(photo, *args, **kwargs):
+        try:
+            return fn(photo, *args, **kwargs)
+        finally:
+            discard_upload(photo if isinstance(photo, str) else None)
+
+    return wrapper
+
+
+def uploaded(name: str, value) -> str | None:
+    """The path Gradio's File component gives, or None; anything else is refused."""
+    if value is None or isinstance(value, str):
+        return value
+    raise UserError(f"{name} must be an uploaded file (gradio_client: handle_file(path)).")
+
+
 class Api:
-    """The endpoint functions, bound to one service."""
+    """The endpoint functions, bound to one service. Every parameter goes through `params` first."""
 
     def __init__(self, service: AvatarService, *, thumbnails: Path):
         self.service = service
         self.thumbnails = thumbnails
+        self.private = PrivateCopies()
 
     def user(self, request: gr.Request | None) -> User:
         return self.service.user_for(request.username if request is not None else None)
@@ -49,24 +124,23 @@ class Api:
         quality: str = "sd",
         priority: bool = False,
         style: str = "realistic",
-        seed: float | None = None,
+        seed: int | None = None,
         request: gr.Request = None,
     ) -> dict:
-        if seed is not None and seed != int(seed):
-            raise UserError("The seed must be a whole number.")
         generation = self.service.create_generation(
             self.user(request),
-            photo=photo,
-            pose_id=pose_id,
-            quality=quality,
-            priority=bool(priority),
-            style=style,
-            seed=None if seed is None else int(seed),
+            photo=uploaded("photo", photo),
+            pose_id=params.ident("pose_id", pose_id),
+            quality=params.choice("quality", quality, QUALITIES),
+            priority=params.flag("priority", priority),
+            style=params.choice("style", style, STYLES),
+            seed=params.whole("seed", seed, lo=0, hi=MAX_SEED, default=None),
         )
         return {"message": "Avatar generation started", "data": generation.to_public()}
 
     def generations(self, limit: int = 20, offset: int = 0, request: gr.Request = None) -> dict:
-        limit, offset = page_bounds(limit, offset)
+        limit = params.whole("limit", limit, lo=1, hi=MAX_PAGE, default=20)
+        offset = params.whole("offset", offset, lo=0, hi=MAX_OFFSET, default=0)
         rows, total = self.service.list_generations(self.user(request), limit=limit, offset=offset)
         return {
             "data": [row.to_public() for row in rows],
@@ -74,10 +148,10 @@ class Api:
         }
 
     def generation(self, id: str, request: gr.Request = None) -> dict:
-        return {"data": self.service.get_generation(self.user(request), id).to_public()}
+        return {"data": self.service.get_generation(self.user(request), params.ident("id", id)).to_public()}
 
     def delete_generation(self, id: str, request: gr.Request = None) -> dict:
-        self.service.delete_generation(self.user(request), id)
+        self.service.delete_generation(self.user(request), params.ident("id", id))
         return {"message": "Generation deleted successfully"}
 
     def stats(self, request: gr.Request = None) -> dict:
@@ -87,6 +161,8 @@ class Api:
         return {"data": self.service.credits(self.user(request))}
 
     def price(self, quality: str = "sd", priority: bool = False) -> dict:
+        quality = params.choice("quality", quality, QUALITIES, default="sd")
+        priority = params.flag("priority", priority)
         return {"data": {"quality": quality, "priority": priority, "credits": self.service.price(quality, priority)}}
 
     def styles(self) -> dict:
@@ -103,21 +179,22 @@ class Api:
         offset: int = 0,
         request: gr.Request = None,
     ) -> dict:
-        limit, offset = page_bounds(limit, offset, most=MAX_POSES_PAGE)
+        facets = self.service.poses.facets()
+        filters = {
+            facet: params.choice(facet, value or None, facets.get(facet, ()), default=None)
+            for facet, value in zip(FACETS, (category, gender, view, framing), strict=True)
+        }
         templates, total = self.service.query_poses(
             self.user(request),
-            category=category or None,
-            gender=gender or None,
-            view=view or None,
-            framing=framing or None,
-            search=search or None,
-            limit=limit,
-            offset=offset,
+            **filters,
+            search=params.text("search", search, most=MAX_SEARCH, default=None),
+            limit=(limit := params.whole("limit", limit, lo=1, hi=MAX_POSES_PAGE, default=50)),
+            offset=(offset := params.whole("offset", offset, lo=0, hi=MAX_OFFSET, default=0)),
         )
         return {
             "data": [template.to_public() for template in templates],
             "meta": {"total": total, "limit": limit, "offset": offset, "hasMore": offset + len(templates) < total},
-            "facets": self.service.poses.facets(),
+            "facets": facets,
         }
 
     def gallery(
@@ -128,7 +205,8 @@ class Api:
         Library pictures are files rendered once; a person's own poses are drawn each time and never land in a
         folder that Gradio serves to everyone.
         """
-        query = {facet: value or None for facet, value in filters.items()} | {"search": search or None, "limit": size}
+        search = params.text("search", search, most=MAX_SEARCH, default=None)
+        query = {facet: value or None for facet, value in filters.items()} | {"search": search, "limit": size}
         user, page = self.user(request), max(page, 0)
         templates, total = self.service.query_poses(user, offset=page * size, **query)
         if not templates and total:  # past the last page (the filters changed meanwhile): show the last one
@@ -144,16 +222,19 @@ class Api:
         return self.service.poses.facets()
 
     def extract_pose(self, photo: str | None, name: str | None = None, request: gr.Request = None) -> dict:
-        template = self.service.extract_pose(self.user(request), photo=photo, name=name)
+        name = params.text("name", name, most=MAX_NAME, default=None)
+        template = self.service.extract_pose(self.user(request), photo=uploaded("photo", photo), name=name)
         return {"message": "Pose saved to your private poses", "data": template.to_public()}
 
     def delete_pose(self, id: str, request: gr.Request = None) -> dict:
-        self.service.delete_pose(self.user(request), id)
+        self.service.delete_pose(self.user(request), params.ident("id", id))
         return {"message": "Pose deleted successfully"}
 
-    def download_output(self, id: str, request: gr.Request = None) -> Image.Image:
-        with Image.open(self.service.output_path(self.user(request), id)) as image:
-            return image.copy()
+    def download_output(self, id: str, request: gr.Request = None) -> str:
+        """The output image of the person's own generation, as a private, short-lived file."""
+        generation_id = params.ident("id", id)
+        source = self.service.output_path(self.user(request), generation_id)
+        return self.private.copy(source, name=f"avatar-{generation_id}.jpg")
 
 
 JSON_ENDPOINTS = (
@@ -174,26 +255,28 @@ def register_api(api: Api) -> None:
     for name in JSON_ENDPOINTS:
         gr.api(user_errors(getattr(api, name)), api_name=name)
     # Endpoints that move files go through components, so Gradio checks uploads and serves downloads.
+    # Endpoints that take files go through components, so Gradio checks uploads; their other parameters are raw
+    # values (parsed by `params`, never coerced by a component) and their outputs private copies.
     with gr.Column(visible=False):
         photo = gr.File(label="photo", file_types=None, type="filepath")
-        pose_id = gr.Textbox(label="pose_id")
-        quality = gr.Radio(["sd", "hd"], value="sd", label="quality")
-        priority = gr.Checkbox(False, label="priority")
-        style = gr.Dropdown(list(STYLES), value="realistic", label="style")
-        seed = gr.Number(None, precision=0, label="seed")
+        pose_id = RawValue(None, {"type": "string"}, label="pose_id")
+        quality = RawValue("sd", {"type": "string", "enum": list(QUALITIES)}, label="quality")
+        priority = RawValue(False, {"type": "boolean"}, label="priority")
+        style = RawValue("realistic", {"type": "string", "enum": list(STYLES)}, label="style")
+        seed = RawValue(None, {"anyOf": [{"type": "integer"}, {"type": "null"}]}, label="seed")
         started = gr.JSON(label="result")
-        generation_id = gr.Textbox(label="id")
-        image = gr.Image(type="pil", format="png", label="image")
+        generation_id = RawValue(None, {"type": "string"}, label="id")
+        image = gr.File(label="image")
         reference = gr.File(label="photo", type="filepath")
-        pose_name = gr.Textbox(label="name")
+        pose_name = RawValue(None, {"anyOf": [{"type": "string"}, {"type": "null"}]}, label="name")
         saved = gr.JSON(label="result")
     gr.on(
         [],
-        user_errors(api.generate),
+        user_errors(discarding_upload(api.generate)),
         [photo, pose_id, quality, priority, style, seed],
         started,
         api_name="generate",
         show_progress="hidden",
     )
     gr.on([], user_errors(api.download_output), generation_id, image, api_name="download_output")
-    gr.on([], user_errors(api.extract_pose), [reference, pose_name], saved, api_name="extract_pose")
+    gr.on([], user_errors(discarding_upload(api.extract_pose)), [reference, pose_name], saved, api_name="extract_pose")
