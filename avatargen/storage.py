@@ -1,8 +1,12 @@
 """Files on disk: photo checks on upload, and per-user folders for uploads and outputs."""
 
+import ctypes
+import ctypes.util
 import os
 import re
+import sys
 import tempfile
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -13,40 +17,79 @@ from avatargen.errors import InvalidPhoto
 
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF")
 MIN_SIDE = 64
+MAX_DECODED_SIDE = 2048  # the engine uses a face crop and at most 768×1152 of pose: more is only memory
+DECODE_SLOTS = 2  # photos decoded at once in one process
 APP_FOLDER = "avatar-generator"
 
+_decode_slots = threading.BoundedSemaphore(DECODE_SLOTS)
+_libc = ctypes.CDLL(ctypes.util.find_library("c")) if sys.platform == "linux" else None
 
-def load_photo(path: str | os.PathLike, *, max_bytes: int, max_pixels: int) -> Image.Image:
-    """Decode an uploaded photo fully, or raise InvalidPhoto saying what is wrong.
 
-    The file is judged by decoding it, never by its name or declared type. EXIF orientation is applied and
-    the result is a plain RGB image with no metadata.
+def load_photo(
+    path: str | os.PathLike, *, max_bytes: int, max_pixels: int, max_side: int = MAX_DECODED_SIDE
+) -> Image.Image:
+    """Decode an uploaded photo under a memory budget, or raise InvalidPhoto saying what is wrong.
+
+    The file is judged by decoding it, never by its name or declared type. At most `DECODE_SLOTS` photos decode at
+    once in this process; JPEGs decode straight at a reduced scale (draft mode) and every photo comes out with its
+    long side at most `max_side`, which is all the engine can use. EXIF orientation is applied and the result is a
+    plain RGB image with no metadata.
     """
-    size = os.stat(path).st_size
-    if size > max_bytes:
-        raise InvalidPhoto(f"The photo is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB.")
     try:
-        with warnings.catch_warnings():
+        size = os.stat(path).st_size
+    except FileNotFoundError:
+        raise InvalidPhoto("The uploaded photo is no longer here (uploads expire); please upload it again.") from None
+    if size > max_bytes:
+        raise InvalidPhoto(f"The photo is {megabytes(size)}; the limit is {megabytes(max_bytes)}.")
+    try:
+        with _decode_slots, warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(path, formats=ACCEPTED_FORMATS)
-        with image:
-            width, height = image.size
-            if width * height > max_pixels:
-                raise InvalidPhoto(
-                    f"The photo is {width}×{height} ({width * height / 1e6:.0f} MP); "
-                    f"the limit is {max_pixels / 1e6:.0f} MP."
-                )
-            if min(width, height) < MIN_SIDE:
-                raise InvalidPhoto(f"The photo is {width}×{height}; each side needs at least {MIN_SIDE} pixels.")
-            image.load()
-            upright = ImageOps.exif_transpose(image)
+            with Image.open(path, formats=ACCEPTED_FORMATS) as image:
+                _check_size(*image.size, max_pixels=max_pixels)
+                scale = min(1.0, max_side / max(image.size))
+                image.draft("RGB", (round(image.width * scale), round(image.height * scale)))
+                image.load()
+                plain = image if image.mode in ("RGB", "RGBA", "L", "LA") else _to_rgb(image)  # reduce() needs these
+                upright = _to_rgb(ImageOps.exif_transpose(_bounded(plain, max_side)))
     except UnidentifiedImageError:
         raise InvalidPhoto("That file is not a photo we can read. Upload a JPEG, PNG or WebP image.") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise InvalidPhoto(f"The photo has too many pixels; the limit is {max_pixels / 1e6:.0f} MP.") from None
     except (OSError, SyntaxError, ValueError) as error:
         raise InvalidPhoto(f"The photo is damaged or incomplete and could not be decoded ({error}).") from None
-    return _to_rgb(upright)
+    finally:
+        _return_memory()
+    return upright
+
+
+def megabytes(count: int) -> str:
+    return f"{count / 1e6:.1f}".removesuffix(".0") + " MB"
+
+
+def _check_size(width: int, height: int, *, max_pixels: int) -> None:
+    if width * height > max_pixels:
+        raise InvalidPhoto(
+            f"The photo is {width}×{height} ({width * height / 1e6:.0f} MP); the limit is {max_pixels / 1e6:.0f} MP."
+        )
+    if min(width, height) < MIN_SIDE:
+        raise InvalidPhoto(f"The photo is {width}×{height}; each side needs at least {MIN_SIDE} pixels.")
+
+
+def _bounded(image: Image.Image, max_side: int) -> Image.Image:
+    """The image with its long side at most `max_side` (a whole-factor reduce first: fast and light)."""
+    factor = max(image.size) // max_side
+    if factor >= 2:
+        image = image.reduce(factor)
+    if max(image.size) > max_side:
+        image = image.copy()
+        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return image
+
+
+def _return_memory() -> None:
+    """Hand freed decode buffers back to the system, so a burst of big photos does not stay resident."""
+    if _libc is not None:
+        _libc.malloc_trim(0)
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:

@@ -5,9 +5,9 @@ import pytest
 from PIL import Image
 
 from avatargen.errors import InvalidPhoto
-from avatargen.storage import Storage, load_photo, safe_name
+from avatargen.storage import MAX_DECODED_SIDE, Storage, load_photo, safe_name
 
-LIMITS = {"max_bytes": 20 * 1024 * 1024, "max_pixels": 40_000_000}
+LIMITS = {"max_bytes": 20_000_000, "max_pixels": 40_000_000}
 
 
 def _png_header_only(path: Path, width: int, height: int) -> None:
@@ -53,9 +53,43 @@ def test_real_compressed_bomb_is_refused(tmp_path):
         load_photo(bomb, **LIMITS)
 
 
-def test_file_over_the_byte_limit_is_refused(photo):
-    with pytest.raises(InvalidPhoto, match="limit is 0 MB"):
-        load_photo(photo, max_bytes=1024, max_pixels=LIMITS["max_pixels"])
+def test_file_over_the_byte_limit_is_refused_in_the_units_it_names(tmp_path):
+    big = tmp_path / "big.jpg"
+    big.write_bytes(b"\xff" * 27_000_000)
+    with pytest.raises(InvalidPhoto, match=r"^The photo is 27 MB; the limit is 20 MB\.$"):
+        load_photo(big, **LIMITS)
+
+
+def test_an_upload_that_is_gone_says_so(tmp_path):
+    with pytest.raises(InvalidPhoto, match="upload it again"):
+        load_photo(tmp_path / "expired.jpg", **LIMITS)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_big_photos_come_out_no_larger_than_the_engine_can_use(tmp_path, photo, fmt):
+    with Image.open(photo) as small:
+        big = small.resize((6000, 6000))
+    path = tmp_path / f"big.{fmt.lower()}"
+    big.save(path, format=fmt)
+    image = load_photo(path, **LIMITS)
+    assert image.size == (MAX_DECODED_SIDE, MAX_DECODED_SIDE) and image.mode == "RGB"
+    assert image.getpixel((1024, 600)) != (0, 0, 0)
+
+
+def test_jpegs_decode_at_a_reduced_scale(tmp_path, photo, monkeypatch):
+    with Image.open(photo) as small:
+        small.resize((6000, 4000)).save(tmp_path / "big.jpg", quality=90)
+    decoded = []
+    load = Image.Image.load
+
+    def record(image):
+        result = load(image)
+        decoded.append(image.size)
+        return result
+
+    monkeypatch.setattr(Image.Image, "load", record)
+    assert load_photo(tmp_path / "big.jpg", **LIMITS).size == (2048, 1365)
+    assert all(max(size) <= 3000 for size in decoded)  # decoded at half scale, never the full 24 MP
 
 
 def test_tiny_image_is_refused(tmp_path):
