@@ -3,10 +3,12 @@
 import logging
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from avatargen.api import Api
 from avatargen.runtime import Runtime, build_runtime
 from avatargen.settings import Settings, get_settings
+from avatargen.signin import ClientAddress, SignInGuard
 from avatargen.ui import create_demo
 
 PLACEHOLDER_NOTICE = (
@@ -40,14 +42,18 @@ def launch(settings: Settings, **launch_options) -> tuple[Runtime, gr.Blocks]:
     if settings.worker_threads:
         runtime.warm_up()
     demo = create_app(runtime)
-    auth = runtime.service.authenticate if settings.auth == "password" else None
+    auth = SignInGuard(runtime.service.authenticate).sign_in if settings.auth == "password" else None
     demo.queue(default_concurrency_limit=8).launch(
         server_name=settings.host,
         server_port=settings.port,
         share=settings.share,
         auth=auth,
-        auth_message="Sign in with the account your administrator created for you.",
+        auth_message="Sign in with the account your administrator created for you. "
+        "After several wrong passwords, sign-in pauses for a while.",
         allowed_paths=[str(settings.cache_dir / "thumbnails")],
+        max_file_size=settings.max_upload_bytes,
+        show_error=True,  # a message for every error Gradio itself raises (handlers already give their own)
+        app_kwargs={"middleware": [Middleware(ClientAddress)]},
         **launch_options,
     )
     return runtime, demo

@@ -93,6 +93,10 @@ def custom_poses(session: Session, *, user_id: int) -> Sequence[CustomPose]:
     return session.exec(query).all()
 
 
+def count_custom_poses(session: Session, *, user_id: int) -> int:
+    return session.exec(select(func.count()).select_from(CustomPose).where(CustomPose.user_id == user_id)).one()
+
+
 def get_custom_pose(session: Session, *, user_id: int, pose_id: str) -> CustomPose | None:
     row = session.get(CustomPose, pose_id)
     return row if row is not None and row.user_id == user_id else None

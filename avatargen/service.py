@@ -154,6 +154,8 @@ class AvatarService:
 
         if photo is None:
             raise UserError("Upload a reference photo of a person in the pose you want.")
+        with self.session() as session:  # before the costly detection; checked again when saving
+            self._check_custom_pose_room(session, user)
         image = load_photo(photo, max_bytes=self.settings.max_upload_bytes, max_pixels=self.settings.max_upload_pixels)
         found = detect_pose(image)
         label = f"{found.view.replace('-', ' ')}, {found.framing.replace('-', ' ')}"
@@ -166,9 +168,16 @@ class AvatarService:
             keypoints=[list(point) for point in found.keypoints],
         )
         with self.session() as session:
+            db.lock_user(session, user.id)  # concurrent saves count one at a time
+            self._check_custom_pose_room(session, user)
             session.add(row)
             session.commit()
         return _template(row)
+
+    def _check_custom_pose_room(self, session: Session, user: User) -> None:
+        most = self.settings.max_custom_poses
+        if db.count_custom_poses(session, user_id=user.id) >= most:
+            raise UserError(f"You have {most} saved poses, the most one person can keep; delete one to save another.")
 
     def delete_pose(self, user: User, pose_id: str) -> None:
         with self.session() as session:

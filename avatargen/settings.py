@@ -36,8 +36,9 @@ class Settings(BaseSettings):
     worker_threads: int = Field(1, ge=0, le=8)  # in-app queue consumers; 0 = only standalone workers
     batch_size: int = Field(4, ge=1, le=16)  # same-size queued jobs one pipeline call may take
 
-    max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1024)
+    max_upload_bytes: int = Field(20_000_000, ge=1024)  # refused at the door (Gradio) and again at decode
     max_upload_pixels: int = Field(40_000_000, ge=4096)
+    max_custom_poses: int = Field(100, ge=0)  # private poses one person may keep
     max_job_attempts: int = Field(2, ge=1)  # runs a job may start before a crash fails and refunds it
     stale_job_seconds: float = Field(120, gt=0)  # a processing row silent this long is taken as crashed
 

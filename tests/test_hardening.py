@@ -1,0 +1,199 @@
+"""The app under hostile use, launched with password auth: throttled sign-in, strict parameters, bounded inputs,
+uploads refused at the door, private downloads, and a cap on saved poses. Raw HTTP (httpx) and gradio_client."""
+
+import json
+import os
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+
+import app
+from avatargen.api import PrivateCopies
+from avatargen.errors import UserError
+from avatargen.settings import Settings
+from tests.test_app import free_port, wait_until_done
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    uploads = tmp_path_factory.mktemp("gradio-uploads")
+    previous = os.environ.get("GRADIO_TEMP_DIR")
+    os.environ["GRADIO_TEMP_DIR"] = str(uploads)
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("hardened") / "data",
+        auth="password",
+        engine="tiny",
+        port=free_port(),
+        max_upload_bytes=2_000_000,
+        max_custom_poses=1,
+    )
+    runtime, demo = app.launch(settings, prevent_thread_lock=True, quiet=True)
+    for name in ("alice", "bob", "carol"):
+        runtime.service.add_user(name, password=f"{name}-password")
+    yield f"http://127.0.0.1:{settings.port}/", runtime, uploads
+    demo.close()
+    runtime.close()
+    if previous is None:
+        del os.environ["GRADIO_TEMP_DIR"]
+    else:
+        os.environ["GRADIO_TEMP_DIR"] = previous
+
+
+def client(url: str, name: str) -> Client:
+    return Client(url, auth=(name, f"{name}-password"), verbose=False)
+
+
+def signed_in(url: str, name: str) -> httpx.Client:
+    http = httpx.Client(base_url=url, timeout=30)
+    assert http.post("login", data={"username": name, "password": f"{name}-password"}).status_code == 200
+    return http
+
+
+def refused(call) -> str:
+    with pytest.raises(AppError) as error:
+        call()
+    return str(error.value)
+
+
+def raw_call(http: httpx.Client, endpoint: str, data: list) -> tuple[str, dict | None]:
+    """Call an endpoint as a plain HTTP client does; returns the final SSE event and its data."""
+    event_id = http.post(f"gradio_api/call/{endpoint}", json={"data": data}).json()["event_id"]
+    event, payload = None, None
+    for line in http.get(f"gradio_api/call/{endpoint}/{event_id}").text.splitlines():
+        if line.startswith("event: "):
+            event = line.removeprefix("event: ")
+        elif line.startswith("data: "):
+            payload = json.loads(line.removeprefix("data: "))
+    return event, payload
+
+
+def test_wrong_passwords_are_throttled_and_the_owner_still_gets_in(served):
+    url, _, _ = served
+    attacker = httpx.Client(base_url=url, headers={"X-Forwarded-For": "203.0.113.7"}, timeout=30)
+    answers = [attacker.post("login", data={"username": "carol", "password": "guess"}) for _ in range(8)]
+    assert [a.status_code for a in answers[:5]] == [400] * 5
+    assert all(a.status_code == 429 for a in answers[5:])
+    assert answers[5].json()["detail"] == "Too many sign-in attempts; try again in 2 s."
+    assert answers[5].headers["Retry-After"] == "2"
+    right = attacker.post("login", data={"username": "carol", "password": "carol-password"})
+    assert right.status_code == 429  # from the locked address, not even checked
+
+    owner = httpx.Client(base_url=url, headers={"X-Forwarded-For": "198.51.100.20"}, timeout=30)
+    assert owner.post("login", data={"username": "carol", "password": "carol-password"}).status_code == 200
+    assert client(url, "carol").predict(api_name="/credits")["data"]["balance"] == 100
+
+
+def test_search_text_is_bounded(served):
+    url, _, _ = served
+    alice = client(url, "alice")
+    started = time.monotonic()
+    message = refused(lambda: alice.predict(search="a " * 500_000, api_name="/poses"))
+    assert message == "search must be at most 100 characters; this one has 999999."
+    assert time.monotonic() - started < 5
+    assert "search must be text, not 12" in refused(lambda: alice.predict(search=12, api_name="/poses"))
+    assert alice.predict(search="hands hands hands hips", limit=3, api_name="/poses")["meta"]["total"] >= 1
+
+
+MALFORMED = [
+    ("generations", ["abc", 0], "limit must be a whole number from 1 to 100, not 'abc'"),
+    ("generations", [20, "abc"], "offset must be a whole number"),
+    ("generations", ["inf", 0], "limit must be a whole number"),
+    ("generations", [[], 0], "limit must be a whole number"),
+    ("generations", [20.5, 0], "not 20.5"),
+    ("generations", [20, 2**63], "offset must be a whole number from 0 to 10000000, not 9223372036854775808"),
+    ("generation", [{"id": 1}], "id must be an id"),
+    ("poses", [None, None, None, None, 12, 50, 0], "search must be text, not 12"),
+    ("poses", ["no-such-category", None, None, None, None, 50, 0], "category must be one of"),
+    ("poses", [None, None, None, None, None, True, 0], "limit must be a whole number"),
+    ("price", [["sd"], False], "quality must be one of: sd, hd; not ['sd']"),
+    ("price", ["sd", "yes"], "priority must be true or false, not 'yes'"),
+    ("price", ["sd", [1]], "priority must be true or false, not [1]"),
+    ("delete_pose", [None], "id is required"),
+]
+
+
+@pytest.mark.parametrize(("endpoint", "data", "message"), MALFORMED, ids=lambda v: str(v)[:30])
+def test_malformed_parameters_get_a_message_naming_them(served, endpoint, data, message):
+    url, _, _ = served
+    event, payload = raw_call(signed_in(url, "bob"), endpoint, data)
+    assert event == "error"
+    assert payload is not None and message in payload["error"], payload
+
+
+def test_malformed_generate_parameters_are_refused_and_charge_nothing(served, photo):
+    url, runtime, _ = served
+    bob = client(url, "bob")
+    pose_id = bob.predict(limit=1, api_name="/poses")["data"][0]["id"]
+    upload = handle_file(str(photo))
+
+    def generate(**changes):
+        options = {"pose_id": pose_id, "quality": "sd", "priority": False, "style": "realistic", "seed": None}
+        return bob.predict(upload, *(options | changes).values(), api_name="/generate")
+
+    cases = {
+        "priority": ["yes", [1], 1, "1"],
+        "seed": ["abc", "NaN", "Infinity", [1], 1.5, True, -1, 2**32],
+        "quality": [["sd"], "SD", None],
+        "style": [3, "no-such-style"],
+        "pose_id": [None, ["x"], "../../etc"],
+    }
+    for parameter, values in cases.items():
+        for value in values:
+            message = refused(lambda parameter=parameter, value=value: generate(**{parameter: value}))
+            assert message.startswith(parameter), (parameter, value, message)
+    credits = bob.predict(api_name="/credits")["data"]
+    assert credits["balance"] == 100 and bob.predict(api_name="/generations")["meta"]["total"] == 0
+
+    record = generate(priority="false", seed=7.0)["data"]  # what form-style clients send: no charge for priority
+    assert (record["priority"], record["creditUsed"], record["seed"]) == (False, 5, 7)
+    wait_until_done(bob, record["id"])
+
+
+def test_oversized_uploads_are_refused_at_the_door(served, tmp_path):
+    url, _, uploads = served
+    http = signed_in(url, "alice")
+    answer = http.post("gradio_api/upload", files={"files": ("huge.jpg", b"\xff" * 2_500_000, "image/jpeg")})
+    assert answer.status_code == 413
+    assert not list(uploads.rglob("huge.jpg"))
+
+
+def test_downloads_are_private_short_lived_copies_and_uploads_are_purged(served, photo, monkeypatch):
+    url, _, uploads = served
+    alice = client(url, "alice")
+    pose_id = alice.predict(limit=1, api_name="/poses")["data"][0]["id"]
+    record = alice.predict(handle_file(str(photo)), pose_id, "sd", False, "studio", 3, api_name="/generate")["data"]
+    assert not list(uploads.rglob(Path(photo).name))  # Gradio's copy of the photo (EXIF and all) is gone
+    assert wait_until_done(alice, record["id"])["status"] == "completed"
+
+    monkeypatch.setattr(PrivateCopies, "ttl", 1.0)
+    first = alice.predict(record["id"], api_name="/download_output")
+    second = alice.predict(record["id"], api_name="/download_output")
+    assert Path(first).read_bytes() == Path(second).read_bytes()
+    served_copies = [p for p in uploads.rglob(f"avatar-{record['id']}.jpg")]
+    assert len(served_copies) == 2  # one unguessable folder per request, not one path per content
+    assert all(p.parent.name.startswith("private-") and len(p.parent.name) > 32 for p in served_copies)
+    time.sleep(1.5)
+    assert not any(p.exists() for p in served_copies)
+
+    bob = client(url, "bob")
+    assert "Generation not found" in refused(lambda: bob.predict(record["id"], api_name="/download_output"))
+
+
+def test_saved_poses_are_capped_per_person_and_names_must_be_text(served, photo):
+    url, runtime, _ = served
+    carol = client(url, "carol")
+    assert "name must be text, not {'a': 1}" in refused(
+        lambda: carol.predict(handle_file(str(photo)), {"a": 1}, api_name="/extract_pose")
+    )
+    saved = carol.predict(handle_file(str(photo)), "First", api_name="/extract_pose")["data"]
+    message = refused(lambda: carol.predict(handle_file(str(photo)), "Second", api_name="/extract_pose"))
+    assert message == "You have 1 saved poses, the most one person can keep; delete one to save another."
+    carol.predict(saved["id"], api_name="/delete_pose")
+    with pytest.raises(UserError, match="the most one person can keep"):  # the service checks it too
+        user = runtime.service.user_for("carol")
+        runtime.service.extract_pose(user, photo=photo)
+        runtime.service.extract_pose(user, photo=photo)
