@@ -23,7 +23,7 @@ from avatargen.presets import QUALITIES, STYLES
 from avatargen.pricing import generation_cost
 from avatargen.security import hash_password, verify_password
 from avatargen.settings import Settings
-from avatargen.storage import Storage, load_photo
+from avatargen.storage import Storage, load_photo, photo_work
 
 log = logging.getLogger(__name__)
 
@@ -156,8 +156,9 @@ class AvatarService:
             raise UserError("Upload a reference photo of a person in the pose you want.")
         with self.session() as session:  # before the costly detection; checked again when saving
             self._check_custom_pose_room(session, user)
-        image = load_photo(photo, max_bytes=self.settings.max_upload_bytes, max_pixels=self.settings.max_upload_pixels)
-        found = detect_pose(image)
+        with photo_work():
+            image = load_photo(photo, **self._photo_limits())
+            found = detect_pose(image)
         label = f"{found.view.replace('-', ' ')}, {found.framing.replace('-', ' ')}"
         name = (name or "").strip()[:60] or f"My pose ({label})"
         row = CustomPose(
@@ -178,6 +179,9 @@ class AvatarService:
         most = self.settings.max_custom_poses
         if db.count_custom_poses(session, user_id=user.id) >= most:
             raise UserError(f"You have {most} saved poses, the most one person can keep; delete one to save another.")
+
+    def _photo_limits(self) -> dict:
+        return {"max_bytes": self.settings.max_upload_bytes, "max_pixels": self.settings.max_upload_pixels}
 
     def delete_pose(self, user: User, pose_id: str) -> None:
         with self.session() as session:
@@ -218,8 +222,9 @@ class AvatarService:
         pose = self.pose(user, pose_id)
         if photo is None:
             raise UserError("Upload a photo of yourself first.")
-        image = load_photo(photo, max_bytes=self.settings.max_upload_bytes, max_pixels=self.settings.max_upload_pixels)
-        require_face(image)
+        with photo_work():
+            image = load_photo(photo, **self._photo_limits())
+            require_face(image)
         size = QUALITIES[quality]
         photo_key = self.storage.save_image(image, kind="uploads", user_id=user.id, name=Path(photo).name)
         try:

@@ -92,6 +92,8 @@ class SignInGuard:
         except TimeoutError:
             raise HTTPException(503, "Too many people are signing in right now; try again in a few seconds.") from None
         try:
+            if (wait := self.wait(address, username)) > 0:  # locked while this attempt queued for a check
+                raise TooManyAttempts(wait)
             ok = await asyncio.to_thread(self.verify, username, password)
         finally:
             self._checks.release()

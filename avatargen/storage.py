@@ -9,6 +9,8 @@ import tempfile
 import threading
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -22,6 +24,7 @@ DECODE_SLOTS = 2  # photos decoded at once in one process
 APP_FOLDER = "avatar-generator"
 
 _decode_slots = threading.BoundedSemaphore(DECODE_SLOTS)
+_working = threading.local()
 _libc = ctypes.CDLL(ctypes.util.find_library("c")) if sys.platform == "linux" else None
 
 
@@ -31,9 +34,9 @@ def load_photo(
     """Decode an uploaded photo under a memory budget, or raise InvalidPhoto saying what is wrong.
 
     The file is judged by decoding it, never by its name or declared type. At most `DECODE_SLOTS` photos decode at
-    once in this process; JPEGs decode straight at a reduced scale (draft mode) and every photo comes out with its
-    long side at most `max_side`, which is all the engine can use. EXIF orientation is applied and the result is a
-    plain RGB image with no metadata.
+    once in this process (`photo_work`); JPEGs decode straight at a reduced scale (draft mode) and every photo comes
+    out with its long side at most `max_side`, which is all the engine can use. EXIF orientation is applied and the
+    result is a plain RGB image with no metadata.
     """
     try:
         size = os.stat(path).st_size
@@ -42,24 +45,42 @@ def load_photo(
     if size > max_bytes:
         raise InvalidPhoto(f"The photo is {megabytes(size)}; the limit is {megabytes(max_bytes)}.")
     try:
-        with _decode_slots, warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path, formats=ACCEPTED_FORMATS) as image:
-                _check_size(*image.size, max_pixels=max_pixels)
-                scale = min(1.0, max_side / max(image.size))
-                image.draft("RGB", (round(image.width * scale), round(image.height * scale)))
-                image.load()
-                plain = image if image.mode in ("RGB", "RGBA", "L", "LA") else _to_rgb(image)  # reduce() needs these
-                upright = _to_rgb(ImageOps.exif_transpose(_bounded(plain, max_side)))
+        with photo_work():
+            return _decode(path, max_pixels=max_pixels, max_side=max_side)
     except UnidentifiedImageError:
         raise InvalidPhoto("That file is not a photo we can read. Upload a JPEG, PNG or WebP image.") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise InvalidPhoto(f"The photo has too many pixels; the limit is {max_pixels / 1e6:.0f} MP.") from None
     except (OSError, SyntaxError, ValueError) as error:
         raise InvalidPhoto(f"The photo is damaged or incomplete and could not be decoded ({error}).") from None
-    finally:
-        _return_memory()
-    return upright
+
+
+def _decode(path: str | os.PathLike, *, max_pixels: int, max_side: int) -> Image.Image:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with Image.open(path, formats=ACCEPTED_FORMATS) as image:
+            _check_size(*image.size, max_pixels=max_pixels)
+            scale = min(1.0, max_side / max(image.size))
+            image.draft("RGB", (round(image.width * scale), round(image.height * scale)))
+            image.load()
+            plain = image if image.mode in ("RGB", "RGBA", "L", "LA") else _to_rgb(image)  # reduce() needs these
+            return _to_rgb(ImageOps.exif_transpose(_bounded(plain, max_side)))
+
+
+@contextmanager
+def photo_work() -> Iterator[None]:
+    """Decoding and analysing photos: at most `DECODE_SLOTS` threads of this process at once, and the memory they
+    freed handed back to the system afterwards. Re-entrant within a thread (load_photo uses it too)."""
+    if getattr(_working, "inside", False):
+        yield
+        return
+    with _decode_slots:
+        _working.inside = True
+        try:
+            yield
+        finally:
+            _working.inside = False
+            _return_memory()
 
 
 def megabytes(count: int) -> str:
