@@ -86,6 +86,12 @@ def discard_upload(path: str | None) -> None:
             pass
 
 
+def search_words(search) -> str | None:
+    """Pose search text, bounded, each word once (repeats add nothing to a match but work)."""
+    text = params.text("search", search, most=MAX_SEARCH, default=None)
+    return None if text is None else " ".join(dict.fromkeys(text.lower().split()))
+
+
 def discarding_upload(fn: Callable) -> Callable:
     """For endpoints whose first argument is an upload: Gradio's cached copy goes once the call is over."""
 
@@ -187,7 +193,7 @@ class Api:
         templates, total = self.service.query_poses(
             self.user(request),
             **filters,
-            search=params.text("search", search, most=MAX_SEARCH, default=None),
+            search=search_words(search),
             limit=(limit := params.whole("limit", limit, lo=1, hi=MAX_POSES_PAGE, default=50)),
             offset=(offset := params.whole("offset", offset, lo=0, hi=MAX_OFFSET, default=0)),
         )
@@ -205,7 +211,7 @@ class Api:
         Library pictures are files rendered once; a person's own poses are drawn each time and never land in a
         folder that Gradio serves to everyone.
         """
-        search = params.text("search", search, most=MAX_SEARCH, default=None)
+        search = search_words(search)
         query = {facet: value or None for facet, value in filters.items()} | {"search": search, "limit": size}
         user, page = self.user(request), max(page, 0)
         templates, total = self.service.query_poses(user, offset=page * size, **query)
