@@ -2,18 +2,27 @@
 
 import logging
 
-import gradio as gr
-from starlette.middleware import Middleware
+from avatargen.settings import use_space_storage
 
-from avatargen.api import Api
-from avatargen.runtime import Runtime, build_runtime
-from avatargen.settings import Settings, get_settings
-from avatargen.signin import ClientAddress, SignInGuard
-from avatargen.ui import create_demo
+use_space_storage()  # before huggingface_hub is imported (through gradio): it reads HF_HOME once
+
+import gradio as gr  # noqa: E402
+from starlette.middleware import Middleware  # noqa: E402
+
+from avatargen.api import Api  # noqa: E402
+from avatargen.runtime import Runtime, build_runtime  # noqa: E402
+from avatargen.settings import Settings, get_settings  # noqa: E402
+from avatargen.signin import ClientAddress, SignInGuard  # noqa: E402
+from avatargen.ui import create_demo  # noqa: E402
+from avatargen.zerogpu import zero_gpu  # noqa: E402
 
 PLACEHOLDER_NOTICE = (
     "⚠️ **Placeholder mode.** The real image models could not be loaded on this machine, so outputs come "
-    "from a tiny random-weight model: they will not look like you. Credits and history work as usual."
+    "from a tiny random-weight model: they will not look like you. Generations are free meanwhile."
+)
+TINY_NOTICE = (
+    "⚠️ **Placeholder mode.** This app runs the tiny random-weight test model (`AVATARGEN_ENGINE=tiny`): outputs "
+    "will not look like you. Credits and history work as usual."
 )
 
 
@@ -25,12 +34,18 @@ def engine_notice(runtime: Runtime) -> str | None:
     engine = runtime.engine.loaded
     if engine is None:
         return "⏳ Loading the generation model… you can queue generations meanwhile."
-    return PLACEHOLDER_NOTICE if engine.placeholder else None
+    if not engine.placeholder:
+        return None
+    return PLACEHOLDER_NOTICE if runtime.settings.engine == "auto" else TINY_NOTICE
 
 
 def create_app(runtime: Runtime) -> gr.Blocks:
-    api = Api(runtime.service, thumbnails=runtime.settings.cache_dir / "thumbnails")
-    return create_demo(api, engine_notice=lambda: engine_notice(runtime))
+    api = Api(
+        runtime.service,
+        thumbnails=runtime.settings.cache_dir / "thumbnails",
+        run_inline=runtime.run_queued if zero_gpu() else None,
+    )
+    return create_demo(api, engine_notice=lambda: engine_notice(runtime), sign_in=runtime.settings.auth == "hf")
 
 
 def launch(settings: Settings, **launch_options) -> tuple[Runtime, gr.Blocks]:
@@ -38,7 +53,7 @@ def launch(settings: Settings, **launch_options) -> tuple[Runtime, gr.Blocks]:
     runtime = build_runtime(settings)
     if settings.auth == "none":
         runtime.service.user_for(None)  # the one local user exists before the page's first requests race for it
-    runtime.start_workers()
+    runtime.start_workers(0 if zero_gpu() else None)  # on ZeroGPU each request runs its own job
     if settings.worker_threads:
         runtime.warm_up()
     demo = create_app(runtime)

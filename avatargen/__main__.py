@@ -7,9 +7,12 @@ import signal
 import sys
 import threading
 
-from avatargen.errors import UserError
-from avatargen.runtime import build_runtime
-from avatargen.settings import get_settings
+from avatargen.settings import get_settings, use_space_storage
+
+use_space_storage()  # before huggingface_hub is imported: it reads HF_HOME once
+
+from avatargen.errors import UserError  # noqa: E402
+from avatargen.runtime import build_runtime  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

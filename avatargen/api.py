@@ -16,6 +16,7 @@ from gradio.components.api_component import Api as RawValue
 from gradio.utils import get_upload_folder
 
 from avatargen import params
+from avatargen.accounts import requester
 from avatargen.errors import UserError
 from avatargen.models import User
 from avatargen.poses import thumbnail_image, thumbnail_path
@@ -115,13 +116,25 @@ def uploaded(name: str, value) -> str | None:
 class Api:
     """The endpoint functions, bound to one service. Every parameter goes through `params` first."""
 
-    def __init__(self, service: AvatarService, *, thumbnails: Path):
+    def __init__(self, service: AvatarService, *, thumbnails: Path, run_inline: Callable[[str], None] | None = None):
         self.service = service
         self.thumbnails = thumbnails
         self.private = PrivateCopies()
+        self.run_inline = run_inline  # ZeroGPU: run the queued job inside this request, then answer
 
-    def user(self, request: gr.Request | None) -> User:
-        return self.service.user_for(request.username if request is not None else None)
+    def user(self, request: gr.Request | None, *, to: str = "continue") -> User:
+        """The person making this request; a signed-out visitor is asked to sign in `to` do what they tried."""
+        auth = self.service.settings.auth
+        name = requester(request, auth)
+        if name is None and auth != "none":
+            raise UserError(f"Sign in {'with Hugging Face ' if auth == 'hf' else ''}to {to}.")
+        return self.service.user_for(name)
+
+    def visitor(self, request: gr.Request | None) -> User | None:
+        """The person making this request, or None for a signed-out visitor (who may still browse)."""
+        auth = self.service.settings.auth
+        name = requester(request, auth)
+        return None if name is None and auth != "none" else self.service.user_for(name)
 
     def generate(
         self,
@@ -134,7 +147,7 @@ class Api:
         request: gr.Request = None,
     ) -> dict:
         generation = self.service.create_generation(
-            self.user(request),
+            self.user(request, to="generate avatars"),
             photo=uploaded("photo", photo),
             pose_id=params.ident("pose_id", pose_id),
             quality=params.choice("quality", quality, QUALITIES),
@@ -142,29 +155,35 @@ class Api:
             style=params.choice("style", style, STYLES),
             seed=params.whole("seed", seed, lo=0, hi=MAX_SEED, default=None),
         )
+        if self.run_inline is not None:
+            self.run_inline(generation.id)
+            generation = self.service.get_generation(self.user(request), generation.id)
         return {"message": "Avatar generation started", "data": generation.to_public()}
 
     def generations(self, limit: int = 20, offset: int = 0, request: gr.Request = None) -> dict:
         limit = params.whole("limit", limit, lo=1, hi=MAX_PAGE, default=20)
         offset = params.whole("offset", offset, lo=0, hi=MAX_OFFSET, default=0)
-        rows, total = self.service.list_generations(self.user(request), limit=limit, offset=offset)
+        rows, total = self.service.list_generations(
+            self.user(request, to="see your generations"), limit=limit, offset=offset
+        )
         return {
             "data": [row.to_public() for row in rows],
             "meta": {"total": total, "limit": limit, "offset": offset, "hasMore": offset + len(rows) < total},
         }
 
     def generation(self, id: str, request: gr.Request = None) -> dict:
-        return {"data": self.service.get_generation(self.user(request), params.ident("id", id)).to_public()}
+        user = self.user(request, to="see your generations")
+        return {"data": self.service.get_generation(user, params.ident("id", id)).to_public()}
 
     def delete_generation(self, id: str, request: gr.Request = None) -> dict:
-        self.service.delete_generation(self.user(request), params.ident("id", id))
+        self.service.delete_generation(self.user(request, to="delete your generations"), params.ident("id", id))
         return {"message": "Generation deleted successfully"}
 
     def stats(self, request: gr.Request = None) -> dict:
-        return {"data": self.service.stats(self.user(request))}
+        return {"data": self.service.stats(self.user(request, to="see your stats"))}
 
     def credits(self, request: gr.Request = None) -> dict:
-        return {"data": self.service.credits(self.user(request))}
+        return {"data": self.service.credits(self.user(request, to="see your credits"))}
 
     def price(self, quality: str = "sd", priority: bool = False) -> dict:
         quality = params.choice("quality", quality, QUALITIES, default="sd")
@@ -191,7 +210,7 @@ class Api:
             for facet, value in zip(FACETS, (category, gender, view, framing), strict=True)
         }
         templates, total = self.service.query_poses(
-            self.user(request),
+            self.visitor(request),
             **filters,
             search=search_words(search),
             limit=(limit := params.whole("limit", limit, lo=1, hi=MAX_POSES_PAGE, default=50)),
@@ -213,7 +232,7 @@ class Api:
         """
         search = search_words(search)
         query = {facet: value or None for facet, value in filters.items()} | {"search": search, "limit": size}
-        user, page = self.user(request), max(page, 0)
+        user, page = self.visitor(request), max(page, 0)
         templates, total = self.service.query_poses(user, offset=page * size, **query)
         if not templates and total:  # past the last page (the filters changed meanwhile): show the last one
             page = (total - 1) // size
@@ -229,17 +248,18 @@ class Api:
 
     def extract_pose(self, photo: str | None, name: str | None = None, request: gr.Request = None) -> dict:
         name = params.text("name", name, most=MAX_NAME, default=None)
-        template = self.service.extract_pose(self.user(request), photo=uploaded("photo", photo), name=name)
+        user = self.user(request, to="save your own poses")
+        template = self.service.extract_pose(user, photo=uploaded("photo", photo), name=name)
         return {"message": "Pose saved to your private poses", "data": template.to_public()}
 
     def delete_pose(self, id: str, request: gr.Request = None) -> dict:
-        self.service.delete_pose(self.user(request), params.ident("id", id))
+        self.service.delete_pose(self.user(request, to="delete your poses"), params.ident("id", id))
         return {"message": "Pose deleted successfully"}
 
     def download_output(self, id: str, request: gr.Request = None) -> str:
         """The output image of the person's own generation, as a private, short-lived file."""
         generation_id = params.ident("id", id)
-        source = self.service.output_path(self.user(request), generation_id)
+        source = self.service.output_path(self.user(request, to="download your avatars"), generation_id)
         return self.private.copy(source, name=f"avatar-{generation_id}.jpg")
 
 

@@ -75,6 +75,15 @@ def balance(session: Session, user_id: int) -> int:
     return int(total.one() or 0)
 
 
+def topped_up_since(session: Session, user_id: int, moment: datetime) -> bool:
+    query = select(CreditTransaction.id).where(
+        CreditTransaction.user_id == user_id,
+        CreditTransaction.reason == "daily",
+        CreditTransaction.created_at >= moment,
+    )
+    return session.exec(query.limit(1)).first() is not None
+
+
 def ledger(session: Session, user_id: int, *, limit: int) -> Sequence[CreditTransaction]:
     query = (
         select(CreditTransaction)
@@ -203,14 +212,23 @@ def touch(session: Session, generation_id: str, attempt: int) -> None:
     session.commit()
 
 
-def complete_generation(session: Session, generation_id: str, attempt: int, output_path: str) -> bool:
-    result = session.exec(
-        update(Generation)
-        .where(*_held(generation_id, attempt))
-        .values(status="completed", output_image_path=output_path, progress=1.0, completed_at=utcnow())
-    )
+def complete_generation(
+    session: Session, generation_id: str, attempt: int, output_path: str, *, placeholder: bool = False
+) -> bool:
+    """Mark a held row completed; a `placeholder` output is free: its charge is refunded in the same transaction."""
+    values = {"status": "completed", "output_image_path": output_path, "progress": 1.0, "completed_at": utcnow()}
+    charged = session.get(Generation, generation_id).credit_used if placeholder else 0
+    if placeholder:
+        values |= {"placeholder": True, "credit_used": 0}
+    result = session.exec(update(Generation).where(*_held(generation_id, attempt)).values(**values))
+    if result.rowcount != 1:
+        session.rollback()
+        return False
+    if charged:
+        user_id = session.get(Generation, generation_id).user_id
+        session.add(CreditTransaction(user_id=user_id, delta=charged, reason="refund", generation_id=generation_id))
     session.commit()
-    return result.rowcount == 1
+    return True
 
 
 def fail_and_refund(session: Session, generation_id: str, message: str, *, attempt: int | None = None) -> bool:

@@ -29,7 +29,7 @@ class CreditTransaction(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="user.id", index=True)
     delta: int
-    reason: str  # grant | generation | refund | admin
+    reason: str  # grant | daily | generation | refund | admin
     generation_id: str | None = Field(default=None, index=True)
     created_at: datetime = Field(default_factory=utcnow)
 
@@ -65,6 +65,7 @@ class Generation(SQLModel, table=True):
     credit_used: int
     progress: float = 0.0  # share of denoising steps done
     attempts: int = 0  # runs started; a crash mid-run leaves this behind
+    placeholder: bool = False  # made by the placeholder model `auto` fell back to: free of charge
     created_at: datetime = Field(default_factory=utcnow, index=True)
     started_at: datetime | None = None
     heartbeat_at: datetime | None = None  # last sign of life from the worker running it
@@ -86,6 +87,7 @@ class Generation(SQLModel, table=True):
             "status": self.status,
             "progress": round(self.progress, 3),
             "errorMessage": self.error_message,
+            "placeholder": self.placeholder,
             "creditUsed": self.credit_used,
             "createdAt": iso(self.created_at),
             "startedAt": iso(self.started_at),

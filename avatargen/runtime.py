@@ -56,6 +56,16 @@ class Runtime:
         thread.start()
         return thread
 
+    def run_queued(self, generation_id: str, *, most: int = 4) -> None:
+        """Run queued jobs in this thread until this generation has left the queue (or `most` jobs ran).
+
+        For ZeroGPU, where GPU work must run inside the person's own request: the queue order, claims and recovery
+        stay as they are; a job whose request died is run by the next person's request.
+        """
+        for _ in range(most):
+            if not self.queue.run_next() or not self.service.is_pending(generation_id):
+                return
+
     def close(self) -> None:
         self._stopped.set()
         self.queue.stop()
@@ -71,6 +81,8 @@ def build_runtime(settings: Settings) -> Runtime:
         settings, engine=database, storage=Storage(settings.data_dir), poses=PoseLibrary.load(), enqueue=queue.enqueue
     )
     engine = LazyEngine(lambda: _load_engine(settings))
+    if settings.engine == "auto":
+        service.placeholder_fallback = lambda: engine.loaded is not None and engine.loaded.placeholder
     queue.handler = GenerationWorker(
         service, engine, batch_size=settings.batch_size, heartbeat_s=settings.stale_job_seconds / 4
     )

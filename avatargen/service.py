@@ -43,6 +43,7 @@ class AvatarService:
         self.storage = storage
         self.poses = poses
         self.enqueue = enqueue
+        self.placeholder_fallback: Callable[[], bool] = lambda: False  # set by the runtime from the engine state
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
@@ -55,6 +56,8 @@ class AvatarService:
         username = username.strip()
         if not username or len(username) > 64:
             raise UserError("A username needs 1 to 64 characters.")
+        if ":" in username:  # kept for accounts from elsewhere: "hf:<name>"
+            raise UserError("A username cannot contain ':'.")
         if password is not None and len(password) < MIN_PASSWORD:
             raise UserError(f"A password needs at least {MIN_PASSWORD} characters.")
         with self.session() as session:
@@ -80,22 +83,57 @@ class AvatarService:
         return verify_password(password, stored) and user is not None
 
     def user_for(self, username: str | None) -> User:
-        """The requesting user: the signed-in one, or the single local user when auth is off."""
+        """The requesting user: the signed-in one, or the single local user when auth is off.
+
+        Local and Hugging Face accounts are created on their first request; password accounts by an administrator.
+        With daily credits on, the first request of a UTC day tops the balance up.
+        """
         if self.settings.auth == "none":
             username = LOCAL_USERNAME
         if not username:
             raise UserError("Please sign in first.")
         with self.session() as session:
             user = db.get_user(session, username)
-        if user is not None:
-            return user
-        if self.settings.auth != "none":
-            raise UserError("Your account was not found. Please sign in again.")
-        try:
-            return self.add_user(username)
-        except UserError:  # created meanwhile by a concurrent first request
-            with self.session() as session:
-                return db.get_user(session, username)
+        if user is None:
+            if self.settings.auth == "password":
+                raise UserError("Your account was not found. Please sign in again.")
+            user = self._first_visit(username)
+        if self.settings.daily_credits:
+            self.top_up_daily(user)
+        return user
+
+    def _first_visit(self, username: str) -> User:
+        with self.session() as session:
+            try:
+                user = db.add_user(session, username=username, starting_credits=self.settings.starting_credits)
+                session.commit()
+                log.info("new account %r with %d credits", username, self.settings.starting_credits)
+                return user
+            except IntegrityError:  # created meanwhile by a concurrent first request
+                session.rollback()
+        with self.session() as session:
+            return db.get_user(session, username)
+
+    def top_up_daily(self, user: User) -> int:
+        """Once per UTC day, bring a balance below `daily_credits` up to it (a "daily" ledger entry).
+
+        Concurrent first requests of the day take the person's row lock in turn, so one of them tops up and the
+        others see its entry. Returns the credits added (0 when none were due).
+        """
+        floor = self.settings.daily_credits
+        today = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+        with self.session() as session:
+            if db.topped_up_since(session, user.id, today) or db.balance(session, user.id) >= floor:
+                return 0
+            db.lock_user(session, user.id)
+            if db.topped_up_since(session, user.id, today):
+                return 0
+            missing = floor - db.balance(session, user.id)
+            if missing <= 0:
+                return 0
+            session.add(CreditTransaction(user_id=user.id, delta=missing, reason="daily"))
+            session.commit()
+            return missing
 
     def grant_credits(self, username: str, amount: int) -> int:
         with self.session() as session:
@@ -142,10 +180,12 @@ class AvatarService:
             raise UnknownPose(f"Unknown pose {pose_id!r}. Pick a pose from the gallery.")
         return _template(row)
 
-    def query_poses(self, user: User, **filters) -> tuple[list[PoseTemplate], int]:
-        """The library filtered and paged, this person's custom poses first."""
-        with self.session() as session:
-            mine = [_template(row) for row in db.custom_poses(session, user_id=user.id)]
+    def query_poses(self, user: User | None, **filters) -> tuple[list[PoseTemplate], int]:
+        """The library filtered and paged, this person's custom poses first (none for a signed-out visitor)."""
+        mine = []
+        if user is not None:
+            with self.session() as session:
+                mine = [_template(row) for row in db.custom_poses(session, user_id=user.id)]
         return self.poses.query(include=mine, **filters)
 
     def extract_pose(self, user: User, *, photo: str | Path, name: str | None = None) -> PoseTemplate:
@@ -198,8 +238,9 @@ class AvatarService:
     # Generations
 
     def price(self, quality: str, priority: bool) -> int:
+        """Credits a generation costs now: 0 while `auto` has fallen back to the placeholder model."""
         _check_choice("quality", quality, QUALITIES)
-        return generation_cost(quality, bool(priority))
+        return 0 if self.placeholder_fallback() else generation_cost(quality, bool(priority))
 
     def create_generation(
         self,
@@ -246,6 +287,7 @@ class AvatarService:
                     width=size.width,
                     height=size.height,
                     credit_used=cost,
+                    placeholder=self.placeholder_fallback(),
                 )
                 session.add(generation)
                 session.add(
@@ -278,6 +320,11 @@ class AvatarService:
         if row is None:
             raise NotFound("Generation not found.")
         return row
+
+    def is_pending(self, generation_id: str) -> bool:
+        with self.session() as session:
+            row = session.get(Generation, generation_id)
+        return row is not None and row.status == "pending"
 
     def output_path(self, user: User, generation_id: str) -> Path:
         row = self.get_generation(user, generation_id)
@@ -343,9 +390,11 @@ class AvatarService:
         with self.session() as session:
             db.set_progress(session, generation.id, generation.attempts, progress)
 
-    def complete(self, generation: Generation, output_key: str) -> None:
+    def complete(self, generation: Generation, output_key: str, *, placeholder: bool = False) -> None:
+        """Record the output; an image from the `auto` fallback placeholder is free (its charge is refunded)."""
+        free = placeholder and self.settings.engine == "auto"
         with self.session() as session:
-            finished = db.complete_generation(session, generation.id, generation.attempts, output_key)
+            finished = db.complete_generation(session, generation.id, generation.attempts, output_key, placeholder=free)
         if not finished:  # deleted, or taken over after this worker was thought dead: the output has no owner
             self.storage.delete(output_key)
 

@@ -1,6 +1,7 @@
 """Settings read once from the environment (prefix AVATARGEN_) and validated."""
 
 import ipaddress
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -9,6 +10,31 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
+SPACE_STORAGE = Path("/data")  # a Space's persistent storage, when it has some
+
+
+def on_space() -> bool:
+    """Running on a Hugging Face Space (the Hub sets SPACE_ID there)."""
+    return bool(os.environ.get("SPACE_ID"))
+
+
+def default_data_dir() -> Path:
+    """`/data/avatargen` on a Space with persistent storage (it survives restarts), else `./data`."""
+    return SPACE_STORAGE / "avatargen" if SPACE_STORAGE.is_dir() else Path("./data")
+
+
+def default_auth() -> str:
+    """`hf` on a Space (sign in with Hugging Face), else `none`; never `hf` on a laptop by itself."""
+    return "hf" if on_space() else "none"
+
+
+def use_space_storage() -> None:
+    """Keep the Hugging Face cache (model weights) on a Space's persistent storage too, unless told otherwise.
+
+    Must run before huggingface_hub is imported: it reads HF_HOME once, at import.
+    """
+    if SPACE_STORAGE.is_dir() and "HF_HOME" not in os.environ and os.access(SPACE_STORAGE, os.W_OK):
+        os.environ["HF_HOME"] = str(SPACE_STORAGE / ".huggingface")
 
 
 def is_loopback(host: str) -> bool:
@@ -23,14 +49,15 @@ def is_loopback(host: str) -> bool:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="AVATARGEN_", frozen=True)
 
-    data_dir: Path = Path("./data")  # uploads, outputs, SQLite files, caches
+    data_dir: Path = Field(default_factory=default_data_dir)  # uploads, outputs, SQLite files, caches
     database_url: str = ""  # any SQLAlchemy URL; empty means SQLite in the data dir
     queue_url: str = ""  # huey storage: sqlite:///… or redis://…; empty means SQLite in the data dir
     engine: Literal["auto", "diffusers", "tiny"] = "auto"
-    auth: Literal["none", "password"] = "none"
+    auth: Literal["none", "password", "hf"] = Field(default_factory=default_auth)
     starting_credits: int = Field(100, ge=0)  # granted once to each new user
+    daily_credits: int = Field(0, ge=0)  # once per UTC day a balance below this is topped up to it; 0 = off
 
-    host: str = "127.0.0.1"
+    host: str = Field(default_factory=lambda: "0.0.0.0" if on_space() else "127.0.0.1")
     port: int = Field(7860, ge=1, le=65535)
     share: bool = False
     worker_threads: int = Field(1, ge=0, le=8)  # in-app queue consumers; 0 = only standalone workers

@@ -32,7 +32,7 @@ def _filters(values: tuple) -> dict:
     }
 
 
-def create_demo(api: Api, *, engine_notice: Callable[[], str | None]) -> gr.Blocks:
+def create_demo(api: Api, *, engine_notice: Callable[[], str | None], sign_in: bool = False) -> gr.Blocks:
     facets = api.facets()
 
     def notice() -> dict:
@@ -69,11 +69,15 @@ def create_demo(api: Api, *, engine_notice: Callable[[], str | None]) -> gr.Bloc
     @user_errors
     def account(quality: str, priority: bool, request: gr.Request) -> str:
         cost = api.price(quality, priority)["data"]["credits"]
+        if api.visitor(request) is None:
+            return f"**Cost:** {cost} credits · Sign in with Hugging Face to get your free credits."
         balance = api.credits(request)["data"]["balance"]
         return f"**Cost:** {cost} credits · **Your balance:** {balance} credits"
 
     @user_errors
     def history(request: gr.Request) -> tuple:
+        if api.visitor(request) is None:
+            return [], "Sign in with Hugging Face to see your generations."
         records = api.generations(limit=100, request=request)["data"]
         rows = [
             [
@@ -142,6 +146,8 @@ def create_demo(api: Api, *, engine_notice: Callable[[], str | None]) -> gr.Bloc
 
     with gr.Blocks(title="avatargen — you, in any pose", delete_cache=(3600, 3600)) as demo:
         banner = gr.Markdown(visible=False, elem_id="engine-banner")
+        if sign_in:
+            gr.LoginButton(elem_id="sign-in")
         gr.Markdown("# avatargen\nUpload a photo of yourself, pick a pose, and get an image of you in that pose.")
         pose_ids, page, watched = gr.State([]), gr.State(0), gr.State(None)
         pose_id = gr.State("")

@@ -13,6 +13,7 @@ from avatargen.models import Generation
 from avatargen.poses import render_openpose
 from avatargen.presets import QUALITIES, STYLES
 from avatargen.service import AvatarService
+from avatargen.zerogpu import on_gpu
 
 if TYPE_CHECKING:
     from avatargen.engine import AvatarEngine
@@ -73,7 +74,8 @@ class GenerationWorker:
             if not ready:
                 return
             try:
-                images = self.engine.get().generate(requests, progress=self._progress_reporter(ready))
+                engine = self.engine.get()
+                images = on_gpu(engine.generate, requests, progress=self._progress_reporter(ready))
             except Exception as error:
                 for generation in ready:
                     self._fail(generation, error)
@@ -86,7 +88,7 @@ class GenerationWorker:
             except Exception as error:
                 self._fail(generation, error)
                 continue
-            self.service.complete(generation, key)
+            self.service.complete(generation, key, placeholder=engine.placeholder)
 
     @contextlib.contextmanager
     def _heartbeat(self, batch: list[Generation]):
