@@ -3,9 +3,9 @@
 - `none`: nobody in particular (the service maps it to the one local user);
 - `password`: the name Gradio's login page signed in;
 - `hf`: the Hugging Face user, from Gradio's OAuth session ("Sign in with Hugging Face") or, for scripts, from a
-  Hugging Face token sent as `Authorization: Bearer …` (what `gradio_client.Client(url, token=…)` sends), looked
-  up on the Hub once and remembered for a while. Hugging Face names get the `hf:` prefix, which password accounts
-  cannot contain, so the two never collide.
+  Hugging Face token sent as `X-HF-Authorization: Bearer …` (what `gradio_client.Client(url, token=…)` sends; a
+  plain `Authorization` header also works), looked up on the Hub once and remembered for 10 minutes. Hugging Face
+  names get the `hf:` prefix, which password accounts cannot contain, so the two never collide.
 """
 
 import hashlib
@@ -87,6 +87,6 @@ def _session(request) -> dict:
 
 def _bearer_token(request) -> str | None:
     headers = getattr(request, "headers", None) or {}
-    value = headers.get("authorization") or ""
+    value = headers.get("x-hf-authorization") or headers.get("authorization") or ""
     scheme, _, token = value.partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip().startswith("hf_") else None

@@ -23,6 +23,14 @@ class Runtime:
     engine: LazyEngine
     _stopped: threading.Event = field(default_factory=threading.Event)
 
+    def __post_init__(self) -> None:
+        if self.settings.engine == "auto":
+            self.service.placeholder_fallback = self.fell_back_to_placeholder
+
+    def fell_back_to_placeholder(self) -> bool:
+        """`auto` could not load the real models and runs the tiny placeholder instead."""
+        return self.engine.loaded is not None and self.engine.loaded.placeholder
+
     def start_workers(self, threads: int | None = None, *, single_process: bool = False) -> None:
         """Recover what a crash left behind, then consume the queue in this process.
 
@@ -81,8 +89,6 @@ def build_runtime(settings: Settings) -> Runtime:
         settings, engine=database, storage=Storage(settings.data_dir), poses=PoseLibrary.load(), enqueue=queue.enqueue
     )
     engine = LazyEngine(lambda: _load_engine(settings))
-    if settings.engine == "auto":
-        service.placeholder_fallback = lambda: engine.loaded is not None and engine.loaded.placeholder
     queue.handler = GenerationWorker(
         service, engine, batch_size=settings.batch_size, heartbeat_s=settings.stale_job_seconds / 4
     )

@@ -1,0 +1,249 @@
+"""The public-Space setup: sign in with Hugging Face, daily free credits, /data storage, free placeholder images,
+ZeroGPU. Sign-in runs through Gradio's own (mocked, off-Space) OAuth routes and session; only the Hub look-ups
+Gradio and the token check make are replaced (no network here)."""
+
+import json
+import sys
+import threading
+import types
+from datetime import timedelta
+
+import gradio.oauth
+import httpx
+import huggingface_hub
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+
+import app
+from avatargen import settings as settings_module
+from avatargen import zerogpu
+from avatargen.accounts import HF_PREFIX
+from avatargen.api import Api
+from avatargen.errors import UserError
+from avatargen.settings import Settings
+from tests.conftest import make_runtime
+from tests.test_app import free_port, wait_until_done
+
+HUB_USERS = {"hf_token_of_bob": "bob-hf", "hf_token_of_odd": "odd name!"}
+
+
+def fake_whoami(token=None, **_):
+    if token not in HUB_USERS:
+        raise huggingface_hub.errors.HfHubHTTPError("401 Unauthorized")
+    return {"type": "user", "name": HUB_USERS[token]}
+
+
+@pytest.fixture(scope="module")
+def space(tmp_path_factory):
+    patch = pytest.MonkeyPatch()
+    # Gradio's mocked OAuth (off a Space) signs people in as the machine's Hub user: that look-up is faked
+    patch.setattr(gradio.oauth, "get_token", lambda: "hf_local_machine")
+    patch.setattr(
+        gradio.oauth,
+        "whoami",
+        lambda *a, **k: {"type": "user", "name": "ada", "fullname": "Ada L.", "avatarUrl": "https://example.org/a"},
+    )
+    patch.setattr(huggingface_hub, "whoami", fake_whoami)
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("space") / "data", auth="hf", engine="tiny", port=free_port(), host="0.0.0.0"
+    )
+    runtime, demo = app.launch(settings, prevent_thread_lock=True, quiet=True)
+    yield f"http://127.0.0.1:{settings.port}/", runtime
+    demo.close()
+    runtime.close()
+    patch.undo()
+
+
+def oauth_session(url: str) -> dict:
+    """Sign in through Gradio's /login/huggingface → /login/callback routes; returns the session cookie header."""
+    http = httpx.Client(base_url=url, timeout=30)
+    callback = http.get("login/huggingface").headers["location"]
+    answer = http.get(callback)
+    assert answer.status_code in (302, 307)
+    cookie = answer.headers["set-cookie"].split(";")[0]  # Secure: sent back by hand over plain http
+    return {"cookie": cookie}
+
+
+def raw_call(url: str, endpoint: str, data: list, headers: dict | None = None) -> tuple[str, dict]:
+    with httpx.Client(base_url=url, headers=headers or {}, timeout=60) as http:
+        event_id = http.post(f"gradio_api/call/{endpoint}", json={"data": data}).json()["event_id"]
+        lines = http.get(f"gradio_api/call/{endpoint}/{event_id}").text.splitlines()
+    event = [line for line in lines if line.startswith("event: ")][-1].removeprefix("event: ")
+    payload = json.loads([line for line in lines if line.startswith("data: ")][-1].removeprefix("data: "))
+    return event, payload
+
+
+def refused(call) -> str:
+    with pytest.raises(AppError) as error:
+        call()
+    return str(error.value)
+
+
+def test_signed_out_visitors_browse_but_are_asked_to_sign_in(space, photo):
+    url, runtime = space
+    visitor = Client(url, verbose=False)
+    assert visitor.predict(category="standing", limit=3, api_name="/poses")["meta"]["total"] > 0
+    assert visitor.predict(api_name="/styles")["data"]
+    assert visitor.predict("hd", True, api_name="/price")["data"]["credits"] == 10
+    pose_id = visitor.predict(limit=1, api_name="/poses")["data"][0]["id"]
+    assert refused(lambda: visitor.predict(api_name="/credits")) == "Sign in with Hugging Face to see your credits."
+    assert refused(
+        lambda: visitor.predict(handle_file(str(photo)), pose_id, "sd", False, "realistic", None, api_name="/generate")
+    ) == ("Sign in with Hugging Face to generate avatars.")
+    assert "Sign in with Hugging Face to see your generations" in refused(
+        lambda: visitor.predict(api_name="/generations")
+    )
+    with runtime.service.session() as session:  # nobody was created or charged
+        from avatargen import db
+
+        assert db.get_user(session, "local") is None
+    config = httpx.get(f"{url}config").text
+    assert "Sign in with Hugging Face" in config  # the page offers the login button
+
+
+def test_hf_users_sign_in_generate_and_keep_their_work_to_themselves(space, photo):
+    url, runtime = space
+    ada = oauth_session(url)
+    event, credits = raw_call(url, "credits", [], ada)
+    assert event == "complete" and credits[0]["data"]["balance"] == 100  # starting credits on the first visit
+    assert runtime.service.user_for(HF_PREFIX + "ada").username == "hf:ada"
+
+    bob = Client(url, token="hf_token_of_bob", verbose=False)  # a script with a Hugging Face token
+    pose_id = bob.predict(limit=1, api_name="/poses")["data"][0]["id"]
+    record = bob.predict(handle_file(str(photo)), pose_id, "sd", False, "anime", 5, api_name="/generate")["data"]
+    assert wait_until_done(bob, record["id"])["status"] == "completed"
+    assert bob.predict(api_name="/credits")["data"]["balance"] == 95
+
+    event, answer = raw_call(url, "generation", [record["id"]], ada)
+    assert event == "error" and answer["error"] == "Generation not found."
+    event, listed = raw_call(url, "generations", [20, 0], ada)
+    assert listed[0]["meta"]["total"] == 0
+    stranger = Client(url, token="hf_token_of_nobody", verbose=False)
+    assert refused(lambda: stranger.predict(api_name="/credits")) == "Sign in with Hugging Face to see your credits."
+    assert refused(lambda: stranger.predict(record["id"], api_name="/generation")) == (
+        "Sign in with Hugging Face to see your generations."
+    )
+    odd = Client(url, token="hf_token_of_odd", verbose=False)
+    assert "has characters this app cannot use" in refused(lambda: odd.predict(api_name="/credits"))
+
+
+def test_an_expired_oauth_session_counts_as_signed_out():
+    from avatargen.accounts import requester
+
+    request = types.SimpleNamespace(
+        scope={"session": {"oauth_info": {"expires_at": 1, "userinfo": {"preferred_username": "ada"}}}}, headers={}
+    )
+    assert requester(types.SimpleNamespace(request=request), "hf") is None
+
+
+def test_password_accounts_cannot_take_a_hugging_face_name(service):
+    with pytest.raises(UserError, match="cannot contain ':'"):
+        service.add_user("hf:ada", password="long-enough")
+
+
+def test_a_space_signs_in_with_hugging_face_and_keeps_its_data(monkeypatch, tmp_path):
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    assert Settings().auth == "none" and Settings().host == "127.0.0.1"  # a laptop never picks hf by itself
+    monkeypatch.setenv("SPACE_ID", "someone/avatargen")
+    on_space = Settings()
+    assert (on_space.auth, on_space.host) == ("hf", "0.0.0.0")
+    monkeypatch.setenv("AVATARGEN_AUTH", "password")
+    assert Settings().auth == "password"
+
+    storage = tmp_path / "data"
+    monkeypatch.setattr(settings_module, "SPACE_STORAGE", storage)
+    assert Settings().data_dir == settings_module.Path("./data")  # no persistent storage: the local folder
+    storage.mkdir()
+    assert Settings().data_dir == storage / "avatargen"
+    monkeypatch.delenv("HF_HOME", raising=False)
+    settings_module.use_space_storage()
+    assert settings_module.os.environ["HF_HOME"] == str(storage / ".huggingface")
+    monkeypatch.setenv("HF_HOME", "/elsewhere")
+    settings_module.use_space_storage()
+    assert settings_module.os.environ["HF_HOME"] == "/elsewhere"
+
+
+def test_daily_credits_top_up_once_per_day_under_racing_first_requests(tmp_path, fake_engine, monkeypatch):
+    settings = Settings(data_dir=tmp_path / "data", engine="tiny", auth="hf", starting_credits=5, daily_credits=20)
+    runtime = make_runtime(settings, fake_engine)
+    service = runtime.service
+    try:
+        results = []
+        threads = [threading.Thread(target=lambda: results.append(service.user_for("hf:ada").id)) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(set(results)) == 1
+        user = service.user_for("hf:ada")
+        ledger = service.credits(user)["transactions"]
+        assert sorted((t["reason"], t["delta"]) for t in ledger) == [("daily", 15), ("grant", 5)]
+        assert service.credits(user)["balance"] == 20
+        assert service.top_up_daily(user) == 0  # once a day
+
+        import avatargen.service as service_module
+
+        tomorrow = service_module.utcnow() + timedelta(days=1)
+        monkeypatch.setattr(service_module, "utcnow", lambda: tomorrow)
+        assert service.top_up_daily(user) == 0  # a balance at the floor needs nothing
+    finally:
+        runtime.close()
+
+
+def test_placeholder_fallback_generations_are_free(tmp_path, fake_engine, photo):
+    settings = Settings(data_dir=tmp_path / "data", engine="auto")
+    runtime = make_runtime(settings, fake_engine)  # the fake engine is a placeholder, like the tiny fallback
+    service = runtime.service
+    try:
+        user = service.user_for(None)
+        pose_id = service.poses.query(limit=1)[0][0].id
+        assert service.price("hd", True) == 10  # not known yet: the engine has not loaded
+        early = service.create_generation(user, photo=photo, pose_id=pose_id, quality="hd", priority=True)
+        assert early.credit_used == 10 and service.credits(user)["balance"] == 90
+        runtime.queue.run_next()  # the engine loads: a placeholder
+        done = service.get_generation(user, early.id)
+        assert (done.status, done.placeholder, done.credit_used) == ("completed", True, 0)
+        assert service.credits(user)["balance"] == 100  # refunded once made
+
+        assert service.price("hd", True) == 0  # now known: shown and charged as free
+        later = service.create_generation(user, photo=photo, pose_id=pose_id, quality="hd", priority=True)
+        assert (later.credit_used, later.placeholder, later.to_public()["placeholder"]) == (0, True, True)
+        assert app.engine_notice(runtime).startswith("⚠️ **Placeholder mode.**")
+        assert "free" in app.engine_notice(runtime)
+    finally:
+        runtime.close()
+
+
+def test_explicit_tiny_keeps_normal_prices(runtime, service, photo, pose_id):
+    runtime.engine.get()
+    user = service.user_for(None)
+    assert service.price("sd", False) == 5
+    assert service.create_generation(user, photo=photo, pose_id=pose_id).credit_used == 5
+
+
+def test_zero_gpu_runs_the_job_inside_spaces_gpu_within_the_request(runtime, service, photo, pose_id, monkeypatch):
+    calls = []
+
+    def gpu(duration):
+        def wrap(fn):
+            def run(requests):
+                calls.append((duration(requests), len(requests)))
+                return fn(requests)
+
+            return run
+
+        return wrap
+
+    monkeypatch.setitem(sys.modules, "spaces", types.SimpleNamespace(GPU=gpu))
+    monkeypatch.setattr(zerogpu.importlib.util, "find_spec", lambda name: object())
+    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
+    zerogpu._gpu_function.cache_clear()
+    try:
+        api = Api(service, thumbnails=runtime.settings.cache_dir / "thumbnails", run_inline=runtime.run_queued)
+        record = api.generate(str(photo), pose_id, "sd", False, "realistic", None)["data"]
+    finally:
+        zerogpu._gpu_function.cache_clear()
+    assert record["status"] == "completed"  # made within the call, as ZeroGPU needs
+    assert calls == [(zerogpu.BASE_SECONDS + zerogpu.SECONDS_PER_IMAGE, 1)]
+    assert len(runtime.queue) == 0
