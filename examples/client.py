@@ -1,0 +1,74 @@
+"""Make an avatar from a script: a photo of you, a pose found by search, and the image saved to a file.
+
+    python examples/client.py --url http://127.0.0.1:7860/ --photo me.jpg --pose "hands on hips" --out me.jpg
+    python examples/client.py --url someone/avatargen --token hf_… --photo me.jpg --pose "sitting on steps"
+
+`--url` is a local address or a Space id. On a Space, sign in with a Hugging Face token (`--token`, or the HF_TOKEN
+environment variable); on an app with password accounts use `--user` and `--password`. Prints a progress line while
+the image is made; exits with status 1 and the server's message when something is refused or fails.
+"""
+
+import argparse
+import os
+import shutil
+import sys
+import time
+
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", required=True, help="app address (http://…) or Space id (owner/name)")
+    parser.add_argument("--photo", required=True, help="a photo of you, face clearly visible")
+    parser.add_argument("--pose", required=True, help='pose search, e.g. "hands on hips"')
+    parser.add_argument("--out", default="avatar.jpg", help="where to save the image")
+    parser.add_argument("--quality", choices=["sd", "hd"], default="sd")
+    parser.add_argument("--style", default="realistic")
+    parser.add_argument("--priority", action="store_true", help="jump the queue (+3 credits)")
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--token", default=os.environ.get("HF_TOKEN"), help="Hugging Face token (Spaces)")
+    parser.add_argument("--user", help="account name (password sign-in)")
+    parser.add_argument("--password", default=os.environ.get("AVATARGEN_PASSWORD"))
+    parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for the image")
+    args = parser.parse_args()
+
+    try:
+        auth = (args.user, args.password) if args.user else None
+        client = Client(args.url, token=args.token, auth=auth, verbose=False)
+        poses = client.predict(search=args.pose, limit=1, api_name="/poses")["data"]
+        if not poses:
+            raise AppError(f"No pose matches {args.pose!r}; try other words.")
+        pose = poses[0]
+        price = client.predict(args.quality, args.priority, api_name="/price")["data"]["credits"]
+        print(f"Pose: {pose['name']} ({pose['id']}), {args.quality.upper()}, {price} credits")
+        options = (args.quality, args.priority, args.style, args.seed)
+        job = client.predict(handle_file(args.photo), pose["id"], *options, api_name="/generate")["data"]
+        record = wait(client, job["id"], args.timeout)
+        if record["status"] != "completed":
+            raise AppError(record["errorMessage"] or "The generation failed.")
+        shutil.copyfile(client.predict(job["id"], api_name="/download_output"), args.out)
+    except AppError as error:
+        print(f"\nerror: {error}", file=sys.stderr)
+        return 1
+    print(f"\nSaved {args.out} (seed {record['seed']}, {record['creditUsed']} credits).")
+    return 0
+
+
+def wait(client: Client, generation_id: str, timeout: float) -> dict:
+    """Poll the generation, printing one progress line that updates in place."""
+    deadline = time.monotonic() + timeout
+    while True:
+        record = client.predict(generation_id, api_name="/generation")["data"]
+        done = int(record["progress"] * 20)
+        print(f"\r{record['status']:<10} [{'#' * done}{'.' * (20 - done)}]", end="", flush=True)
+        if record["status"] in ("completed", "failed"):
+            return record
+        if time.monotonic() > deadline:
+            raise AppError(f"Still {record['status']} after {timeout:.0f} s; it keeps going on the server.")
+        time.sleep(1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
