@@ -64,7 +64,7 @@ class Runtime:
 
 def build_runtime(settings: Settings) -> Runtime:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    database = create_db_engine(settings.db_url)
+    database = create_db_engine(settings.db_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
     init_db(database)
     queue = JobQueue(settings.queue_location)
     service = AvatarService(

@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./data")  # uploads, outputs, SQLite files, caches
     database_url: str = ""  # any SQLAlchemy URL; empty means SQLite in the data dir
     queue_url: str = ""  # huey storage: sqlite:///… or redis://…; empty means SQLite in the data dir
+    db_pool_size: int = Field(5, ge=1, le=100)  # connections each process keeps open to a database server
+    db_max_overflow: int = Field(10, ge=0, le=100)  # extra connections it may open at peaks
     engine: Literal["auto", "diffusers", "tiny"] = "auto"
     auth: Literal["none", "password"] = "none"
     starting_credits: int = Field(100, ge=0)  # granted once to each new user
