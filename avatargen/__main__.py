@@ -1,13 +1,15 @@
-"""Command line: `python -m avatargen worker | user add | credits grant`."""
+"""Command line: `python -m avatargen worker | status | user add | credits grant`."""
 
 import argparse
 import getpass
+import json
 import logging
 import signal
 import sys
 import threading
 
 from avatargen.errors import UserError
+from avatargen.health import render, status
 from avatargen.runtime import build_runtime
 from avatargen.settings import get_settings
 
@@ -18,6 +20,9 @@ def main(argv: list[str] | None = None) -> int:
 
     worker = commands.add_parser("worker", help="consume the generation queue (run one per GPU)")
     worker.add_argument("--threads", type=int, default=1)
+
+    health = commands.add_parser("status", help="queue depth, workers alive, jobs per state, oldest pending job")
+    health.add_argument("--json", action="store_true", help="print the report as JSON")
 
     user = commands.add_parser("user", help="manage users").add_subparsers(dest="action", required=True)
     add = user.add_parser("add", help="create a user with the starting credits")
@@ -33,6 +38,10 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "status":
+        report = status(get_settings())
+        print(json.dumps(report, indent=2) if args.json else render(report))
+        return 0
     runtime = build_runtime(get_settings())
     try:
         if args.command == "worker":

@@ -9,7 +9,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, event, func, text, update
 from sqlmodel import Session, create_engine, select
 
-from avatargen.models import CreditTransaction, CustomPose, Generation, User, utcnow
+from avatargen.models import CreditTransaction, CustomPose, Generation, User, WebhookTarget, WorkerBeat, utcnow
 
 MIGRATION_LOCK = 0x61766174  # PostgreSQL advisory lock key held while migrating ("avat")
 
@@ -96,6 +96,24 @@ def ledger(session: Session, user_id: int, *, limit: int) -> Sequence[CreditTran
         .limit(limit)
     )
     return session.exec(query).all()
+
+
+def in_flight(session: Session, user_id: int) -> int:
+    """This person's jobs waiting or running."""
+    query = select(func.count()).where(Generation.user_id == user_id, Generation.status.in_(("pending", "processing")))
+    return session.exec(query).one()
+
+
+def set_person_webhook(session: Session, *, user_id: int, url: str | None) -> None:
+    """Set (or with None remove) the URL a person's finished generations are posted to (caller commits)."""
+    current = session.exec(
+        select(WebhookTarget).where(WebhookTarget.user_id == user_id, WebhookTarget.generation_id.is_(None))
+    ).first()
+    if current is not None:
+        session.delete(current)
+        session.flush()
+    if url:
+        session.add(WebhookTarget(user_id=user_id, url=url))
 
 
 # Custom poses
@@ -273,8 +291,38 @@ def requeue_stale(
     return retry, give_up
 
 
-def pending_ids(session: Session) -> list[tuple[str, bool]]:
-    rows = session.exec(
-        select(Generation.id, Generation.priority).where(Generation.status == "pending").order_by(Generation.created_at)
-    )
-    return list(rows.all())
+def pending_ids(session: Session, *, created_before: datetime | None = None) -> list[tuple[str, bool]]:
+    query = select(Generation.id, Generation.priority).where(Generation.status == "pending")
+    if created_before is not None:
+        query = query.where(Generation.created_at < created_before)
+    return list(session.exec(query.order_by(Generation.created_at)).all())
+
+
+# Health
+
+
+def beat(session: Session, *, name: str, threads: int, started_at: datetime) -> None:
+    """Record that worker process `name` is alive now."""
+    session.merge(WorkerBeat(name=name, threads=threads, started_at=started_at, seen_at=utcnow()))
+    session.commit()
+
+
+def forget_worker(session: Session, name: str) -> None:
+    row = session.get(WorkerBeat, name)
+    if row is not None:
+        session.delete(row)
+        session.commit()
+
+
+def worker_beats(session: Session, *, seen_after: datetime) -> Sequence[WorkerBeat]:
+    query = select(WorkerBeat).where(WorkerBeat.seen_at >= seen_after).order_by(WorkerBeat.started_at)
+    return session.exec(query).all()
+
+
+def jobs_by_state(session: Session) -> dict[str, int]:
+    rows = session.exec(select(Generation.status, func.count()).group_by(Generation.status)).all()
+    return dict(rows)
+
+
+def oldest_pending(session: Session) -> datetime | None:
+    return session.exec(select(func.min(Generation.created_at)).where(Generation.status == "pending")).one()
