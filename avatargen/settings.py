@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     worker_threads: int = Field(1, ge=0, le=8)  # in-app queue consumers; 0 = only standalone workers
     batch_size: int = Field(4, ge=1, le=16)  # same-size queued jobs one pipeline call may take
 
+    rate_per_minute: dict[str, int] = {"user": 30}  # generation requests per minute by tier (role); 0 or absent: none
+    jobs_in_flight: dict[str, int] = {"user": 10}  # pending + processing jobs at once by tier; 0 or absent: none
+    webhook_secret: str = ""  # HMAC-SHA256 key signing completion webhooks; empty: no webhooks are sent
+    webhook_attempts: int = Field(5, ge=1, le=20)  # deliveries tried, with back-off doubling from 1 s
+    webhook_private_ok: bool = False  # allow webhook URLs that resolve to loopback or private addresses
+
     max_upload_bytes: int = Field(20_000_000, ge=1024)  # refused at the door (Gradio) and again at decode
     max_upload_pixels: int = Field(40_000_000, ge=4096)
     max_custom_poses: int = Field(100, ge=0)  # private poses one person may keep
