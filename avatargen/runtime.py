@@ -12,9 +12,11 @@ from avatargen.db import create_db_engine, init_db
 from avatargen.jobs import JobQueue
 from avatargen.models import utcnow
 from avatargen.poses import PoseLibrary
+from avatargen.ratelimit import RateLimits
 from avatargen.service import AvatarService
 from avatargen.settings import Settings
 from avatargen.storage import Storage
+from avatargen.webhooks import Webhooks
 from avatargen.worker import GenerationWorker, LazyEngine
 
 log = logging.getLogger(__name__)
@@ -28,6 +30,7 @@ class Runtime:
     service: AvatarService
     queue: JobQueue
     engine: LazyEngine
+    webhooks: Webhooks
     _stopped: threading.Event = field(default_factory=threading.Event)
     _sweeper: threading.Thread | None = None
     name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")  # this worker, in heartbeats
@@ -99,6 +102,7 @@ class Runtime:
         if self._sweeper is not None:
             self._sweeper.join(30)
         self.queue.stop()
+        self.webhooks.close()
         self.service.engine.dispose()
 
 
@@ -107,14 +111,29 @@ def build_runtime(settings: Settings) -> Runtime:
     database = create_db_engine(settings.db_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
     init_db(database)
     queue = JobQueue(settings.queue_location)
+    webhooks = Webhooks(
+        database,
+        secret=settings.webhook_secret,
+        attempts=settings.webhook_attempts,
+        private_ok=settings.webhook_private_ok,
+    )
+    limits = RateLimits(
+        per_minute=settings.rate_per_minute, in_flight=settings.jobs_in_flight, redis_url=settings.queue_location
+    )
     service = AvatarService(
-        settings, engine=database, storage=Storage(settings.data_dir), poses=PoseLibrary.load(), enqueue=queue.enqueue
+        settings,
+        engine=database,
+        storage=Storage(settings.data_dir),
+        poses=PoseLibrary.load(),
+        enqueue=queue.enqueue,
+        limits=limits,
+        notify=webhooks.notify,
     )
     engine = LazyEngine(lambda: _load_engine(settings))
     queue.handler = GenerationWorker(
         service, engine, batch_size=settings.batch_size, heartbeat_s=settings.stale_job_seconds / 4
     )
-    return Runtime(settings=settings, service=service, queue=queue, engine=engine)
+    return Runtime(settings=settings, service=service, queue=queue, engine=engine, webhooks=webhooks)
 
 
 def _load_engine(settings: Settings):
