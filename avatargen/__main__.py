@@ -1,4 +1,4 @@
-"""Command line: `python -m avatargen worker | status | user add | credits grant`."""
+"""Command line: `python -m avatargen worker | status | user add | user webhook | credits grant`."""
 
 import argparse
 import getpass
@@ -8,10 +8,12 @@ import signal
 import sys
 import threading
 
+from avatargen import db
 from avatargen.errors import UserError
 from avatargen.health import render, status
 from avatargen.runtime import build_runtime
 from avatargen.settings import get_settings
+from avatargen.webhooks import check_url
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,6 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("--admin", action="store_true")
     add.add_argument("--credits", type=int, default=None, help="starting credits (default: AVATARGEN_STARTING_CREDITS)")
 
+    hook = user.add_parser("webhook", help="post this person's finished generations to URL (no URL: stop)")
+    hook.add_argument("name")
+    hook.add_argument("url", nargs="?", default="")
+
     credits = commands.add_parser("credits", help="manage credits").add_subparsers(dest="action", required=True)
     grant = credits.add_parser("grant", help="add (or with a negative number remove) credits")
     grant.add_argument("name")
@@ -46,7 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "worker":
             return _work(runtime, args.threads)
-        if args.command == "user":
+        if args.command == "user" and args.action == "webhook":
+            _set_webhook(runtime, args.name, args.url)
+        elif args.command == "user":
             password = args.password or _ask_password()
             created = runtime.service.add_user(args.name, password=password, admin=args.admin, credits=args.credits)
             print(f"created {created.role} {created.username!r} (id {created.id})")
@@ -58,6 +66,18 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         runtime.close()
     return 0
+
+
+def _set_webhook(runtime, name: str, url: str) -> None:
+    with runtime.service.session() as session:
+        user = db.get_user(session, name)
+        if user is None:
+            raise UserError(f"No user named {name!r}.")
+        db.set_person_webhook(session, user_id=user.id, url=check_url(url) if url else None)
+        session.commit()
+    print(f"{name}: finished generations are posted to {url}" if url else f"{name}: no webhook")
+    if url and not runtime.settings.webhook_secret:
+        print("note: AVATARGEN_WEBHOOK_SECRET is not set, so no webhooks are sent", file=sys.stderr)
 
 
 def _ask_password() -> str:
