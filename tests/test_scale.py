@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from gradio_client import Client, handle_file
+from PIL import Image
 from sqlmodel import select
 
 from avatargen.models import CreditTransaction, Generation, User
@@ -182,7 +183,7 @@ def test_both_front_ends_share_one_state(served, cluster, photo):
     assert len(report["workers"]) == 3 and report["jobs"]["completed"] >= 1
 
 
-def test_200_jobs_survive_a_killed_worker_a_restarted_worker_and_a_restarted_redis(cluster, photo):
+def test_200_jobs_survive_a_killed_worker_a_restarted_worker_and_a_restarted_redis(cluster, photo, tmp_path):
     built, runtime = cluster
     service = runtime.service
     built.stop_workers()
@@ -192,6 +193,11 @@ def test_200_jobs_survive_a_killed_worker_a_restarted_worker_and_a_restarted_red
     for name in names:
         service.add_user(name, password=f"{name}-password", credits=100)  # room for 10 jobs of up to 10 credits
     pose_id = service.poses.query(limit=1)[0][0].id
+    with Image.open(photo) as original:  # each person their own bytes: Gradio shares one upload copy per content
+        photos = []
+        for index in range(USERS):
+            photos.append(tmp_path / f"photo-{index}.jpg")
+            original.save(photos[-1], quality=80 + index)
 
     accepted: dict[str, list[dict]] = {name: [] for name in names}
     refused: list[str] = []
@@ -210,7 +216,7 @@ def test_200_jobs_survive_a_killed_worker_a_restarted_worker_and_a_restarted_red
             sent = time.monotonic()
             try:
                 answer = client.predict(
-                    handle_file(str(photo)), pose_id, quality, priority, "realistic", job, api_name="/generate"
+                    handle_file(str(photos[index])), pose_id, quality, priority, "realistic", job, api_name="/generate"
                 )
                 accepted[name].append(answer["data"])
                 latencies.append(time.monotonic() - sent)
