@@ -2,8 +2,9 @@
 
 The foundation's two-user API scenario runs against front end 1 with real tiny-engine workers
 (`python -m avatargen worker`). The crash test sends 200 jobs from 20 users across both front ends to workers
-whose model is a slow fake (tests/slow_worker.py), kills one with SIGKILL mid-batch, restarts another and restarts
-Redis (which keeps nothing): every job must end completed, or failed and refunded, exactly once.
+whose model is a slow fake (tests/slow_worker.py), kills one with SIGKILL mid-batch, restarts Redis (which keeps
+nothing) while jobs wait in it, and restarts another worker: every job must end completed, or failed and refunded,
+exactly once, with the ledger matching every balance and no file left over.
 """
 
 import json
@@ -239,17 +240,30 @@ def test_200_jobs_survive_a_killed_worker_a_restarted_worker_and_a_restarted_red
             assert time.monotonic() < deadline, f"timed out waiting for {what} ({progress}); logs in {built.logs}"
             time.sleep(0.2)
 
+    def pending() -> int:
+        with service.session() as session:
+            return len(session.exec(select(Generation.id).where(Generation.status == "pending")).all())
+
     baseline = finished()  # the scenario's jobs
     wait_for(lambda: finished() >= baseline + 30, "the first 30 jobs")
     built.workers[0].send_signal(signal.SIGKILL)  # mid-batch: it holds claims it will never finish
     built.workers[0].wait(10)
-    wait_for(lambda: finished() >= baseline + 60, "60 jobs")
+
+    for worker in built.workers[1:]:  # hold the others while people keep sending, so that jobs wait in Redis
+        worker.send_signal(signal.SIGSTOP)
+    wait_for(lambda: pending() >= 15 or not any(sender.is_alive() for sender in senders), "a backlog")
+    waiting = pending()
+    assert waiting > 0
+    built.redis.restart()  # it keeps nothing: every queued message is lost, the rows must be found again
+    for worker in built.workers[1:]:
+        worker.send_signal(signal.SIGCONT)
+
+    wait_for(lambda: finished() >= baseline + 100, "100 jobs")
     built.workers[1].send_signal(signal.SIGTERM)  # a polite restart
     built.workers[1].wait(30)
     built.start_worker(slow_fake=True)
     for sender in senders:
         sender.join(300)
-    built.redis.restart()  # everything still queued is lost; workers must find those rows again
     total = sum(len(jobs) for jobs in accepted.values())
     wait_for(lambda: finished() >= baseline + total, f"all {total} accepted jobs to finish")
 
@@ -284,6 +298,7 @@ def test_200_jobs_survive_a_killed_worker_a_restarted_worker_and_a_restarted_red
     outcomes = Counter(g.status for g in every)
     latencies.sort()
     print(
-        f"outcomes: {dict(outcomes)}, refused at submission: {len(refused)}, /generate latency median "
+        f"outcomes: {dict(outcomes)}, waiting in Redis when it restarted: {waiting}, "
+        f"refused at submission: {len(refused)}, /generate latency median "
         f"{latencies[len(latencies) // 2]:.2f} s, p95 {latencies[int(len(latencies) * 0.95)]:.2f} s"
     )
