@@ -6,16 +6,18 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, event, func, update
+from sqlalchemy import Engine, event, func, text, update
 from sqlmodel import Session, create_engine, select
 
-from avatargen.models import CreditTransaction, CustomPose, Generation, User, utcnow
+from avatargen.models import CreditTransaction, CustomPose, Generation, User, WebhookTarget, WorkerBeat, utcnow
+
+MIGRATION_LOCK = 0x61766174  # PostgreSQL advisory lock key held while migrating ("avat")
 
 
-def create_db_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite files get WAL, a busy timeout and foreign keys."""
+def create_db_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> Engine:
+    """An engine for `url`; SQLite files get WAL, a busy timeout and foreign keys; servers get a bounded pool."""
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
     @event.listens_for(engine, "connect")
@@ -41,8 +43,13 @@ def alembic_config(connection) -> Config:
 
 
 def init_db(engine: Engine) -> None:
-    """Bring the schema to the newest migration (creating it on first start)."""
+    """Bring the schema to the newest migration (creating it on first start).
+
+    On PostgreSQL, processes starting at once take turns through an advisory lock held until the commit.
+    """
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         command.upgrade(alembic_config(connection), "head")
 
 
@@ -66,8 +73,14 @@ def add_user(
 
 
 def lock_user(session: Session, user_id: int) -> None:
-    """Take the write lock on a user's row first, so concurrent debits of one balance run one at a time."""
-    session.exec(update(User).where(User.id == user_id).values(id=User.id))
+    """Take the write lock on a user's row first, so concurrent debits of one balance run one at a time.
+
+    PostgreSQL locks the row (`SELECT … FOR UPDATE`); SQLite has no row locks, so a no-op UPDATE takes its write lock.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.exec(update(User).where(User.id == user_id).values(id=User.id))
+    else:
+        session.exec(select(User.id).where(User.id == user_id).with_for_update())
 
 
 def balance(session: Session, user_id: int) -> int:
@@ -92,6 +105,24 @@ def ledger(session: Session, user_id: int, *, limit: int) -> Sequence[CreditTran
         .limit(limit)
     )
     return session.exec(query).all()
+
+
+def in_flight(session: Session, user_id: int) -> int:
+    """This person's jobs waiting or running."""
+    query = select(func.count()).where(Generation.user_id == user_id, Generation.status.in_(("pending", "processing")))
+    return session.exec(query).one()
+
+
+def set_person_webhook(session: Session, *, user_id: int, url: str | None) -> None:
+    """Set (or with None remove) the URL a person's finished generations are posted to (caller commits)."""
+    current = session.exec(
+        select(WebhookTarget).where(WebhookTarget.user_id == user_id, WebhookTarget.generation_id.is_(None))
+    ).first()
+    if current is not None:
+        session.delete(current)
+        session.flush()
+    if url:
+        session.add(WebhookTarget(user_id=user_id, url=url))
 
 
 # Custom poses
@@ -155,7 +186,7 @@ def generation_stats(session: Session, *, user_id: int) -> dict:
         "totalGenerations": row[0],
         "completedGenerations": row[1],
         "failedGenerations": row[2],
-        "averageProcessingTime": round(row[3], 3) if row[3] is not None else None,
+        "averageProcessingTime": round(float(row[3]), 3) if row[3] is not None else None,  # PostgreSQL: Decimal
         "totalCreditsUsed": -int(spent or 0),
     }
 
@@ -278,8 +309,38 @@ def requeue_stale(
     return retry, give_up
 
 
-def pending_ids(session: Session) -> list[tuple[str, bool]]:
-    rows = session.exec(
-        select(Generation.id, Generation.priority).where(Generation.status == "pending").order_by(Generation.created_at)
-    )
-    return list(rows.all())
+def pending_ids(session: Session, *, created_before: datetime | None = None) -> list[tuple[str, bool]]:
+    query = select(Generation.id, Generation.priority).where(Generation.status == "pending")
+    if created_before is not None:
+        query = query.where(Generation.created_at < created_before)
+    return list(session.exec(query.order_by(Generation.created_at)).all())
+
+
+# Health
+
+
+def beat(session: Session, *, name: str, threads: int, started_at: datetime) -> None:
+    """Record that worker process `name` is alive now."""
+    session.merge(WorkerBeat(name=name, threads=threads, started_at=started_at, seen_at=utcnow()))
+    session.commit()
+
+
+def forget_worker(session: Session, name: str) -> None:
+    row = session.get(WorkerBeat, name)
+    if row is not None:
+        session.delete(row)
+        session.commit()
+
+
+def worker_beats(session: Session, *, seen_after: datetime) -> Sequence[WorkerBeat]:
+    query = select(WorkerBeat).where(WorkerBeat.seen_at >= seen_after).order_by(WorkerBeat.started_at)
+    return session.exec(query).all()
+
+
+def jobs_by_state(session: Session) -> dict[str, int]:
+    rows = session.exec(select(Generation.status, func.count()).group_by(Generation.status)).all()
+    return dict(rows)
+
+
+def oldest_pending(session: Session) -> datetime | None:
+    return session.exec(select(func.min(Generation.created_at)).where(Generation.status == "pending")).one()

@@ -7,6 +7,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from huey import Huey, PriorityRedisHuey, SqliteHuey
+from huey.storage import SqliteStorage
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,21 @@ class JobQueue:
 
     def __len__(self) -> int:
         return self.huey.pending_count()
+
+    def depth(self) -> dict[str, int]:
+        """Messages waiting, per priority."""
+        storage = self.huey.storage
+        if isinstance(storage, SqliteStorage):
+            counts = dict(
+                storage.sql(
+                    "select priority, count(*) from task where queue = ? group by priority",
+                    (storage.name,),
+                    results=True,
+                )
+            )
+        else:  # PriorityRedisStorage scores a message with minus its priority
+            counts = {level: storage.conn.zcount(storage.queue_key, -level, -level) for level in (PRIORITY, 0)}
+        return {"priority": counts.get(PRIORITY, 0), "normal": counts.get(0, 0)}
 
     def run_next(self) -> bool:
         """Run the next queued job, if any; False when the queue was empty."""

@@ -3,7 +3,7 @@
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, Column, Index
+from sqlalchemy import JSON, BigInteger, Column, Index
 from sqlmodel import Field, SQLModel
 
 
@@ -57,7 +57,7 @@ class Generation(SQLModel, table=True):
     quality: str  # sd | hd
     priority: bool = False
     style: str
-    seed: int
+    seed: int = Field(sa_type=BigInteger)  # 0 … 2**32-1: wider than PostgreSQL's INTEGER
     width: int
     height: int
     status: str = Field(default="pending", index=True)  # pending | processing | completed | failed
@@ -93,3 +93,21 @@ class Generation(SQLModel, table=True):
             "startedAt": iso(self.started_at),
             "completedAt": iso(self.completed_at),
         }
+
+
+# A worker process's sign of life, refreshed while it runs; `python -m avatargen status` lists the recent ones.
+class WorkerBeat(SQLModel, table=True):
+    name: str = Field(primary_key=True, max_length=200)  # host:pid
+    threads: int
+    started_at: datetime = Field(default_factory=utcnow)
+    seen_at: datetime = Field(default_factory=utcnow)
+
+
+# Where to POST a finished generation: per person (generation_id empty) or per request (that generation only).
+class WebhookTarget(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    generation_id: str | None = Field(
+        default=None, foreign_key="generation.id", ondelete="CASCADE", index=True, unique=True
+    )
+    url: str = Field(max_length=2000)

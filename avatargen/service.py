@@ -17,13 +17,15 @@ from sqlmodel import Session
 from avatargen import db
 from avatargen.errors import InsufficientCredits, NotFound, UnknownPose, UserError
 from avatargen.identity import require_face
-from avatargen.models import CreditTransaction, CustomPose, Generation, User, iso, utcnow
+from avatargen.models import CreditTransaction, CustomPose, Generation, User, WebhookTarget, iso, utcnow
 from avatargen.poses import PoseLibrary, PoseTemplate
 from avatargen.presets import QUALITIES, STYLES
 from avatargen.pricing import generation_cost
+from avatargen.ratelimit import RateLimits
 from avatargen.security import hash_password, verify_password
 from avatargen.settings import Settings
-from avatargen.storage import Storage, load_photo, photo_work
+from avatargen.storage import APP_FOLDER, Storage, load_photo, photo_work
+from avatargen.webhooks import check_url
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +39,22 @@ Enqueue = Callable[[str, bool], None]  # (generation id, priority)
 
 
 class AvatarService:
-    def __init__(self, settings: Settings, *, engine: Engine, storage: Storage, poses: PoseLibrary, enqueue: Enqueue):
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        engine: Engine,
+        storage: Storage,
+        poses: PoseLibrary,
+        enqueue: Enqueue,
+        limits: RateLimits | None = None,
+        notify: Callable[[str], None] = lambda generation_id: None,  # a generation finished (webhooks)
+    ):
         self.settings = settings
         self.engine = engine
         self.storage = storage
+        self.limits = limits
+        self.notify = notify
         self.poses = poses
         self.enqueue = enqueue
         self.placeholder_fallback: Callable[[], bool] = lambda: False  # set by the runtime from the engine state
@@ -252,8 +266,12 @@ class AvatarService:
         priority: bool = False,
         style: str = "realistic",
         seed: int | None = None,
+        webhook_url: str | None = None,
     ) -> Generation:
         """Check everything, charge, record a pending generation and queue it."""
+        if self.limits is not None:
+            self.limits.check_request(user)
+        webhook_url = check_url(webhook_url) if webhook_url else None
         cost = self.price(quality, priority)
         _check_choice("style", style, STYLES)
         if seed is None:
@@ -271,6 +289,8 @@ class AvatarService:
         try:
             with self.session() as session:
                 db.lock_user(session, user.id)
+                if self.limits is not None:  # under the lock: concurrent requests count one at a time
+                    self.limits.check_in_flight(user, db.in_flight(session, user.id))
                 have = db.balance(session, user.id)
                 if have < cost:
                     cheapest = generation_cost("sd", False)
@@ -293,6 +313,8 @@ class AvatarService:
                 session.add(
                     CreditTransaction(user_id=user.id, delta=-cost, reason="generation", generation_id=generation.id)
                 )
+                if webhook_url:
+                    session.add(WebhookTarget(user_id=user.id, generation_id=generation.id, url=webhook_url))
                 session.commit()
         except BaseException:
             self.storage.delete(photo_key)
@@ -397,10 +419,25 @@ class AvatarService:
             finished = db.complete_generation(session, generation.id, generation.attempts, output_key, placeholder=free)
         if not finished:  # deleted, or taken over after this worker was thought dead: the output has no owner
             self.storage.delete(output_key)
+            return
+        self._drop_earlier_outputs(generation.user_id, generation.id, keep=output_key)
+        self.notify(generation.id)
 
     def fail(self, generation_id: str, message: str, *, attempt: int | None = None) -> bool:
         with self.session() as session:
-            return db.fail_and_refund(session, generation_id, message, attempt=attempt)
+            if not db.fail_and_refund(session, generation_id, message, attempt=attempt):
+                return False
+            user_id = session.get(Generation, generation_id).user_id
+        self._drop_earlier_outputs(user_id, generation_id, keep=None)
+        self.notify(generation_id)
+        return True
+
+    def _drop_earlier_outputs(self, user_id: int, generation_id: str, *, keep: str | None) -> None:
+        """Delete outputs an earlier attempt saved but never recorded (its worker died between the two)."""
+        folder = self.storage.path(f"outputs/{APP_FOLDER}/{int(user_id)}")
+        for path in folder.glob(f"*-avatar-{generation_id}.jpg"):
+            if keep is None or path != self.storage.path(keep):
+                path.unlink(missing_ok=True)
 
     def requeue_stale(self, *, stale_after: float | None = None) -> tuple[int, int]:
         """Put `processing` rows whose worker went silent back in the queue, or fail and refund them (once) when

@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=default_data_dir)  # uploads, outputs, SQLite files, caches
     database_url: str = ""  # any SQLAlchemy URL; empty means SQLite in the data dir
     queue_url: str = ""  # huey storage: sqlite:///… or redis://…; empty means SQLite in the data dir
+    db_pool_size: int = Field(5, ge=1, le=100)  # connections each process keeps open to a database server
+    db_max_overflow: int = Field(10, ge=0, le=100)  # extra connections it may open at peaks
     engine: Literal["auto", "diffusers", "tiny"] = "auto"
     auth: Literal["none", "password", "hf"] = Field(default_factory=default_auth)
     starting_credits: int = Field(100, ge=0)  # granted once to each new user
@@ -62,6 +64,12 @@ class Settings(BaseSettings):
     share: bool = False
     worker_threads: int = Field(1, ge=0, le=8)  # in-app queue consumers; 0 = only standalone workers
     batch_size: int = Field(4, ge=1, le=16)  # same-size queued jobs one pipeline call may take
+
+    rate_per_minute: dict[str, int] = {"user": 30}  # generation requests per minute by tier (role); 0 or absent: none
+    jobs_in_flight: dict[str, int] = {"user": 10}  # pending + processing jobs at once by tier; 0 or absent: none
+    webhook_secret: str = ""  # HMAC-SHA256 key signing completion webhooks; empty: no webhooks are sent
+    webhook_attempts: int = Field(5, ge=1, le=20)  # deliveries tried, with back-off doubling from 1 s
+    webhook_private_ok: bool = False  # allow webhook URLs that resolve to loopback or private addresses
 
     max_upload_bytes: int = Field(20_000_000, ge=1024)  # refused at the door (Gradio) and again at decode
     max_upload_pixels: int = Field(40_000_000, ge=4096)

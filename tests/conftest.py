@@ -18,6 +18,7 @@ from avatargen.poses import PoseLibrary  # noqa: E402
 from avatargen.runtime import Runtime, build_runtime  # noqa: E402
 from avatargen.settings import Settings  # noqa: E402
 from avatargen.worker import LazyEngine  # noqa: E402
+from tests.servers import PostgresServer, RedisServer, postgres_missing, redis_missing  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,9 +50,39 @@ class FakeEngine:
         return [Image.new("RGB", (r.width, r.height), (r.seed * 40 % 256, 80, 120)) for r in requests]
 
 
+@pytest.fixture(scope="session")
+def postgres():
+    """A throwaway PostgreSQL server on loopback for the whole session (skipped when it cannot run here)."""
+    if reason := postgres_missing():
+        pytest.skip(reason)
+    server = PostgresServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """A throwaway Redis server on loopback for the whole session (skipped when it cannot run here)."""
+    if reason := redis_missing():
+        pytest.skip(reason)
+    server = RedisServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request) -> dict:
+    """Where data and queue live: SQLite files (the default), or a fresh PostgreSQL database and an empty Redis."""
+    if request.param == "sqlite":
+        return {}
+    redis = request.getfixturevalue("redis_server")
+    redis.flush()
+    return {"database_url": request.getfixturevalue("postgres").create_database(), "queue_url": redis.url}
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", engine="tiny", starting_credits=100)
+def settings(tmp_path: Path, backend: dict) -> Settings:
+    return Settings(data_dir=tmp_path / "data", engine="tiny", starting_credits=100, **backend)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Queue order and crash recovery, on the real huey SQLite queue and the real database file."""
+"""Queue order and crash recovery on real backends: SQLite files, and PostgreSQL + Redis servers."""
 
 import os
 import signal
@@ -101,7 +101,12 @@ def test_killed_worker_process_is_recovered(settings, photo, pose_id, tmp_path):
     runtime = make_runtime(settings, FakeEngine())
     user = runtime.service.add_user("killed", password="password")
     generation = runtime.service.create_generation(user, photo=photo, pose_id=pose_id, quality="hd")
-    env = os.environ | {"AVATARGEN_DATA_DIR": str(settings.data_dir), "AVATARGEN_ENGINE": "tiny"}
+    env = os.environ | {
+        "AVATARGEN_DATA_DIR": str(settings.data_dir),
+        "AVATARGEN_ENGINE": "tiny",
+        "AVATARGEN_DATABASE_URL": settings.database_url,
+        "AVATARGEN_QUEUE_URL": settings.queue_url,
+    }
     with open(tmp_path / "worker.log", "wb") as log:
         worker = subprocess.Popen(
             [sys.executable, "-m", "avatargen", "worker"],

@@ -1,0 +1,127 @@
+"""Completion webhooks against a real HTTP receiver on 127.0.0.1 that checks signatures and fails on purpose."""
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from avatargen import db
+from avatargen.errors import UserError
+from avatargen.webhooks import sign
+from tests.conftest import make_runtime
+
+SECRET = "test-secret"
+
+
+class Receiver:
+    """Answers 500 to the first `failures` posts, then 200; keeps every post with its signature check."""
+
+    def __init__(self, *, failures: int = 0, delay: float = 0.0):
+        self.failures, self.delay = failures, delay
+        self.posts: list[dict] = []
+        self.arrived = threading.Condition()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                time.sleep(receiver.delay)
+                expected = sign(SECRET, self.headers["X-Avatargen-Timestamp"], body)
+                with receiver.arrived:
+                    receiver.posts.append(
+                        {
+                            "at": time.monotonic(),
+                            "path": self.path,
+                            "delivery": self.headers["X-Avatargen-Delivery"],
+                            "signed": self.headers["X-Avatargen-Signature"] == expected,
+                            "body": json.loads(body),
+                        }
+                    )
+                    failing = len(receiver.posts) <= receiver.failures
+                    receiver.arrived.notify_all()
+                self.send_response(500 if failing else 200)
+                self.end_headers()
+
+            def log_message(self, *_):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+
+    def wait(self, count: int, timeout: float = 30) -> list[dict]:
+        with self.arrived:
+            assert self.arrived.wait_for(lambda: len(self.posts) >= count, timeout), self.posts
+            return list(self.posts)
+
+
+@pytest.fixture
+def hooked(settings, fake_engine):
+    built = make_runtime(
+        settings.model_copy(update={"webhook_secret": SECRET, "webhook_private_ok": True}), fake_engine
+    )
+    yield built
+    built.close()
+
+
+def test_a_completed_job_is_posted_signed_and_retried_with_back_off(hooked, photo, pose_id):
+    receiver = Receiver(failures=2)
+    service = hooked.service
+    user = service.add_user("hooked", password="password")
+    with service.session() as session:
+        db.set_person_webhook(session, user_id=user.id, url=f"{receiver.url}/person")
+        session.commit()
+    generation = service.create_generation(user, photo=photo, pose_id=pose_id)
+    assert hooked.queue.run_next()
+    posts = receiver.wait(3)
+    assert [p["signed"] for p in posts] == [True, True, True]
+    assert len({p["delivery"] for p in posts}) == 1  # one delivery, tried three times
+    assert posts[1]["at"] - posts[0]["at"] >= 0.9 and posts[2]["at"] - posts[1]["at"] >= 1.9  # 1 s, then 2 s
+    event = posts[-1]["body"]
+    assert event["event"] == "generation.completed" and event["data"]["id"] == generation.id
+    assert event["data"]["status"] == "completed" and event["data"]["outputImageUrl"]
+    time.sleep(1.5)
+    assert len(receiver.posts) == 3  # delivered: no more tries
+
+
+def test_a_request_url_wins_over_the_person_url_and_failures_are_posted_too(hooked, photo, pose_id, fake_engine):
+    person, request = Receiver(), Receiver()
+    service = hooked.service
+    user = service.add_user("both", password="password")
+    with service.session() as session:
+        db.set_person_webhook(session, user_id=user.id, url=person.url)
+        session.commit()
+    generation = service.create_generation(user, photo=photo, pose_id=pose_id, webhook_url=f"{request.url}/job")
+    fake_engine.fail_with = RuntimeError("out of memory")
+    assert hooked.queue.run_next()
+    [post] = request.wait(1)
+    assert post["path"] == "/job" and post["signed"]
+    assert post["body"]["event"] == "generation.failed" and post["body"]["data"]["id"] == generation.id
+    assert "refunded" in post["body"]["data"]["errorMessage"]
+    assert person.posts == []
+
+
+def test_a_slow_receiver_never_holds_up_the_worker(hooked, photo, pose_id):
+    receiver = Receiver(delay=3.0)
+    service = hooked.service
+    user = service.add_user("patient", password="password")
+    with service.session() as session:
+        db.set_person_webhook(session, user_id=user.id, url=receiver.url)
+        session.commit()
+    made = [service.create_generation(user, photo=photo, pose_id=pose_id, seed=seed) for seed in (1, 2)]
+    started = time.monotonic()
+    while hooked.queue.run_next():
+        pass
+    assert time.monotonic() - started < 2.5
+    assert all(service.get_generation(user, g.id).status == "completed" for g in made)
+    assert len(receiver.wait(2, timeout=20)) == 2
+
+
+def test_a_bad_webhook_url_is_refused_before_charging(hooked, photo, pose_id):
+    service = hooked.service
+    user = service.add_user("typo", password="password")
+    with pytest.raises(UserError, match="webhook URL must be an http"):
+        service.create_generation(user, photo=photo, pose_id=pose_id, webhook_url="ftp://example.com/x")
+    assert service.credits(user)["balance"] == 100 and service.list_generations(user)[1] == 0
