@@ -8,6 +8,7 @@ module imports no torch: the pipeline loads in `load_engine`.
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -33,6 +34,7 @@ DEFAULT_IP_ADAPTER_MODEL = "h94/IP-Adapter"
 # inside DEFAULT_IP_ADAPTER_MODEL; its CLIP image encoder (ViT-H/14) is in "image_encoder" next to it
 DEFAULT_IP_ADAPTER_WEIGHT = "models/ip-adapter-plus-face_sd15.safetensors"
 DEFAULT_FAST_LORA_MODEL = "latent-consistency/lcm-lora-sdv1-5"
+FAST_LORA_WEIGHT = "pytorch_lora_weights.safetensors"  # inside DEFAULT_FAST_LORA_MODEL
 DEFAULT_IDENTITY_STRENGTH = 0.7  # IP-Adapter scale: resemblance against freedom of style and pose
 DEFAULT_POSE_STRENGTH = 1.0  # ControlNet conditioning scale
 # Below this much free GPU memory the pipeline is offloaded to the CPU between models, and the VAE decodes in slices
@@ -181,7 +183,7 @@ class AvatarEngine:
         if getattr(pipeline.unet, "encoder_hid_proj", None) is not None and not isinstance(pipeline, pipeline_class()):
             # same components, but one identity per request of a batch
             progress_bar = getattr(pipeline, "_progress_bar_config", {})
-            pipeline = pipeline_class().from_pipe(pipeline)
+            pipeline = pipeline_class().from_pipe(pipeline, dtype=dtype)  # without: cast to float32
             pipeline.set_progress_bar_config(**progress_bar)
         self.pipeline = pipeline
         self.device = device
@@ -189,11 +191,12 @@ class AvatarEngine:
         self.placeholder = placeholder
         self.name = name
         self.fast = fast
-        self.identity_strength = identity_strength
-        self.pose_strength = pose_strength
+        # the pipeline's `check_inputs` refuses an integer conditioning scale
+        self.identity_strength = float(identity_strength)
+        self.pose_strength = float(pose_strength)
         self.cpu_threads = cpu_threads
         if self.has_identity_adapter:
-            pipeline.set_ip_adapter_scale(identity_strength)
+            pipeline.set_ip_adapter_scale(self.identity_strength)
         # a pipeline (its scheduler above all) holds per-call state: one call at a time
         self._lock = threading.Lock()
         self._uncond: torch.Tensor | None = None  # the identity adapter's unconditional image encoding, once known
@@ -261,9 +264,12 @@ class AvatarEngine:
                 images.update(zip(indices, self._run(group, group_crops, plan, on_step_end), strict=True))
         return [images[i] for i in range(len(requests))]
 
-    def warm_up(self, sizes: Iterable[tuple[int, int]]) -> None:
-        """Run one request of each (width, height) in `sizes`: compiled models compile for each size here."""
-        for width, height in sizes:
+    def warm_up(self, sizes: Iterable[tuple[int, int]], batch_size: int = 1) -> None:
+        """Run batches of 1 to `batch_size` requests of each (width, height) in `sizes`.
+
+        Compiled models compile for each shape here rather than during someone's job.
+        """
+        for (width, height), batch in itertools.product(sizes, range(1, batch_size + 1)):
             request = GenerationRequest(
                 pose_image=Image.new("RGB", (width, height)),
                 identity_image=Image.new("RGB", (_WARM_UP_PHOTO, _WARM_UP_PHOTO), (128, 128, 128)),
@@ -275,7 +281,7 @@ class AvatarEngine:
                 guidance_scale=7.0,
                 seed=0,
             )
-            self.generate([request])
+            self.generate([request] * batch)
 
     def _identity_crops(self, requests: Sequence[GenerationRequest]) -> list[Image.Image] | None:
         if not self.has_identity_adapter:
@@ -314,6 +320,28 @@ class AvatarEngine:
         # negatives first, as the pipeline expects under classifier-free guidance
         return [torch.stack([negative] * len(crops) + positive)]
 
+    def _encode_prompts(self, texts: list[str]) -> torch.Tensor:
+        # CLIP reads 77 tokens; longer prompts are encoded in chunks of 75 (plus start and end) and the chunks'
+        # embeddings concatenated, every text padded with empty chunks to the longest one's count
+        import torch
+
+        pipe = self.pipeline
+        tokenizer = pipe.tokenizer
+        width = tokenizer.model_max_length - 2
+        ids = [tokenizer(text, add_special_tokens=False, verbose=False).input_ids for text in texts]
+        count = max(1, *(-(-len(i) // width) for i in ids))
+        rows = []
+        for text_ids in ids:
+            for start in range(0, count * width, width):
+                piece = text_ids[start : start + width]
+                rows.append(
+                    [tokenizer.bos_token_id, *piece, tokenizer.eos_token_id]
+                    + [tokenizer.pad_token_id] * (width - len(piece))
+                )
+        tokens = torch.tensor(rows, device=pipe._execution_device)
+        embeds = pipe.text_encoder(tokens)[0].to(pipe.text_encoder.dtype)
+        return embeds.reshape(len(texts), count * embeds.shape[1], embeds.shape[2])
+
     def _run(
         self,
         group: list[GenerationRequest],
@@ -331,9 +359,12 @@ class AvatarEngine:
         with torch.inference_mode():
             if crops is not None:
                 extra["ip_adapter_image_embeds"] = self._identity_embeds(crops, guided)
+            texts = [r.prompt for r in group] + ([r.negative_prompt for r in group] if guided else [])
+            embeds = self._encode_prompts(texts)
+            if guided:
+                extra["negative_prompt_embeds"] = embeds[len(group) :]
             output = self.pipeline(
-                prompt=[r.prompt for r in group],
-                negative_prompt=[r.negative_prompt for r in group],
+                prompt_embeds=embeds[: len(group)],
                 image=[r.pose_image.convert("RGB") for r in group],
                 width=first.width,
                 height=first.height,
@@ -384,7 +415,8 @@ def _load_pipeline(sources: _Sources, dtype: torch.dtype, fast: bool) -> StableD
     )
     if fast:
         # LCM-LoRA: fused into the UNet weights, then its LoRA layers dropped, so steps cost what they cost without
-        pipe.load_lora_weights(sources.fast_lora_model)
+        # with `weight_name`, a filled hub cache is enough offline (without, the hub is asked for the file list)
+        pipe.load_lora_weights(sources.fast_lora_model, weight_name=FAST_LORA_WEIGHT)
         pipe.fuse_lora()
         pipe.unload_lora_weights()
         pipe.scheduler = LCMScheduler.from_config(pipe.scheduler.config)
@@ -411,12 +443,17 @@ def prepare_pipeline(
     CUDA: channels_last UNet, ControlNet and VAE (their convolutions run faster in that layout on tensor cores);
     attention stays on PyTorch's SDPA (diffusers' default processors, the IP-Adapter's included). `low_memory`
     (CUDA only) offloads each model to the CPU while another runs and decodes the VAE in slices and tiles; attention
-    slicing is not used, as it would replace the IP-Adapter's attention processors. `compile` compiles the UNet and
-    the ControlNet with `torch.compile` (max-autotune): slow on the first call of each size (see
-    `AvatarEngine.warm_up`), faster after.
+    slicing is not used, as it would replace the IP-Adapter's attention processors. `compile` wraps the UNet and the
+    ControlNet in `torch.compile` (max-autotune, CUDA graphs): slow on the first call of each size and batch (see
+    `AvatarEngine.warm_up`), faster after. The wrappers replace the pipeline's models, so diffusers sees them as
+    compiled and marks each denoising step for CUDA graphs.
+
+    Raises:
+        ValueError: for `compile` with `low_memory` on CUDA (offloading moves the compiled models' weights).
     """
     import torch
 
+    _check_compile(compile, low_memory, device)
     if low_memory and device == "cuda":
         pipe.enable_model_cpu_offload()
         pipe.vae.enable_slicing()
@@ -434,8 +471,16 @@ def prepare_pipeline(
         inductor.coordinate_descent_tuning = True
         inductor.epilogue_fusion = False
         inductor.coordinate_descent_check_all_directions = True
-        for model in (pipe.unet, pipe.controlnet):
-            model.compile(mode="max-autotune")
+        pipe.unet = torch.compile(pipe.unet, mode="max-autotune")
+        pipe.controlnet = torch.compile(pipe.controlnet, mode="max-autotune")
+
+
+def _check_compile(compile: bool, low_memory: bool, device: str) -> None:
+    if compile and low_memory and device == "cuda":
+        raise ValueError(
+            "torch.compile needs the whole pipeline on the GPU, without CPU offload: turn AVATARGEN_COMPILE off, or "
+            "set AVATARGEN_LOW_MEMORY=false on a GPU with enough free memory."
+        )
 
 
 def load_engine(
@@ -453,6 +498,7 @@ def load_engine(
     compile: bool = False,
     low_memory: bool | None = None,
     warm_up_sizes: Iterable[tuple[int, int]] | None = None,
+    batch_size: int = 1,
 ) -> AvatarEngine:
     """Load the pipeline once, set it up for the device, and wrap it in an `AvatarEngine`.
 
@@ -475,9 +521,10 @@ def load_engine(
             `LOW_MEMORY_BYTES`.
         warm_up_sizes: (width, height) of the sizes to run once after loading; None: the quality presets' sizes when
             `compile` is on, none otherwise.
+        batch_size: the largest batch the worker gives `generate`: warm-up runs each batch size up to it.
 
     Raises:
-        ValueError: if `kind` is unknown.
+        ValueError: if `kind` is unknown, or `compile` meets `low_memory` on CUDA.
     """
     if kind not in ENGINE_KINDS:
         raise ValueError(f"`kind` has to be one of {ENGINE_KINDS} but is {kind!r}.")
@@ -486,6 +533,7 @@ def load_engine(
         fast = device == "cpu"
     if low_memory is None:
         low_memory = device == "cuda" and needs_low_memory(_free_gpu_memory())
+    _check_compile(compile, low_memory, device)  # a setting to change, not a model to fall back from
     if warm_up_sizes is None:
         from avatargen.presets import QUALITIES
 
@@ -515,7 +563,7 @@ def load_engine(
                 e,
             )
             engine = _load_tiny(cache_dir, device, **options)
-    engine.warm_up(warm_up_sizes)
+    engine.warm_up(warm_up_sizes, batch_size)
     return engine
 
 

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 from avatargen.engine import GenerationRequest
 from avatargen.errors import UserError
 from avatargen.models import Generation
-from avatargen.poses import render_openpose
-from avatargen.presets import QUALITIES, STYLES
+from avatargen.poses import PoseTemplate, render_openpose
+from avatargen.presets import QUALITIES, STYLES, Style
 from avatargen.service import AvatarService
 from avatargen.zerogpu import on_gpu
 
@@ -21,6 +21,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY_S = 0.25  # at most this often a progress write to the DB
+
+
+def compose_prompt(style: Style, pose: PoseTemplate) -> str:
+    """The prompt of a generation: the style's, then what the pose shows."""
+    return f"{style.prompt}, {pose.name.lower()}"
 
 
 class LazyEngine:
@@ -127,7 +132,7 @@ class GenerationWorker:
         return GenerationRequest(
             pose_image=render_openpose(pose, generation.width, generation.height),
             identity_image=self.service.storage.open_image(generation.input_image_path),
-            prompt=f"{style.prompt}, {pose.name.lower()}",
+            prompt=compose_prompt(style, pose),
             negative_prompt=style.negative_prompt,
             width=generation.width,
             height=generation.height,

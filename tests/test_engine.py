@@ -4,20 +4,33 @@ os.environ["HF_HUB_OFFLINE"] = "1"  # before anything imports huggingface_hub
 
 import dataclasses
 import logging
+import re
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 from skimage import data
 
-from avatargen.engine import AvatarEngine, GenerationRequest, Plan, load_engine, needs_low_memory
+from avatargen import engine as engine_module
+from avatargen.engine import (
+    FAST_LORA_WEIGHT,
+    AvatarEngine,
+    GenerationRequest,
+    Plan,
+    load_engine,
+    needs_low_memory,
+)
 from avatargen.presets import FAST_GUIDANCE_SCALE, FAST_STEPS, QUALITIES, STYLES, Quality
-from avatargen.tiny import _LAYOUT, save_tiny_pipeline
+from avatargen.tiny import _LAYOUT, build_tiny_components, save_tiny_pipeline
+from avatargen.worker import compose_prompt
 
 pytestmark = pytest.mark.filterwarnings("ignore:SymbolDatabase.GetPrototype:UserWarning")  # mediapipe's protobuf
 
+ROOT = Path(__file__).resolve().parents[1]
 SD = QUALITIES["sd"]
 HD = QUALITIES["hd"]
 STEPS = 2
@@ -354,24 +367,6 @@ def test_unknown_kind_raises(tiny_cache):
         load_engine("dall-e", cache_dir=tiny_cache)
 
 
-def test_compile_compiles_and_warms_up_each_size(tiny_cache, monkeypatch: pytest.MonkeyPatch):
-    # torch.compile itself is too slow for this suite: record what would be compiled and warmed up instead
-    import torch
-
-    compiled, warmed = [], []
-    monkeypatch.setattr(
-        torch.nn.Module, "compile", lambda self, **kwargs: compiled.append((type(self).__name__, kwargs))
-    )
-    monkeypatch.setattr(AvatarEngine, "warm_up", lambda self, sizes: warmed.extend(sizes))
-    load_engine("tiny", cache_dir=tiny_cache, compile=True)
-    assert [name for name, _ in compiled] == ["UNet2DConditionModel", "ControlNetModel"]
-    assert warmed == [(q.width, q.height) for q in QUALITIES.values()]
-
-    warmed.clear()
-    load_engine("tiny", cache_dir=tiny_cache)
-    assert warmed == []  # nothing to warm up without compiling
-
-
 def test_warm_up_runs_each_size(fast_engine: AvatarEngine, monkeypatch: pytest.MonkeyPatch):
     sizes = []
     generate = fast_engine.generate
@@ -381,13 +376,145 @@ def test_warm_up_runs_each_size(fast_engine: AvatarEngine, monkeypatch: pytest.M
         return generate(requests, progress)
 
     monkeypatch.setattr(fast_engine, "generate", recording)
-    fast_engine.warm_up([(64, 64), (64, 96)])
-    assert sizes == [(64, 64), (64, 96)]
+    fast_engine.warm_up([(64, 64), (64, 96)], batch_size=2)
+    assert sizes == [(64, 64), (64, 64), (64, 64), (64, 96), (64, 96), (64, 96)]  # batches of 1 and 2 of each
 
 
 def test_low_memory_threshold():
     assert needs_low_memory(4 * 2**30)
     assert not needs_low_memory(40 * 2**30)
+
+
+# The real-weights path: what the tiny stack alone did not show
+
+
+def test_fp16_components_stay_fp16_when_the_engine_rewraps_the_pipeline(tiny_cache):
+    # building is enough: the engine's `from_pipe` copy used to cast every shared model to float32
+    import torch
+    from diffusers import StableDiffusionControlNetPipeline
+
+    folder = save_tiny_pipeline(tiny_cache / "tiny-pipeline")
+    plain = StableDiffusionControlNetPipeline(**build_tiny_components(), requires_safety_checker=False)
+    plain.to(dtype=torch.float16)
+    plain.load_ip_adapter(
+        str(folder / "ip-adapter"),
+        subfolder="models",
+        weight_name="ip-adapter-plus-face_sd15.safetensors",
+        image_encoder_folder="image_encoder",
+    )
+    engine = AvatarEngine(plain, device="cpu", dtype=torch.float16, placeholder=True, name="tiny")
+    assert engine.pipeline is not plain
+    for name in ("unet", "controlnet", "vae", "text_encoder", "image_encoder"):
+        assert getattr(engine.pipeline, name).dtype == torch.float16, name
+        assert getattr(plain, name).dtype == torch.float16, name
+
+
+def fill_hub_cache(home: Path, repo_id: str, files: dict[str, Path]) -> None:
+    """Lay `files` out in `home` as `hf download` leaves them: models--org--name/{refs/main,snapshots/<rev>/}."""
+    revision = "0123456789abcdef0123456789abcdef01234567"
+    repo = home / "hub" / ("models--" + repo_id.replace("/", "--"))
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(revision)
+    for name, source in files.items():
+        target = repo / "snapshots" / revision / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(source, target)
+
+
+def test_lcm_lora_loads_offline_by_hub_id_from_a_filled_cache(tiny_cache, tmp_path):
+    folder = save_tiny_pipeline(tiny_cache / "tiny-pipeline")
+    fill_hub_cache(
+        tmp_path / "hf", "latent-consistency/lcm-lora-sdv1-5", {FAST_LORA_WEIGHT: folder / "lcm-lora" / FAST_LORA_WEIGHT}
+    )
+    code = f"""
+from pathlib import Path
+from avatargen.engine import load_engine
+folder = Path({str(folder)!r})
+engine = load_engine(
+    "diffusers", cache_dir=Path({str(tmp_path)!r}), base_model=str(folder), controlnet_model=str(folder / "controlnet"),
+    ip_adapter_model=str(folder / "ip-adapter"), fast_lora_model="latent-consistency/lcm-lora-sdv1-5", fast=True,
+)
+assert engine.fast and not engine.placeholder
+"""
+    env = {**os.environ, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1"}
+    subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, check=True, timeout=300)
+
+
+def test_whole_number_strengths_generate(tiny_cache):
+    engine = load_engine("tiny", cache_dir=tiny_cache, identity_strength=1, pose_strength=1)
+    (image,) = engine.generate([make_request()])
+    assert image.size == (SD.width, SD.height)
+
+
+def test_compile_wraps_the_models_and_warms_up_every_batch_size(tiny_cache, monkeypatch: pytest.MonkeyPatch):
+    # torch.compile only wraps here; compiling happens on a first call, which the recording `generate` never makes
+    from diffusers.utils.torch_utils import is_compiled_module
+
+    runs = []
+    monkeypatch.setattr(
+        AvatarEngine, "generate", lambda self, requests, progress=None: runs.append((requests[0].width, len(requests)))
+    )
+    engine = load_engine("tiny", cache_dir=tiny_cache, compile=True, batch_size=3)
+    # diffusers marks each denoising step for CUDA graphs only when both models are compiled modules
+    assert is_compiled_module(engine.pipeline.unet) and is_compiled_module(engine.pipeline.controlnet)
+    assert runs == [(q.width, batch) for q in QUALITIES.values() for batch in (1, 2, 3)]
+
+    runs.clear()
+    load_engine("tiny", cache_dir=tiny_cache, batch_size=3)
+    assert runs == []  # nothing to warm up without compiling
+
+
+def test_compile_with_cpu_offload_is_refused(tiny_cache, monkeypatch: pytest.MonkeyPatch):
+    import torch
+
+    monkeypatch.setattr(engine_module, "pick_device", lambda: ("cuda", torch.float16))
+    with pytest.raises(ValueError, match="without CPU offload"):
+        load_engine("auto", cache_dir=tiny_cache, compile=True, low_memory=True)  # refused, not a fallback
+
+
+def test_long_prompts_are_read_to_the_end(engine: AvatarEngine, capfd: pytest.CaptureFixture):
+    # past 77 tokens of the tiny character-level tokenizer: CLIP alone would drop the ending
+    base = "photo of a person, natural light, sharp focus, detailed skin, 50mm, standing tall, arms at the sides, "
+    first, second = engine.generate(
+        [
+            make_request(prompt=base + "anime illustration, cel shading, clean lineart, vibrant colours"),
+            make_request(prompt=base + "oil painting, visible brush strokes, classical portrait, dark"),
+        ]
+    )
+    assert mean_diff(first, second) > 0.2  # truncated, both would be the same image
+    assert "truncated" not in capfd.readouterr().err
+
+
+def test_every_style_and_pose_prompt_has_a_bounded_length(library):
+    # a CLIP BPE token is at least one character and spaces are dropped: non-space characters bound the real
+    # tokenizer's count whatever its vocabulary; the engine encodes past 75 in chunks, at most three here
+    longest = max(
+        len(compose_prompt(style, pose).replace(" ", "")) for style in STYLES.values() for pose in library
+    )
+    assert longest <= 3 * 75
+
+
+def test_fast_lora_in_the_kohya_layout_is_fused_into_attention_and_convolutions(
+    fast_engine: AvatarEngine, engine: AvatarEngine, tiny_cache
+):
+    import torch
+    from safetensors.torch import load_file
+
+    state = load_file(tiny_cache / "tiny-pipeline" / "lcm-lora" / FAST_LORA_WEIGHT)
+    assert all(re.fullmatch(r"lora_unet_\w+\.(lora_down\.weight|lora_up\.weight|alpha)", key) for key in state)
+    for module in (
+        "down_blocks.2.attentions.0.transformer_blocks.0.attn2.to_k",
+        "down_blocks.2.attentions.0.proj_in",
+        "mid_block.resnets.0.conv1",
+        "up_blocks.1.resnets.0.conv_shortcut",
+        "up_blocks.0.upsamplers.0.conv",
+    ):
+        key = "lora_unet_" + module.replace(".", "_")
+        down, up, alpha = (state[f"{key}.{part}"] for part in ("lora_down.weight", "lora_up.weight", "alpha"))
+        plain = engine.pipeline.unet.get_submodule(module).weight
+        fused = fast_engine.pipeline.unet.get_submodule(module).weight
+        expected = (up.flatten(1) @ down.flatten(1)).reshape(plain.shape) * alpha / down.shape[0]
+        assert torch.allclose(fused - plain, expected, atol=1e-5), module
 
 
 @pytest.mark.slow
