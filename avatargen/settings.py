@@ -79,6 +79,7 @@ class Settings(BaseSettings):
     fast: bool | None = None  # LCM-LoRA few-step mode; unset: on when the device is the CPU
     compile: bool = False  # torch.compile the UNet and ControlNet, warmed up per size
     low_memory: bool | None = None  # CPU offload + sliced VAE; unset: on when free GPU memory is short
+    face_detail: Literal["auto", "on", "off"] = "auto"  # face re-denoised at higher resolution; auto: small faces
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> "Settings":

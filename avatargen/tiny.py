@@ -155,6 +155,7 @@ def _tiny_scheduler() -> UniPCMultistepScheduler:
         beta_end=0.012,
         beta_schedule="scaled_linear",
         prediction_type="epsilon",
+        steps_offset=1,  # as in SD 1.5's scheduler config
     )
 
 

@@ -1,6 +1,7 @@
 """The worker: claim → processing → engine.generate → save output → completed | failed (+refund)."""
 
 import contextlib
+import dataclasses
 import logging
 import threading
 import time
@@ -134,13 +135,10 @@ class GenerationWorker:
             identity_image=self.service.storage.open_image(generation.input_image_path),
             prompt=compose_prompt(style, pose),
             negative_prompt=style.negative_prompt,
-            width=generation.width,
-            height=generation.height,
-            steps=quality.steps,
-            guidance_scale=quality.guidance_scale,
-            fast_steps=quality.fast_steps,
-            fast_guidance_scale=quality.fast_guidance_scale,
+            # the size the row was charged for, should the presets change while it waits
+            quality=dataclasses.replace(quality, width=generation.width, height=generation.height),
             seed=generation.seed,
+            framing=pose.framing,
         )
 
     def _progress_reporter(self, batch: list[Generation]) -> Callable[[int, int], None]:
