@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 ENGINE_KINDS = ("auto", "diffusers", "tiny")
 FACE_DETAIL_MODES = ("auto", "on", "off")
+MAX_IDENTITY_IMAGES = 4  # photos of the person one request may carry
 DEFAULT_BASE_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 DEFAULT_CONTROLNET_MODEL = "lllyasviel/control_v11p_sd15_openpose"
 DEFAULT_IP_ADAPTER_MODEL = "h94/IP-Adapter"
@@ -120,7 +121,8 @@ class EngineConfig:
 @dataclass(frozen=True)
 class GenerationRequest:
     pose_image: Image.Image  # OpenPose conditioning image, already width x height
-    identity_image: Image.Image  # the person's photo; the engine crops the face from it
+    # photos of the person (1 to MAX_IDENTITY_IMAGES): the engine crops the face from each and averages them
+    identity_images: tuple[Image.Image, ...]
     prompt: str
     negative_prompt: str
     quality: Quality  # output size and sampling: steps and guidance, and their fast-mode counterparts
@@ -199,6 +201,10 @@ def check_request(request: GenerationRequest) -> None:
     if request.width <= 0 or request.height <= 0 or request.width % 8 or request.height % 8:
         raise ValueError(
             f"`width` and `height` have to be positive multiples of 8 but are {request.width} and {request.height}."
+        )
+    if not 1 <= len(request.identity_images) <= MAX_IDENTITY_IMAGES:
+        raise ValueError(
+            f"`identity_images` has to hold 1 to {MAX_IDENTITY_IMAGES} photos but holds {len(request.identity_images)}."
         )
     if request.pose_image.size != (request.width, request.height):
         raise ValueError(
@@ -461,7 +467,7 @@ class AvatarEngine:
         for (width, height), batch in itertools.product(sizes, range(1, batch_size + 1)):
             request = GenerationRequest(
                 pose_image=Image.new("RGB", (width, height)),
-                identity_image=Image.new("RGB", (_WARM_UP_PHOTO, _WARM_UP_PHOTO), (128, 128, 128)),
+                identity_images=(Image.new("RGB", (_WARM_UP_PHOTO, _WARM_UP_PHOTO), (128, 128, 128)),),
                 prompt="a person",
                 negative_prompt="",
                 # 3 steps: the face-detail pass runs one
@@ -473,14 +479,14 @@ class AvatarEngine:
                 framed = [dataclasses.replace(request, framing="full-body")] * batch
                 self.detail_faces(images, framed, find_face=central_face)
 
-    def _identity_crops(self, requests: Sequence[GenerationRequest]) -> list[Image.Image] | None:
+    def _identity_crops(self, requests: Sequence[GenerationRequest]) -> list[list[Image.Image]] | None:
         if not self.has_identity_adapter:
             return None
-        from avatargen.identity import identity_crop
+        from avatargen.identity import identity_crops
 
-        return [identity_crop(r.identity_image) for r in requests]
+        return [identity_crops(r.identity_images) for r in requests]
 
-    def _identity_embeds(self, crops: list[Image.Image], guided: bool) -> list[torch.Tensor]:
+    def _identity_embeds(self, crops: list[list[Image.Image]], guided: bool) -> list[torch.Tensor]:
         import torch
         from diffusers.models.embeddings import ImageProjection
 
@@ -494,8 +500,14 @@ class AvatarEngine:
             output = pipe.image_encoder(pixels.to(device=device, dtype=dtype), output_hidden_states=plus)
             return output.hidden_states[-2] if plus else output.image_embeds
 
-        # one by one, so a batch embeds each face exactly as a lone request does: (1, tokens, width) each
-        positive = [encode(pipe.feature_extractor(crop, return_tensors="pt").pixel_values) for crop in crops]
+        # one by one, so a batch embeds each face exactly as a lone request does: (1, tokens, width) each; several
+        # photos of one person: the mean of their encodings
+        positive = [
+            torch.stack(
+                [encode(pipe.feature_extractor(crop, return_tensors="pt").pixel_values) for crop in faces]
+            ).mean(0)
+            for faces in crops
+        ]
         if not guided:
             return [torch.stack(positive)]  # (batch, images per request = 1, tokens, width)
         # the unconditional side, as diffusers' `encode_image` makes it: the encoding of an all-zero input for
@@ -533,7 +545,7 @@ class AvatarEngine:
         return embeds.reshape(len(texts), count * embeds.shape[1], embeds.shape[2])
 
     def _conditioning(
-        self, group: list[GenerationRequest], crops: list[Image.Image] | None, plan: Plan
+        self, group: list[GenerationRequest], crops: list[list[Image.Image]] | None, plan: Plan
     ) -> dict[str, Any]:
         # the pipeline arguments that carry each request's prompts and identity; call under inference mode
         guided = plan.guidance_scale > 1 and self.pipeline.unet.config.time_cond_proj_dim is None
@@ -549,7 +561,7 @@ class AvatarEngine:
     def _run(
         self,
         group: list[GenerationRequest],
-        crops: list[Image.Image] | None,
+        crops: list[list[Image.Image]] | None,
         plan: Plan,
         on_step_end: Callable[..., Any],
     ) -> list[Image.Image]:
@@ -577,7 +589,7 @@ class AvatarEngine:
         self,
         group: list[GenerationRequest],
         images: list[Image.Image],
-        crops: list[Image.Image] | None,
+        crops: list[list[Image.Image]] | None,
         plan: Plan,
         on_step_end: Callable[..., Any],
         find_face: FaceFinder,

@@ -389,7 +389,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         requests = [
             GenerationRequest(
                 pose_image=pose_image(width, height),
-                identity_image=identity,
+                identity_images=(identity,),
                 prompt="studio portrait of a person, softbox lighting, standing",
                 negative_prompt="lowres, blurry, deformed",
                 quality=Quality(

@@ -42,6 +42,7 @@ HD = QUALITIES["hd"]
 STEPS = 2
 ASTRONAUT = Image.fromarray(data.astronaut())  # a real photo of a person
 OTHER_FACE = Image.fromarray(data.camera()).convert("RGB")  # another person (the cameraman)
+COFFEE = Image.fromarray(data.coffee())  # no face
 
 
 def pose_image(width: int, height: int) -> Image.Image:
@@ -58,7 +59,7 @@ def pose_image(width: int, height: int) -> Image.Image:
 def make_request(quality: Quality = SD, *, seed: int = 0, prompt: str = "photo of a person") -> GenerationRequest:
     return GenerationRequest(
         pose_image=pose_image(quality.width, quality.height),
-        identity_image=ASTRONAUT,
+        identity_images=(ASTRONAUT,),
         prompt=prompt,
         negative_prompt="blurry, lowres",
         quality=dataclasses.replace(quality, steps=STEPS),
@@ -193,8 +194,32 @@ def test_styles_change_the_prompt(engine: AvatarEngine):
 
 
 def test_identity_steers_the_image(engine: AvatarEngine, sd_seed0: Image.Image):
-    (other,) = engine.generate([dataclasses.replace(make_request(), identity_image=OTHER_FACE)])
+    (other,) = engine.generate([dataclasses.replace(make_request(), identity_images=(OTHER_FACE,))])
     assert mean_diff(other, sd_seed0) > 2
+
+
+def test_several_photos_of_a_person_share_one_identity(engine: AvatarEngine, sd_seed0: Image.Image):
+    request = make_request()
+    both, reversed_, twice, with_coffee, five = (
+        dataclasses.replace(request, identity_images=photos)
+        for photos in (
+            (ASTRONAUT, OTHER_FACE),
+            (OTHER_FACE, ASTRONAUT),
+            (ASTRONAUT, ASTRONAUT),
+            (ASTRONAUT, COFFEE),
+            (ASTRONAUT,) * 5,
+        )
+    )
+    images = engine.generate([both, reversed_, twice, with_coffee])
+    (other,) = engine.generate([dataclasses.replace(request, identity_images=(OTHER_FACE,))])
+    # the mean of the two faces' encodings: unlike either alone, whatever their order
+    assert mean_diff(images[0], sd_seed0) > 1 and mean_diff(images[0], other) > 1
+    assert max_diff(images[0], images[1]) <= 2
+    # the same photo twice is that photo; a photo without a face is left out
+    assert max_diff(images[2], sd_seed0) <= 2
+    assert max_diff(images[3], sd_seed0) <= 2
+    with pytest.raises(ValueError, match="`identity_images` has to hold 1 to 4 photos but holds 5"):
+        engine.generate([five])
 
 
 def test_pose_steers_the_image(engine: AvatarEngine, sd_seed0: Image.Image):
@@ -208,7 +233,7 @@ def test_strengths_zero_ignore_identity_and_pose(tiny_cache):
     )
     request = make_request()
     base, other_face, other_pose = engine.generate(
-        [request, dataclasses.replace(request, identity_image=OTHER_FACE), flipped_pose(request)]
+        [request, dataclasses.replace(request, identity_images=(OTHER_FACE,)), flipped_pose(request)]
     )
     assert max_diff(base, other_face) <= 2
     assert max_diff(base, other_pose) <= 2
@@ -219,7 +244,7 @@ def test_batch_equals_one_by_one(engine: AvatarEngine, sd_seed0: Image.Image):
     first = make_request(seed=0)
     second = dataclasses.replace(
         flipped_pose(make_request(seed=7, prompt="anime illustration of a person, cel shading")),
-        identity_image=OTHER_FACE,
+        identity_images=(OTHER_FACE,),
     )
     batch = engine.generate([first, second])
     (alone,) = engine.generate([second])
@@ -228,7 +253,7 @@ def test_batch_equals_one_by_one(engine: AvatarEngine, sd_seed0: Image.Image):
     # and the right pose and face reached the second request
     for mixed_up in (
         dataclasses.replace(second, pose_image=first.pose_image),
-        dataclasses.replace(second, identity_image=ASTRONAUT),
+        dataclasses.replace(second, identity_images=(ASTRONAUT,)),
     ):
         (wrong,) = engine.generate([mixed_up])
         assert mean_diff(wrong, alone) > 2
@@ -280,7 +305,9 @@ def test_fast_mode_runs_its_own_steps(fast_engine: AvatarEngine):
 def test_fast_batch_equals_one_by_one(fast_engine: AvatarEngine):
     # LCM adds fresh noise at every step: each request's must come from its own generator
     first = make_request(seed=0)
-    second = dataclasses.replace(flipped_pose(make_request(seed=5, prompt="oil painting")), identity_image=OTHER_FACE)
+    second = dataclasses.replace(
+        flipped_pose(make_request(seed=5, prompt="oil painting")), identity_images=(OTHER_FACE,)
+    )
     batch = fast_engine.generate([first, second])
     alone = [fast_engine.generate([r])[0] for r in (first, second)]
     assert max_diff(batch[0], alone[0]) <= 2
@@ -639,7 +666,9 @@ def test_face_detail_leaves_a_large_face_alone(engine: AvatarEngine, sd_seed0: I
 def test_face_detail_batch_equals_one_by_one(engine: AvatarEngine):
     detailer = with_fixed_face(engine)
     requests = [
-        dataclasses.replace(with_quality(make_request(seed=seed), steps=5), framing="full-body", identity_image=face)
+        dataclasses.replace(
+            with_quality(make_request(seed=seed), steps=5), framing="full-body", identity_images=(face,)
+        )
         for seed, face in ((0, ASTRONAUT), (4, OTHER_FACE))
     ]
     batch = detailer.generate(requests)
