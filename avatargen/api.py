@@ -144,17 +144,26 @@ class Api:
         priority: bool = False,
         style: str = "realistic",
         seed: int | None = None,
+        more_photos: list[str] | None = None,
         request: gr.Request = None,
     ) -> dict:
-        generation = self.service.create_generation(
-            self.user(request, to="generate avatars"),
-            photo=uploaded("photo", photo),
-            pose_id=params.ident("pose_id", pose_id),
-            quality=params.choice("quality", quality, QUALITIES),
-            priority=params.flag("priority", priority),
-            style=params.choice("style", style, STYLES),
-            seed=params.whole("seed", seed, lo=0, hi=MAX_SEED, default=None),
-        )
+        more = more_photos or []
+        try:
+            if not isinstance(more, list):
+                raise UserError("more_photos must be a list of uploaded files (gradio_client: [handle_file(path)]).")
+            generation = self.service.create_generation(
+                self.user(request, to="generate avatars"),
+                photo=uploaded("photo", photo),
+                pose_id=params.ident("pose_id", pose_id),
+                quality=params.choice("quality", quality, QUALITIES),
+                priority=params.flag("priority", priority),
+                style=params.choice("style", style, STYLES),
+                seed=params.whole("seed", seed, lo=0, hi=MAX_SEED, default=None),
+                more_photos=[uploaded("more_photos", path) for path in more],
+            )
+        finally:
+            for path in more if isinstance(more, list) else ():
+                discard_upload(path if isinstance(path, str) else None)
         if self.run_inline is not None:
             self.run_inline(generation.id)
             generation = self.service.get_generation(self.user(request), generation.id)
@@ -290,6 +299,7 @@ def register_api(api: Api) -> None:
         priority = RawValue(False, {"type": "boolean"}, label="priority")
         style = RawValue("realistic", {"type": "string", "enum": list(STYLES)}, label="style")
         seed = RawValue(None, {"anyOf": [{"type": "integer"}, {"type": "null"}]}, label="seed")
+        more_photos = gr.File(label="more_photos", file_count="multiple", file_types=None, type="filepath")
         started = gr.JSON(label="result")
         generation_id = RawValue(None, {"type": "string"}, label="id")
         image = gr.File(label="image")
@@ -299,7 +309,7 @@ def register_api(api: Api) -> None:
     gr.on(
         [],
         user_errors(discarding_upload(api.generate)),
-        [photo, pose_id, quality, priority, style, seed],
+        [photo, pose_id, quality, priority, style, seed, more_photos],
         started,
         api_name="generate",
         show_progress="hidden",

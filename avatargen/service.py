@@ -6,7 +6,7 @@ Every public method takes the requesting `User`; another user's id answers exact
 import functools
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -32,6 +32,7 @@ MIN_PASSWORD = 8
 CUSTOM_PREFIX = "custom-"
 MAX_PAGE = 100
 MAX_SEED = 2**32 - 1
+MAX_PHOTOS = 4  # photos of the person per generation: `photo` and up to 3 more
 
 Enqueue = Callable[[str, bool], None]  # (generation id, priority)
 
@@ -252,8 +253,12 @@ class AvatarService:
         priority: bool = False,
         style: str = "realistic",
         seed: int | None = None,
+        more_photos: Sequence[str | Path] = (),
     ) -> Generation:
-        """Check everything, charge, record a pending generation and queue it."""
+        """Check everything, charge, record a pending generation and queue it.
+
+        `more_photos`: up to `MAX_PHOTOS - 1` more photos of the person, each checked like `photo`.
+        """
         cost = self.price(quality, priority)
         _check_choice("style", style, STYLES)
         if seed is None:
@@ -263,12 +268,22 @@ class AvatarService:
         pose = self.pose(user, pose_id)
         if photo is None:
             raise UserError("Upload a photo of yourself first.")
+        if len(more_photos) > MAX_PHOTOS - 1:
+            raise UserError(f"Up to {MAX_PHOTOS} photos of you: one photo and at most {MAX_PHOTOS - 1} more.")
         with photo_work():
-            image = load_photo(photo, **self._photo_limits())
-            require_face(image)
+            images = [load_photo(photo, **self._photo_limits())]
+            require_face(images[0])
+            for number, path in enumerate(more_photos, start=2):
+                try:
+                    images.append(load_photo(path, **self._photo_limits()))
+                    require_face(images[-1])
+                except UserError as error:
+                    raise type(error)(f"Photo {number}: {error}") from None
         size = QUALITIES[quality]
-        photo_key = self.storage.save_image(image, kind="uploads", user_id=user.id, name=Path(photo).name)
+        keys: list[str] = []
         try:
+            for image, path in zip(images, (photo, *more_photos), strict=True):
+                keys.append(self.storage.save_image(image, kind="uploads", user_id=user.id, name=Path(path).name))
             with self.session() as session:
                 db.lock_user(session, user.id)
                 have = db.balance(session, user.id)
@@ -279,7 +294,8 @@ class AvatarService:
                 generation = Generation(
                     user_id=user.id,
                     pose_template_id=pose.id,
-                    input_image_path=photo_key,
+                    input_image_path=keys[0],
+                    extra_input_paths=keys[1:],
                     quality=quality,
                     priority=bool(priority),
                     style=style,
@@ -295,7 +311,8 @@ class AvatarService:
                 )
                 session.commit()
         except BaseException:
-            self.storage.delete(photo_key)
+            for key in keys:
+                self.storage.delete(key)
             raise
         try:
             self.enqueue(generation.id, generation.priority)
@@ -352,7 +369,8 @@ class AvatarService:
                     CreditTransaction(user_id=row.user_id, delta=row.credit_used, reason="refund", generation_id=row.id)
                 )
             session.commit()
-        self.storage.delete(row.input_image_path)
+        for key in row.input_image_paths:
+            self.storage.delete(key)
         self.storage.delete(row.output_image_path)
         return True
 

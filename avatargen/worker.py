@@ -132,7 +132,7 @@ class GenerationWorker:
         quality = QUALITIES[generation.quality]
         return GenerationRequest(
             pose_image=render_openpose(pose, generation.width, generation.height),
-            identity_images=(self.service.storage.open_image(generation.input_image_path),),
+            identity_images=tuple(self.service.storage.open_image(key) for key in generation.input_image_paths),
             prompt=compose_prompt(style, pose),
             negative_prompt=style.negative_prompt,
             # the size the row was charged for, should the presets change while it waits
