@@ -81,7 +81,7 @@ class Runtime:
     def close(self) -> None:
         self._stopped.set()
         self.queue.stop()
-        self.service.engine.dispose()
+        self.service.database.dispose()
 
 
 def build_runtime(settings: Settings) -> Runtime:
@@ -90,7 +90,7 @@ def build_runtime(settings: Settings) -> Runtime:
     init_db(database)
     queue = JobQueue(settings.queue_location)
     service = AvatarService(
-        settings, engine=database, storage=Storage(settings.data_dir), poses=PoseLibrary.load(), enqueue=queue.enqueue
+        settings, database=database, storage=Storage(settings.data_dir), poses=PoseLibrary.load(), enqueue=queue.enqueue
     )
     engine = LazyEngine(lambda: _load_engine(settings))
     queue.handler = GenerationWorker(

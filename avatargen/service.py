@@ -38,16 +38,16 @@ Enqueue = Callable[[str, bool], None]  # (generation id, priority)
 
 
 class AvatarService:
-    def __init__(self, settings: Settings, *, engine: Engine, storage: Storage, poses: PoseLibrary, enqueue: Enqueue):
+    def __init__(self, settings: Settings, *, database: Engine, storage: Storage, poses: PoseLibrary, enqueue: Enqueue):
         self.settings = settings
-        self.engine = engine
+        self.database = database  # SQLAlchemy's engine; "engine" alone is the generation engine
         self.storage = storage
         self.poses = poses
         self.enqueue = enqueue
         self.placeholder_fallback: Callable[[], bool] = lambda: False  # set by the runtime from the engine state
 
     def session(self) -> Session:
-        return Session(self.engine, expire_on_commit=False)
+        return Session(self.database, expire_on_commit=False)
 
     # Users and credits
 
