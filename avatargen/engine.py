@@ -409,9 +409,9 @@ class AvatarEngine:
         }
 
         total = sum(
-            (plan.steps if main else 0) + (face_detail_steps(plan.steps) if detailed[key] else 0)
+            (steps if main else 0) + (face_detail_steps(steps) if detailed[key] else 0)
             for key in groups
-            for plan in [key[2]]
+            for steps in [key[2].steps]
         )
         done = 0
 

@@ -541,7 +541,13 @@ def test_compile_wraps_the_models_and_warms_up_every_batch_size(tiny_cache, monk
 
 
 def test_compile_with_cpu_offload_is_refused(tiny_cache, monkeypatch: pytest.MonkeyPatch):
+    import pydantic
     import torch
+
+    from avatargen.settings import Settings
+
+    with pytest.raises(pydantic.ValidationError, match="cannot go with AVATARGEN_LOW_MEMORY"):
+        Settings(compile=True, low_memory=True)
 
     monkeypatch.setattr(engine_module, "pick_device", lambda: ("cuda", torch.float16))
     with pytest.raises(ValueError, match="without CPU offload"):
