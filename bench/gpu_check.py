@@ -262,10 +262,11 @@ def find(rows: list[dict[str, Any]], name: str, batch: int) -> dict[str, Any] | 
 def markdown(result: dict[str, Any]) -> str:
     """The GPU check's section of BENCHMARKS.md."""
     rows = result["rows"]
+    command = "`bash bench/gpu_check.sh`" if result["device"] == "cuda" else "`bench/gpu_check.py --dry-run`"
     lines = [
         f"### GPU check: {result['device_name']}",
         "",
-        f"{result['date']}; `bash bench/gpu_check.sh`; torch {result['torch']}, diffusers {result['diffusers']}, "
+        f"{result['date']}; {command}; torch {result['torch']}, diffusers {result['diffusers']}, "
         f"{result['dtype']} (asserted for every model of every pipeline); {result['size']}x{result['size']}, "
         f"{result['steps']} UniPC steps, guidance {GUIDANCE}; build {result['build_seconds']:.0f} s, whole run "
         f"{result['total_seconds']:.0f} s{'' if result['complete'] else ' (cut short: the rows it finished)'}.",
