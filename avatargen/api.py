@@ -93,15 +93,19 @@ def search_words(search) -> str | None:
     return None if text is None else " ".join(dict.fromkeys(text.lower().split()))
 
 
-def discarding_upload(fn: Callable) -> Callable:
-    """For endpoints whose first argument is an upload: Gradio's cached copy goes once the call is over."""
+def discarding_uploads(fn: Callable, *, at: tuple[int, ...] = (0,)) -> Callable:
+    """For endpoints that take uploads (at these argument positions, a path or a list of paths): Gradio's cached
+    copies go once the call is over."""
 
     @functools.wraps(fn)
-    def wrapper(photo, *args, **kwargs):
+    def wrapper(*args, **kwargs):
         try:
-            return fn(photo, *args, **kwargs)
+            return fn(*args, **kwargs)
         finally:
-            discard_upload(photo if isinstance(photo, str) else None)
+            for index in at:
+                value = args[index] if index < len(args) else None
+                for path in value if isinstance(value, list) else [value]:
+                    discard_upload(path if isinstance(path, str) else None)
 
     return wrapper
 
@@ -144,8 +148,12 @@ class Api:
         priority: bool = False,
         style: str = "realistic",
         seed: int | None = None,
+        more_photos: list[str] | None = None,
         request: gr.Request = None,
     ) -> dict:
+        more = more_photos or []
+        if not isinstance(more, list):
+            raise UserError("more_photos must be a list of uploaded files (gradio_client: [handle_file(path)]).")
         generation = self.service.create_generation(
             self.user(request, to="generate avatars"),
             photo=uploaded("photo", photo),
@@ -154,6 +162,7 @@ class Api:
             priority=params.flag("priority", priority),
             style=params.choice("style", style, STYLES),
             seed=params.whole("seed", seed, lo=0, hi=MAX_SEED, default=None),
+            more_photos=[uploaded("more_photos", path) for path in more],
         )
         if self.run_inline is not None:
             self.run_inline(generation.id)
@@ -290,6 +299,7 @@ def register_api(api: Api) -> None:
         priority = RawValue(False, {"type": "boolean"}, label="priority")
         style = RawValue("realistic", {"type": "string", "enum": list(STYLES)}, label="style")
         seed = RawValue(None, {"anyOf": [{"type": "integer"}, {"type": "null"}]}, label="seed")
+        more_photos = gr.File(label="more_photos", file_count="multiple", file_types=None, type="filepath")
         started = gr.JSON(label="result")
         generation_id = RawValue(None, {"type": "string"}, label="id")
         image = gr.File(label="image")
@@ -298,11 +308,11 @@ def register_api(api: Api) -> None:
         saved = gr.JSON(label="result")
     gr.on(
         [],
-        user_errors(discarding_upload(api.generate)),
-        [photo, pose_id, quality, priority, style, seed],
+        user_errors(discarding_uploads(api.generate, at=(0, 6))),
+        [photo, pose_id, quality, priority, style, seed, more_photos],
         started,
         api_name="generate",
         show_progress="hidden",
     )
     gr.on([], user_errors(api.download_output), generation_id, image, api_name="download_output")
-    gr.on([], user_errors(discarding_upload(api.extract_pose)), [reference, pose_name], saved, api_name="extract_pose")
+    gr.on([], user_errors(discarding_uploads(api.extract_pose)), [reference, pose_name], saved, api_name="extract_pose")

@@ -27,3 +27,7 @@ class NoPersonFound(UserError):
 
 class NoFaceFound(UserError):
     """No face could be found in the uploaded photo, so the avatar could not look like its owner."""
+
+
+class FaceTooSmall(UserError):
+    """The face in the uploaded photo is too small to carry the person's identity."""

@@ -15,16 +15,16 @@ STATES = ("pending", "processing", "completed", "failed")
 def status(settings: Settings) -> dict:
     """A snapshot: workers count as alive when their heartbeat is younger than `stale_job_seconds`."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = db.create_db_engine(settings.db_url, pool_size=1, max_overflow=0)
+    database = db.create_db_engine(settings.db_url, pool_size=1, max_overflow=0)
     try:
-        db.init_db(engine)
+        db.init_db(database)
         now = utcnow()
-        with Session(engine) as session:
+        with Session(database) as session:
             beats = db.worker_beats(session, seen_after=now - timedelta(seconds=settings.stale_job_seconds))
             states = db.jobs_by_state(session)
             oldest = db.oldest_pending(session)
     finally:
-        engine.dispose()
+        database.dispose()
     return {
         "queue": JobQueue(settings.queue_location).depth(),
         "workers": [

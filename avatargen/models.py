@@ -53,6 +53,8 @@ class Generation(SQLModel, table=True):
     user_id: int = Field(foreign_key="user.id", index=True)
     pose_template_id: str
     input_image_path: str  # storage key of the cleaned photo
+    # storage keys of more photos of the person (up to 3), in upload order
+    extra_input_paths: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
     output_image_path: str | None = None  # storage key of the result
     quality: str  # sd | hd
     priority: bool = False
@@ -71,12 +73,18 @@ class Generation(SQLModel, table=True):
     heartbeat_at: datetime | None = None  # last sign of life from the worker running it
     completed_at: datetime | None = None
 
+    @property
+    def input_image_paths(self) -> list[str]:
+        """Every photo of the person this generation was asked with, the first one first."""
+        return [self.input_image_path, *self.extra_input_paths]
+
     def to_public(self) -> dict:
         return {
             "id": self.id,
             "userId": self.user_id,
             "poseTemplateId": self.pose_template_id,
             "inputImageUrl": self.input_image_path,
+            "moreInputImageUrls": list(self.extra_input_paths),
             "outputImageUrl": self.output_image_path,
             "quality": self.quality,
             "priority": self.priority,

@@ -6,6 +6,7 @@ import socket
 import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from avatargen import db
 from avatargen.db import create_db_engine, init_db
@@ -18,6 +19,9 @@ from avatargen.settings import Settings
 from avatargen.storage import Storage
 from avatargen.webhooks import Webhooks
 from avatargen.worker import GenerationWorker, LazyEngine
+
+if TYPE_CHECKING:
+    from avatargen.engine import AvatarEngine
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +125,7 @@ class Runtime:
             self._sweeper.join(30)
         self.queue.stop()
         self.webhooks.close()
-        self.service.engine.dispose()
+        self.service.database.dispose()
 
 
 def build_runtime(settings: Settings) -> Runtime:
@@ -140,7 +144,7 @@ def build_runtime(settings: Settings) -> Runtime:
     )
     service = AvatarService(
         settings,
-        engine=database,
+        database=database,
         storage=Storage(settings.data_dir),
         poses=PoseLibrary.load(),
         enqueue=queue.enqueue,
@@ -154,20 +158,7 @@ def build_runtime(settings: Settings) -> Runtime:
     return Runtime(settings=settings, service=service, queue=queue, engine=engine, webhooks=webhooks)
 
 
-def _load_engine(settings: Settings):
-    from avatargen.engine import load_engine
+def _load_engine(settings: Settings) -> "AvatarEngine":
+    from avatargen.engine import EngineConfig, load_engine
 
-    return load_engine(
-        settings.engine,
-        cache_dir=settings.cache_dir,
-        base_model=settings.base_model,
-        controlnet_model=settings.controlnet_model,
-        ip_adapter_model=settings.ip_adapter_model or None,
-        ip_adapter_weight=settings.ip_adapter_weight,
-        fast_lora_model=settings.fast_lora_model,
-        identity_strength=settings.identity_strength,
-        pose_strength=settings.pose_strength,
-        fast=settings.fast,
-        compile=settings.compile,
-        low_memory=settings.low_memory,
-    )
+    return load_engine(EngineConfig.from_settings(settings))

@@ -6,7 +6,7 @@ Every public method takes the requesting `User`; another user's id answers exact
 import functools
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -34,6 +34,7 @@ MIN_PASSWORD = 8
 CUSTOM_PREFIX = "custom-"
 MAX_PAGE = 100
 MAX_SEED = 2**32 - 1
+MAX_PHOTOS = 4  # photos of the person per generation: `photo` and up to 3 more
 
 Enqueue = Callable[[str, bool], None]  # (generation id, priority)
 
@@ -43,7 +44,7 @@ class AvatarService:
         self,
         settings: Settings,
         *,
-        engine: Engine,
+        database: Engine,
         storage: Storage,
         poses: PoseLibrary,
         enqueue: Enqueue,
@@ -51,7 +52,7 @@ class AvatarService:
         notify: Callable[[str], None] = lambda generation_id: None,  # a generation finished (webhooks)
     ):
         self.settings = settings
-        self.engine = engine
+        self.database = database  # SQLAlchemy's engine; "engine" alone is the generation engine
         self.storage = storage
         self.limits = limits
         self.notify = notify
@@ -60,7 +61,7 @@ class AvatarService:
         self.placeholder_fallback: Callable[[], bool] = lambda: False  # set by the runtime from the engine state
 
     def session(self) -> Session:
-        return Session(self.engine, expire_on_commit=False)
+        return Session(self.database, expire_on_commit=False)
 
     # Users and credits
 
@@ -266,9 +267,13 @@ class AvatarService:
         priority: bool = False,
         style: str = "realistic",
         seed: int | None = None,
+        more_photos: Sequence[str | Path] = (),
         webhook_url: str | None = None,
     ) -> Generation:
-        """Check everything, charge, record a pending generation and queue it."""
+        """Check everything, charge, record a pending generation and queue it.
+
+        `more_photos`: up to `MAX_PHOTOS - 1` more photos of the person, each checked like `photo`.
+        """
         if self.limits is not None:
             self.limits.check_request(user)
         webhook_url = check_url(webhook_url) if webhook_url else None
@@ -281,12 +286,22 @@ class AvatarService:
         pose = self.pose(user, pose_id)
         if photo is None:
             raise UserError("Upload a photo of yourself first.")
+        if len(more_photos) > MAX_PHOTOS - 1:
+            raise UserError(f"Up to {MAX_PHOTOS} photos of you: one photo and at most {MAX_PHOTOS - 1} more.")
         with photo_work():
-            image = load_photo(photo, **self._photo_limits())
-            require_face(image)
+            images = [load_photo(photo, **self._photo_limits())]
+            require_face(images[0])
+            for number, path in enumerate(more_photos, start=2):
+                try:
+                    images.append(load_photo(path, **self._photo_limits()))
+                    require_face(images[-1])
+                except UserError as error:
+                    raise type(error)(f"Photo {number}: {error}") from None
         size = QUALITIES[quality]
-        photo_key = self.storage.save_image(image, kind="uploads", user_id=user.id, name=Path(photo).name)
+        keys: list[str] = []
         try:
+            for image, path in zip(images, (photo, *more_photos), strict=True):
+                keys.append(self.storage.save_image(image, kind="uploads", user_id=user.id, name=Path(path).name))
             with self.session() as session:
                 db.lock_user(session, user.id)
                 if self.limits is not None:  # under the lock: concurrent requests count one at a time
@@ -299,7 +314,8 @@ class AvatarService:
                 generation = Generation(
                     user_id=user.id,
                     pose_template_id=pose.id,
-                    input_image_path=photo_key,
+                    input_image_path=keys[0],
+                    extra_input_paths=keys[1:],
                     quality=quality,
                     priority=bool(priority),
                     style=style,
@@ -317,7 +333,8 @@ class AvatarService:
                     session.add(WebhookTarget(user_id=user.id, generation_id=generation.id, url=webhook_url))
                 session.commit()
         except BaseException:
-            self.storage.delete(photo_key)
+            for key in keys:
+                self.storage.delete(key)
             raise
         try:
             self.enqueue(generation.id, generation.priority)
@@ -374,7 +391,8 @@ class AvatarService:
                     CreditTransaction(user_id=row.user_id, delta=row.credit_used, reason="refund", generation_id=row.id)
                 )
             session.commit()
-        self.storage.delete(row.input_image_path)
+        for key in row.input_image_paths:
+            self.storage.delete(key)
         self.storage.delete(row.output_image_path)
         return True
 

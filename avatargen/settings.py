@@ -85,8 +85,9 @@ class Settings(BaseSettings):
     identity_strength: float = Field(0.7, ge=0, le=2)  # IP-Adapter scale
     pose_strength: float = Field(1.0, ge=0, le=2)  # ControlNet conditioning scale
     fast: bool | None = None  # LCM-LoRA few-step mode; unset: on when the device is the CPU
-    compile: bool = False  # torch.compile the UNet and ControlNet, warmed up per size
+    compile: bool = False  # torch.compile the UNet and ControlNet, warmed up per size and batch size
     low_memory: bool | None = None  # CPU offload + sliced VAE; unset: on when free GPU memory is short
+    face_detail: Literal["auto", "on", "off"] = "auto"  # face re-denoised at higher resolution; auto: small faces
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> "Settings":
@@ -94,6 +95,10 @@ class Settings(BaseSettings):
             raise ValueError(
                 "AVATARGEN_AUTH=none serves one local user and only on a loopback address without share; "
                 "set AVATARGEN_AUTH=password to serve others."
+            )
+        if self.compile and self.low_memory:
+            raise ValueError(
+                "AVATARGEN_COMPILE needs the whole pipeline on the GPU: it cannot go with AVATARGEN_LOW_MEMORY."
             )
         return self
 

@@ -30,9 +30,11 @@ from transformers import (
     CLIPVisionModelWithProjection,
 )
 
+from avatargen.engine import FAST_LORA_WEIGHT
+
 # Written into a saved folder last: its content names the layout, so a folder from an older layout is rebuilt.
 _COMPLETE_MARKER = ".tiny-complete"
-_LAYOUT = "tiny pipeline v2: controlnet pipeline, ip-adapter plus-face, lcm-lora; seed 0\n"
+_LAYOUT = "tiny pipeline v3: controlnet pipeline, ip-adapter plus-face, kohya-layout lcm-lora; seed 0\n"
 
 # Where the extras sit inside the saved folder, mirroring the hub repos they stand in for.
 IP_ADAPTER_FOLDER = "ip-adapter"  # like h94/IP-Adapter
@@ -40,7 +42,6 @@ IP_ADAPTER_SUBFOLDER = "models"
 IP_ADAPTER_WEIGHT = "ip-adapter-plus-face_sd15.safetensors"
 IMAGE_ENCODER_FOLDER = "image_encoder"  # inside IP_ADAPTER_SUBFOLDER, like the SD 1.5 adapters of h94/IP-Adapter
 FAST_LORA_FOLDER = "lcm-lora"  # like latent-consistency/lcm-lora-sdv1-5
-FAST_LORA_WEIGHT = "pytorch_lora_weights.safetensors"
 
 _HIDDEN_SIZE = 32  # text encoder width == cross-attention dim of the UNet and ControlNet
 _MAX_TOKENS = 77  # like CLIP in SD 1.5
@@ -154,6 +155,7 @@ def _tiny_scheduler() -> UniPCMultistepScheduler:
         beta_end=0.012,
         beta_schedule="scaled_linear",
         prediction_type="epsilon",
+        steps_offset=1,  # as in SD 1.5's scheduler config
     )
 
 
@@ -275,27 +277,35 @@ def ip_adapter_plus_weights(
     return {key: value.contiguous() for key, value in weights.items()}
 
 
-def lcm_lora_weights(unet: UNet2DConditionModel, *, rank: int = 4, seed: int = 0) -> dict[str, torch.Tensor]:
-    """A random LoRA on `unet`'s attention projections, in the diffusers layout `load_lora_weights` reads.
+def lcm_lora_weights(
+    unet: UNet2DConditionModel, *, rank: int = 4, alpha: float = 2.0, seed: int = 0
+) -> dict[str, torch.Tensor]:
+    """A random LoRA on every linear and convolution layer of `unet`'s blocks, in the Kohya layout of the real one.
 
-    It stands in for latent-consistency/lcm-lora-sdv1-5: same loading and fusing, random effect. `unet` itself is
-    left untouched (the LoRA is built on a copy).
+    It stands in for latent-consistency/lcm-lora-sdv1-5, whose `pytorch_lora_weights.safetensors` has keys
+    `lora_unet_<module path with "_">.lora_down.weight`, `.lora_up.weight` and `.alpha` on the attention
+    projections, feed-forwards, `proj_in/out` and the resnets' and samplers' convolutions (3x3 down, 1x1 up):
+    `load_lora_weights` converts them through diffusers' Kohya path, scaled by alpha / rank. Random effect.
     """
-    from diffusers.utils import convert_state_dict_to_diffusers
-    from peft import LoraConfig
-    from peft.utils import get_peft_model_state_dict
-
-    copy = UNet2DConditionModel.from_config(unet.config)
-    copy.add_adapter(
-        LoraConfig(r=rank, lora_alpha=rank, target_modules=["to_q", "to_k", "to_v", "to_out.0"], init_lora_weights=True)
-    )
     torch.manual_seed(seed)
-    with torch.no_grad():
-        for name, parameter in copy.named_parameters():
-            if "lora_B" in name:  # zero at init: the LoRA would do nothing
-                parameter.normal_(0.0, _LORA_STD)
-    state = convert_state_dict_to_diffusers(get_peft_model_state_dict(copy))
-    return {f"unet.{key}": value.contiguous() for key, value in state.items()}
+    weights = {}
+    for name, module in unet.named_modules():
+        if not name.startswith(("down_blocks.", "mid_block.", "up_blocks.")):
+            continue
+        key = "lora_unet_" + name.replace(".", "_")
+        if isinstance(module, torch.nn.Linear):
+            down = torch.randn(rank, module.in_features) / module.in_features**0.5
+            up = torch.randn(module.out_features, rank) * _LORA_STD
+        elif isinstance(module, torch.nn.Conv2d):
+            fan_in = module.in_channels * module.kernel_size[0] * module.kernel_size[1]
+            down = torch.randn(rank, module.in_channels, *module.kernel_size) / fan_in**0.5
+            up = torch.randn(module.out_channels, rank, 1, 1) * _LORA_STD
+        else:
+            continue
+        weights[f"{key}.lora_down.weight"] = down.contiguous()
+        weights[f"{key}.lora_up.weight"] = up.contiguous()
+        weights[f"{key}.alpha"] = torch.tensor(alpha)
+    return weights
 
 
 def is_complete(folder: Path) -> bool:

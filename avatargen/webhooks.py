@@ -67,9 +67,9 @@ class Webhooks:
     """`notify(generation_id)` returns at once; one daemon thread looks the target up, delivers and retries."""
 
     def __init__(
-        self, engine: Engine, *, secret: str, attempts: int = 5, backoff_s: float = 1.0, private_ok: bool = False
+        self, database: Engine, *, secret: str, attempts: int = 5, backoff_s: float = 1.0, private_ok: bool = False
     ):
-        self.engine = engine
+        self.database = database
         self.secret = secret
         self.attempts = attempts
         self.backoff_s = backoff_s
@@ -113,7 +113,7 @@ class Webhooks:
                 self._deliver(ready)
 
     def _prepare(self, generation_id: str) -> None:
-        with Session(self.engine) as session:
+        with Session(self.database) as session:
             row = session.get(Generation, generation_id)
             if row is None:
                 return

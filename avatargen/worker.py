@@ -1,6 +1,7 @@
 """The worker: claim → processing → engine.generate → save output → completed | failed (+refund)."""
 
 import contextlib
+import dataclasses
 import logging
 import threading
 import time
@@ -10,8 +11,8 @@ from typing import TYPE_CHECKING
 from avatargen.engine import GenerationRequest
 from avatargen.errors import UserError
 from avatargen.models import Generation
-from avatargen.poses import render_openpose
-from avatargen.presets import QUALITIES, STYLES
+from avatargen.poses import PoseTemplate, render_openpose
+from avatargen.presets import QUALITIES, STYLES, Style
 from avatargen.service import AvatarService
 from avatargen.zerogpu import on_gpu
 
@@ -21,6 +22,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY_S = 0.25  # at most this often a progress write to the DB
+
+
+def compose_prompt(style: Style, pose: PoseTemplate) -> str:
+    """The prompt of a generation: the style's, then what the pose shows."""
+    return f"{style.prompt}, {pose.name.lower()}"
 
 
 class LazyEngine:
@@ -126,16 +132,13 @@ class GenerationWorker:
         quality = QUALITIES[generation.quality]
         return GenerationRequest(
             pose_image=render_openpose(pose, generation.width, generation.height),
-            identity_image=self.service.storage.open_image(generation.input_image_path),
-            prompt=f"{style.prompt}, {pose.name.lower()}",
+            identity_images=tuple(self.service.storage.open_image(key) for key in generation.input_image_paths),
+            prompt=compose_prompt(style, pose),
             negative_prompt=style.negative_prompt,
-            width=generation.width,
-            height=generation.height,
-            steps=quality.steps,
-            guidance_scale=quality.guidance_scale,
-            fast_steps=quality.fast_steps,
-            fast_guidance_scale=quality.fast_guidance_scale,
+            # the size the row was charged for, should the presets change while it waits
+            quality=dataclasses.replace(quality, width=generation.width, height=generation.height),
             seed=generation.seed,
+            framing=pose.framing,
         )
 
     def _progress_reporter(self, batch: list[Generation]) -> Callable[[int, int], None]:

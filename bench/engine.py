@@ -49,9 +49,15 @@ from PIL import Image  # noqa: E402
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPVisionConfig, CLIPVisionModelWithProjection  # noqa: E402
 
 from avatargen import tiny  # noqa: E402
-from avatargen.engine import AvatarEngine, GenerationRequest, pipeline_class, prepare_pipeline  # noqa: E402
+from avatargen.engine import (  # noqa: E402
+    AvatarEngine,
+    EngineConfig,
+    GenerationRequest,
+    pipeline_class,
+    prepare_pipeline,
+)
 from avatargen.poses import PoseLibrary, render_openpose  # noqa: E402
-from avatargen.presets import FAST_GUIDANCE_SCALE, FAST_STEPS, QUALITIES  # noqa: E402
+from avatargen.presets import FAST_GUIDANCE_SCALE, FAST_STEPS, QUALITIES, Quality  # noqa: E402
 
 # stable-diffusion-v1-5/stable-diffusion-v1-5: unet/config.json
 UNET_CONFIG = {
@@ -362,15 +368,19 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
 
     # 2. our engine on the same weights: IP-Adapter plus-face, per-request identities, `prepare_pipeline`
     plain.scheduler = schedulers["cfg"]
-    ours = pipeline_class().from_pipe(plain)
+    ours = pipeline_class().from_pipe(plain, dtype=dtype)  # without a dtype, from_pipe casts to float32
     add_identity_adapter(ours, dtype, tiny_stack=args.tiny)
     prepare_pipeline(ours, device, compile=args.compile)
-    fast = pipeline_class().from_pipe(ours, scheduler=schedulers["fast"])
+    fast = pipeline_class().from_pipe(ours, scheduler=schedulers["fast"], dtype=dtype)
+    for model in ("unet", "controlnet", "vae", "text_encoder", "image_encoder"):
+        assert getattr(fast, model).dtype == dtype, f"{model} is {getattr(fast, model).dtype}, not {dtype}"
     for pipe in (ours, fast):
         pipe.set_progress_bar_config(disable=True)
     engines = {
-        "cfg": AvatarEngine(ours, device=device, dtype=dtype, placeholder=True, name="bench", fast=False),
-        "fast": AvatarEngine(fast, device=device, dtype=dtype, placeholder=True, name="bench", fast=True),
+        mode: AvatarEngine(
+            pipe, device=device, dtype=dtype, placeholder=True, name="bench", config=EngineConfig(fast=mode == "fast")
+        )
+        for mode, pipe in (("cfg", ours), ("fast", fast))
     }
     for engine, mode, size, batch in matrix:
         if engine != "avatargen":
@@ -379,15 +389,13 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         requests = [
             GenerationRequest(
                 pose_image=pose_image(width, height),
-                identity_image=identity,
+                identity_images=(identity,),
                 prompt="studio portrait of a person, softbox lighting, standing",
                 negative_prompt="lowres, blurry, deformed",
-                width=width,
-                height=height,
-                steps=steps["cfg"],
-                guidance_scale=GUIDANCE["cfg"],
+                quality=Quality(
+                    width, height, steps=steps["cfg"], guidance_scale=GUIDANCE["cfg"], fast_steps=steps["fast"]
+                ),
                 seed=i,
-                fast_steps=steps["fast"],
             )
             for i in range(batch)
         ]

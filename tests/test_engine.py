@@ -4,25 +4,45 @@ os.environ["HF_HUB_OFFLINE"] = "1"  # before anything imports huggingface_hub
 
 import dataclasses
 import logging
+import re
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 from skimage import data
 
-from avatargen.engine import AvatarEngine, GenerationRequest, Plan, load_engine, needs_low_memory
+from avatargen import engine as engine_module
+from avatargen.engine import (
+    FACE_DETAIL_STRENGTH,
+    FAST_LORA_WEIGHT,
+    AvatarEngine,
+    EngineConfig,
+    GenerationRequest,
+    Plan,
+    face_detail_steps,
+    load_engine,
+    needs_low_memory,
+    wants_face_detail,
+)
+from avatargen.identity import FaceBox
+from avatargen.poses import FRAMINGS
 from avatargen.presets import FAST_GUIDANCE_SCALE, FAST_STEPS, QUALITIES, STYLES, Quality
-from avatargen.tiny import _LAYOUT, save_tiny_pipeline
+from avatargen.tiny import _LAYOUT, build_tiny_components, save_tiny_pipeline
+from avatargen.worker import compose_prompt
 
 pytestmark = pytest.mark.filterwarnings("ignore:SymbolDatabase.GetPrototype:UserWarning")  # mediapipe's protobuf
 
+ROOT = Path(__file__).resolve().parents[1]
 SD = QUALITIES["sd"]
 HD = QUALITIES["hd"]
 STEPS = 2
 ASTRONAUT = Image.fromarray(data.astronaut())  # a real photo of a person
 OTHER_FACE = Image.fromarray(data.camera()).convert("RGB")  # another person (the cameraman)
+COFFEE = Image.fromarray(data.coffee())  # no face
 
 
 def pose_image(width: int, height: int) -> Image.Image:
@@ -39,15 +59,16 @@ def pose_image(width: int, height: int) -> Image.Image:
 def make_request(quality: Quality = SD, *, seed: int = 0, prompt: str = "photo of a person") -> GenerationRequest:
     return GenerationRequest(
         pose_image=pose_image(quality.width, quality.height),
-        identity_image=ASTRONAUT,
+        identity_images=(ASTRONAUT,),
         prompt=prompt,
         negative_prompt="blurry, lowres",
-        width=quality.width,
-        height=quality.height,
-        steps=STEPS,
-        guidance_scale=quality.guidance_scale,
+        quality=dataclasses.replace(quality, steps=STEPS),
         seed=seed,
     )
+
+
+def with_quality(request: GenerationRequest, **changes) -> GenerationRequest:
+    return dataclasses.replace(request, quality=dataclasses.replace(request.quality, **changes))
 
 
 def flipped_pose(request: GenerationRequest) -> GenerationRequest:
@@ -74,13 +95,13 @@ def tiny_cache(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def engine(tiny_cache) -> AvatarEngine:
     """The full-quality mode: UniPC, the request's steps, classifier-free guidance."""
-    return load_engine("tiny", cache_dir=tiny_cache, fast=False)
+    return load_engine(EngineConfig(kind="tiny", cache_dir=tiny_cache, fast=False))
 
 
 @pytest.fixture(scope="session")
 def fast_engine(tiny_cache) -> AvatarEngine:
     """The default on CPU: LCM-LoRA fused, LCM scheduler."""
-    return load_engine("tiny", cache_dir=tiny_cache)
+    return load_engine(EngineConfig(kind="tiny", cache_dir=tiny_cache))
 
 
 @pytest.fixture(scope="session")
@@ -173,8 +194,32 @@ def test_styles_change_the_prompt(engine: AvatarEngine):
 
 
 def test_identity_steers_the_image(engine: AvatarEngine, sd_seed0: Image.Image):
-    (other,) = engine.generate([dataclasses.replace(make_request(), identity_image=OTHER_FACE)])
+    (other,) = engine.generate([dataclasses.replace(make_request(), identity_images=(OTHER_FACE,))])
     assert mean_diff(other, sd_seed0) > 2
+
+
+def test_several_photos_of_a_person_share_one_identity(engine: AvatarEngine, sd_seed0: Image.Image):
+    request = make_request()
+    both, reversed_, twice, with_coffee, five = (
+        dataclasses.replace(request, identity_images=photos)
+        for photos in (
+            (ASTRONAUT, OTHER_FACE),
+            (OTHER_FACE, ASTRONAUT),
+            (ASTRONAUT, ASTRONAUT),
+            (ASTRONAUT, COFFEE),
+            (ASTRONAUT,) * 5,
+        )
+    )
+    images = engine.generate([both, reversed_, twice, with_coffee])
+    (other,) = engine.generate([dataclasses.replace(request, identity_images=(OTHER_FACE,))])
+    # the mean of the two faces' encodings: unlike either alone, whatever their order
+    assert mean_diff(images[0], sd_seed0) > 1 and mean_diff(images[0], other) > 1
+    assert max_diff(images[0], images[1]) <= 2
+    # the same photo twice is that photo; a photo without a face is left out
+    assert max_diff(images[2], sd_seed0) <= 2
+    assert max_diff(images[3], sd_seed0) <= 2
+    with pytest.raises(ValueError, match="`identity_images` has to hold 1 to 4 photos but holds 5"):
+        engine.generate([five])
 
 
 def test_pose_steers_the_image(engine: AvatarEngine, sd_seed0: Image.Image):
@@ -183,10 +228,12 @@ def test_pose_steers_the_image(engine: AvatarEngine, sd_seed0: Image.Image):
 
 
 def test_strengths_zero_ignore_identity_and_pose(tiny_cache):
-    engine = load_engine("tiny", cache_dir=tiny_cache, fast=False, identity_strength=0.0, pose_strength=0.0)
+    engine = load_engine(
+        EngineConfig(kind="tiny", cache_dir=tiny_cache, fast=False, identity_strength=0.0, pose_strength=0.0)
+    )
     request = make_request()
     base, other_face, other_pose = engine.generate(
-        [request, dataclasses.replace(request, identity_image=OTHER_FACE), flipped_pose(request)]
+        [request, dataclasses.replace(request, identity_images=(OTHER_FACE,)), flipped_pose(request)]
     )
     assert max_diff(base, other_face) <= 2
     assert max_diff(base, other_pose) <= 2
@@ -197,7 +244,7 @@ def test_batch_equals_one_by_one(engine: AvatarEngine, sd_seed0: Image.Image):
     first = make_request(seed=0)
     second = dataclasses.replace(
         flipped_pose(make_request(seed=7, prompt="anime illustration of a person, cel shading")),
-        identity_image=OTHER_FACE,
+        identity_images=(OTHER_FACE,),
     )
     batch = engine.generate([first, second])
     (alone,) = engine.generate([second])
@@ -206,7 +253,7 @@ def test_batch_equals_one_by_one(engine: AvatarEngine, sd_seed0: Image.Image):
     # and the right pose and face reached the second request
     for mixed_up in (
         dataclasses.replace(second, pose_image=first.pose_image),
-        dataclasses.replace(second, identity_image=ASTRONAUT),
+        dataclasses.replace(second, identity_images=(ASTRONAUT,)),
     ):
         (wrong,) = engine.generate([mixed_up])
         assert mean_diff(wrong, alone) > 2
@@ -251,14 +298,16 @@ def test_fast_mode_runs_its_own_steps(fast_engine: AvatarEngine):
     assert calls == [(i, FAST_STEPS) for i in range(1, FAST_STEPS + 1)]
 
     calls.clear()
-    fast_engine.generate([dataclasses.replace(request, fast_steps=4)], progress=lambda *args: calls.append(args))
+    fast_engine.generate([with_quality(request, fast_steps=4)], progress=lambda *args: calls.append(args))
     assert calls[-1] == (4, 4)
 
 
 def test_fast_batch_equals_one_by_one(fast_engine: AvatarEngine):
     # LCM adds fresh noise at every step: each request's must come from its own generator
     first = make_request(seed=0)
-    second = dataclasses.replace(flipped_pose(make_request(seed=5, prompt="oil painting")), identity_image=OTHER_FACE)
+    second = dataclasses.replace(
+        flipped_pose(make_request(seed=5, prompt="oil painting")), identity_images=(OTHER_FACE,)
+    )
     batch = fast_engine.generate([first, second])
     alone = [fast_engine.generate([r])[0] for r in (first, second)]
     assert max_diff(batch[0], alone[0]) <= 2
@@ -280,14 +329,14 @@ def test_empty_batch_raises(engine: AvatarEngine):
 
 
 def test_size_not_multiple_of_8_raises(engine: AvatarEngine):
-    request = dataclasses.replace(make_request(), width=510, pose_image=pose_image(510, 768))
+    request = dataclasses.replace(with_quality(make_request(), width=510), pose_image=pose_image(510, 768))
     with pytest.raises(ValueError, match="multiples of 8"):
         engine.generate([request])
 
 
 def test_fast_steps_below_one_raises(engine: AvatarEngine):
     with pytest.raises(ValueError, match="`fast_steps` has to be at least 1 but is 0"):
-        engine.generate([dataclasses.replace(make_request(), fast_steps=0)])
+        engine.generate([with_quality(make_request(), fast_steps=0)])
 
 
 def test_tokenizer_knows_every_character(engine: AvatarEngine):
@@ -321,13 +370,15 @@ def test_diffusers_kind_loads_local_folders(engine: AvatarEngine, tiny_cache, sd
     # the real-model loading code, pointed at the saved tiny stack instead of hub ids
     folder = tiny_cache / "tiny-pipeline"
     loaded = load_engine(
-        "diffusers",
-        cache_dir=tiny_cache,
-        base_model=str(folder),
-        controlnet_model=str(folder / "controlnet"),
-        ip_adapter_model=str(folder / "ip-adapter"),
-        fast_lora_model=str(folder / "lcm-lora"),
-        fast=False,
+        EngineConfig(
+            kind="diffusers",
+            cache_dir=tiny_cache,
+            base_model=str(folder),
+            controlnet_model=str(folder / "controlnet"),
+            ip_adapter_model=str(folder / "ip-adapter"),
+            fast_lora_model=str(folder / "lcm-lora"),
+            fast=False,
+        )
     )
     assert loaded.placeholder is False
     assert loaded.name == str(folder)
@@ -338,12 +389,12 @@ def test_diffusers_kind_loads_local_folders(engine: AvatarEngine, tiny_cache, sd
 
 def test_diffusers_kind_raises_when_models_are_missing(tmp_path):
     with pytest.raises(OSError):
-        load_engine("diffusers", cache_dir=tmp_path, base_model=str(tmp_path / "nothing"))
+        load_engine(EngineConfig(kind="diffusers", cache_dir=tmp_path, base_model=str(tmp_path / "nothing")))
 
 
 def test_auto_falls_back_to_tiny_offline(tiny_cache, caplog: pytest.LogCaptureFixture):
     with caplog.at_level(logging.WARNING, logger="avatargen.engine"):
-        engine = load_engine("auto", cache_dir=tiny_cache)
+        engine = load_engine(EngineConfig(kind="auto", cache_dir=tiny_cache))
     assert engine.placeholder is True
     assert engine.name == "tiny"
     assert "using the tiny placeholder pipeline" in caplog.text
@@ -351,38 +402,42 @@ def test_auto_falls_back_to_tiny_offline(tiny_cache, caplog: pytest.LogCaptureFi
 
 def test_unknown_kind_raises(tiny_cache):
     with pytest.raises(ValueError, match="`kind` has to be one of"):
-        load_engine("dall-e", cache_dir=tiny_cache)
+        EngineConfig(kind="dall-e", cache_dir=tiny_cache)
 
 
-def test_compile_compiles_and_warms_up_each_size(tiny_cache, monkeypatch: pytest.MonkeyPatch):
-    # torch.compile itself is too slow for this suite: record what would be compiled and warmed up instead
-    import torch
+def test_the_config_comes_from_the_settings(tmp_path):
+    from avatargen.settings import Settings
 
-    compiled, warmed = [], []
-    monkeypatch.setattr(
-        torch.nn.Module, "compile", lambda self, **kwargs: compiled.append((type(self).__name__, kwargs))
-    )
-    monkeypatch.setattr(AvatarEngine, "warm_up", lambda self, sizes: warmed.extend(sizes))
-    load_engine("tiny", cache_dir=tiny_cache, compile=True)
-    assert [name for name, _ in compiled] == ["UNet2DConditionModel", "ControlNetModel"]
-    assert warmed == [(q.width, q.height) for q in QUALITIES.values()]
-
-    warmed.clear()
-    load_engine("tiny", cache_dir=tiny_cache)
-    assert warmed == []  # nothing to warm up without compiling
+    settings = Settings(data_dir=tmp_path, engine="tiny", pose_strength=1, ip_adapter_model="", batch_size=3)
+    config = EngineConfig.from_settings(settings)
+    assert config.kind == "tiny" and config.cache_dir == tmp_path / "cache" and config.batch_size == 3
+    assert config.ip_adapter_model is None
+    assert isinstance(config.pose_strength, float)
 
 
-def test_warm_up_runs_each_size(fast_engine: AvatarEngine, monkeypatch: pytest.MonkeyPatch):
-    sizes = []
-    generate = fast_engine.generate
+def test_warm_up_runs_each_size_and_batch_size(fast_engine: AvatarEngine, monkeypatch: pytest.MonkeyPatch):
+    runs = []
+    generate, detail_faces = fast_engine.generate, fast_engine.detail_faces
 
-    def recording(requests, progress=None):
-        sizes.extend((r.width, r.height) for r in requests)
+    def recording_generate(requests, progress=None):
+        runs.append(("main", requests[0].width, requests[0].height, len(requests)))
         return generate(requests, progress)
 
-    monkeypatch.setattr(fast_engine, "generate", recording)
-    fast_engine.warm_up([(64, 64), (64, 96)])
-    assert sizes == [(64, 64), (64, 96)]
+    def recording_detail_faces(images, requests, progress=None, find_face=None):
+        detailed = detail_faces(images, requests, progress, find_face=find_face)
+        changed = all(mean_diff(a, b) > 0 for a, b in zip(images, detailed, strict=True))
+        runs.append(("face", requests[0].width, requests[0].height, len(requests), changed))
+        return detailed
+
+    monkeypatch.setattr(fast_engine, "generate", recording_generate)
+    monkeypatch.setattr(fast_engine, "detail_faces", recording_detail_faces)
+    fast_engine.warm_up([(64, 64), (64, 96)], batch_size=2)
+    assert runs == [
+        run
+        for width, height in ((64, 64), (64, 96))
+        for batch in (1, 2)
+        for run in (("main", width, height, batch), ("face", width, height, batch, True))
+    ]
 
 
 def test_low_memory_threshold():
@@ -390,10 +445,259 @@ def test_low_memory_threshold():
     assert not needs_low_memory(40 * 2**30)
 
 
+# The real-weights path: what the tiny stack alone did not show
+
+
+def test_fp16_components_stay_fp16_when_the_engine_rewraps_the_pipeline(tiny_cache):
+    # building is enough: the engine's `from_pipe` copy used to cast every shared model to float32
+    import torch
+    from diffusers import StableDiffusionControlNetPipeline
+
+    folder = save_tiny_pipeline(tiny_cache / "tiny-pipeline")
+    plain = StableDiffusionControlNetPipeline(**build_tiny_components(), requires_safety_checker=False)
+    plain.to(dtype=torch.float16)
+    plain.load_ip_adapter(
+        str(folder / "ip-adapter"),
+        subfolder="models",
+        weight_name="ip-adapter-plus-face_sd15.safetensors",
+        image_encoder_folder="image_encoder",
+    )
+    engine = AvatarEngine(plain, device="cpu", dtype=torch.float16, placeholder=True, name="tiny")
+    assert engine.pipeline is not plain
+    for name in ("unet", "controlnet", "vae", "text_encoder", "image_encoder"):
+        assert getattr(engine.pipeline, name).dtype == torch.float16, name
+        assert getattr(plain, name).dtype == torch.float16, name
+    for name in ("unet", "vae", "text_encoder", "image_encoder"):
+        assert getattr(engine.face_pipeline, name) is getattr(plain, name)  # shared, not copied
+
+
+def fill_hub_cache(home: Path, repo_id: str, files: dict[str, Path]) -> None:
+    """Lay `files` out in `home` as `hf download` leaves them: models--org--name/{refs/main,snapshots/<rev>/}."""
+    revision = "0123456789abcdef0123456789abcdef01234567"
+    repo = home / "hub" / ("models--" + repo_id.replace("/", "--"))
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(revision)
+    for name, source in files.items():
+        target = repo / "snapshots" / revision / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(source, target)
+
+
+def test_lcm_lora_loads_offline_by_hub_id_from_a_filled_cache(tiny_cache, tmp_path):
+    folder = save_tiny_pipeline(tiny_cache / "tiny-pipeline")
+    fill_hub_cache(
+        tmp_path / "hf",
+        "latent-consistency/lcm-lora-sdv1-5",
+        {FAST_LORA_WEIGHT: folder / "lcm-lora" / FAST_LORA_WEIGHT},
+    )
+    code = f"""
+from pathlib import Path
+from avatargen.engine import EngineConfig, load_engine
+folder = Path({str(folder)!r})
+engine = load_engine(EngineConfig(
+    kind="diffusers", cache_dir=Path({str(tmp_path)!r}), base_model=str(folder),
+    controlnet_model=str(folder / "controlnet"), ip_adapter_model=str(folder / "ip-adapter"),
+    fast_lora_model="latent-consistency/lcm-lora-sdv1-5", fast=True,
+))
+assert engine.fast and not engine.placeholder
+"""
+    env = {**os.environ, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1"}
+    subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, check=True, timeout=300)
+
+
+def test_whole_number_strengths_generate(tiny_cache):
+    engine = load_engine(EngineConfig(kind="tiny", cache_dir=tiny_cache, identity_strength=1, pose_strength=1))
+    (image,) = engine.generate([make_request()])
+    assert image.size == (SD.width, SD.height)
+
+
+def test_compile_wraps_the_models_and_warms_up_every_batch_size(tiny_cache, monkeypatch: pytest.MonkeyPatch):
+    # torch.compile only wraps here; compiling happens on a first call, which the recording `generate` never makes
+    from diffusers.utils.torch_utils import is_compiled_module
+
+    runs = []
+
+    def generate(self, requests, progress=None):
+        runs.append((requests[0].width, len(requests)))
+        return [Image.new("RGB", (r.width, r.height)) for r in requests]
+
+    def detail_faces(self, images, requests, progress=None, find_face=None):
+        runs.append(("face", len(requests)))
+        return images
+
+    monkeypatch.setattr(AvatarEngine, "generate", generate)
+    monkeypatch.setattr(AvatarEngine, "detail_faces", detail_faces)
+    engine = load_engine(EngineConfig(kind="tiny", cache_dir=tiny_cache, compile=True, batch_size=3))
+    # diffusers marks each denoising step for CUDA graphs only when both models are compiled modules
+    assert is_compiled_module(engine.pipeline.unet) and is_compiled_module(engine.pipeline.controlnet)
+    # the face-detail pass too, after each main pass
+    assert runs == [
+        run for q in QUALITIES.values() for batch in (1, 2, 3) for run in ((q.width, batch), ("face", batch))
+    ]
+
+    runs.clear()
+    load_engine(EngineConfig(kind="tiny", cache_dir=tiny_cache, batch_size=3))
+    assert runs == []  # nothing to warm up without compiling
+
+
+def test_compile_with_cpu_offload_is_refused(tiny_cache, monkeypatch: pytest.MonkeyPatch):
+    import pydantic
+    import torch
+
+    from avatargen.settings import Settings
+
+    with pytest.raises(pydantic.ValidationError, match="cannot go with AVATARGEN_LOW_MEMORY"):
+        Settings(compile=True, low_memory=True)
+
+    monkeypatch.setattr(engine_module, "pick_device", lambda: ("cuda", torch.float16))
+    with pytest.raises(ValueError, match="without CPU offload"):
+        load_engine(
+            EngineConfig(kind="auto", cache_dir=tiny_cache, compile=True, low_memory=True)
+        )  # refused, not a fallback
+
+
+def test_long_prompts_are_read_to_the_end(engine: AvatarEngine, capfd: pytest.CaptureFixture):
+    # past 77 tokens of the tiny character-level tokenizer: CLIP alone would drop the ending
+    base = "photo of a person, natural light, sharp focus, detailed skin, 50mm, standing tall, arms at the sides, "
+    first, second = engine.generate(
+        [
+            make_request(prompt=base + "anime illustration, cel shading, clean lineart, vibrant colours"),
+            make_request(prompt=base + "oil painting, visible brush strokes, classical portrait, dark"),
+        ]
+    )
+    assert mean_diff(first, second) > 0.2  # truncated, both would be the same image
+    assert "truncated" not in capfd.readouterr().err
+
+
+def test_every_style_and_pose_prompt_has_a_bounded_length(library):
+    # a CLIP BPE token is at least one character and spaces are dropped: non-space characters bound the real
+    # tokenizer's count whatever its vocabulary; the engine encodes past 75 in chunks, at most three here
+    longest = max(len(compose_prompt(style, pose).replace(" ", "")) for style in STYLES.values() for pose in library)
+    assert longest <= 3 * 75
+
+
+def test_fast_lora_in_the_kohya_layout_is_fused_into_attention_and_convolutions(
+    fast_engine: AvatarEngine, engine: AvatarEngine, tiny_cache
+):
+    import torch
+    from safetensors.torch import load_file
+
+    state = load_file(tiny_cache / "tiny-pipeline" / "lcm-lora" / FAST_LORA_WEIGHT)
+    assert all(re.fullmatch(r"lora_unet_\w+\.(lora_down\.weight|lora_up\.weight|alpha)", key) for key in state)
+    for module in (
+        "down_blocks.2.attentions.0.transformer_blocks.0.attn2.to_k",
+        "down_blocks.2.attentions.0.proj_in",
+        "mid_block.resnets.0.conv1",
+        "up_blocks.1.resnets.0.conv_shortcut",
+        "up_blocks.0.upsamplers.0.conv",
+    ):
+        key = "lora_unet_" + module.replace(".", "_")
+        down, up, alpha = (state[f"{key}.{part}"] for part in ("lora_down.weight", "lora_up.weight", "alpha"))
+        plain = engine.pipeline.unet.get_submodule(module).weight
+        fused = fast_engine.pipeline.unet.get_submodule(module).weight
+        expected = (up.flatten(1) @ down.flatten(1)).reshape(plain.shape) * alpha / down.shape[0]
+        assert torch.allclose(fused - plain, expected, atol=1e-5), module
+
+
+# The face-detail pass
+
+FACE = FaceBox(left=232, top=300, right=280, bottom=356, score=0.9)  # where a full-body pose's face would be
+FACE_WINDOW = (200, 272, 312, 384)  # FACE with context: 2 x 56 px square around its centre
+
+
+def with_fixed_face(engine: AvatarEngine, face: FaceBox | None = FACE, mode: str = "auto") -> AvatarEngine:
+    """`engine`'s pipeline with a face finder that always sees `face`: the tiny stack draws no real faces."""
+    return AvatarEngine(
+        engine.pipeline,
+        device="cpu",
+        dtype=engine.dtype,
+        placeholder=True,
+        name="tiny",
+        config=dataclasses.replace(engine.config, face_detail=mode),
+        cpu_threads=1,
+        find_face=lambda image: face,
+    )
+
+
+def test_face_detail_is_for_small_faces_unless_set():
+    assert [wants_face_detail("auto", framing) for framing in FRAMINGS] == [True, True, False, False]
+    assert FRAMINGS[:2] == ("full-body", "three-quarter")
+    assert wants_face_detail("on", "head-shoulders") and wants_face_detail("on", None)
+    assert not any(wants_face_detail("off", framing) for framing in FRAMINGS)
+    assert not wants_face_detail("auto", None)
+
+
+def test_face_detail_repaints_the_face_and_nothing_else(engine: AvatarEngine):
+    request = with_quality(make_request(), steps=5)
+    (plain,) = engine.generate([request])
+    (detailed,) = with_fixed_face(engine).generate([dataclasses.replace(request, framing="full-body")])
+    difference = np.abs(pixels(detailed) - pixels(plain)).max(axis=2)
+    assert difference[FACE.top : FACE.bottom, FACE.left : FACE.right].mean() > 5
+    left, top, right, bottom = FACE_WINDOW
+    difference[top:bottom, left:right] = 0
+    assert difference.max() == 0
+
+
+def test_face_detail_progress_counts_its_steps(engine: AvatarEngine):
+    request = dataclasses.replace(with_quality(make_request(), steps=5), framing="three-quarter")
+    calls = []
+    with_fixed_face(engine).generate([request], progress=lambda *args: calls.append(args))
+    assert face_detail_steps(5) == int(5 * FACE_DETAIL_STRENGTH) == 2
+    assert calls == [(i, 7) for i in range(1, 8)]
+    calls.clear()
+    with_fixed_face(engine, face=None).generate([request], progress=lambda *args: calls.append(args))
+    assert calls == [(i, 7) for i in range(1, 6)] + [(7, 7)]  # no face found: its steps count as done
+
+
+def test_face_detail_off_and_on(engine: AvatarEngine, sd_seed0: Image.Image):
+    off = with_fixed_face(engine, mode="off")
+    assert off.face_pipeline is None
+    (image,) = off.generate([dataclasses.replace(make_request(), framing="full-body")])
+    assert np.array_equal(pixels(image), pixels(sd_seed0))
+    # "on": even a head-and-shoulders framing
+    request = dataclasses.replace(with_quality(make_request(), steps=5), framing="head-shoulders")
+    (plain,) = engine.generate([request])
+    (detailed,) = with_fixed_face(engine, mode="on").generate([request])
+    assert mean_diff(plain, detailed) > 0.1
+
+
+def test_face_detail_leaves_a_large_face_alone(engine: AvatarEngine, sd_seed0: Image.Image):
+    big = FaceBox(left=100, top=100, right=400, bottom=420, score=0.9)  # its window would be 640 px: no upscaling
+    (image,) = with_fixed_face(engine, face=big).detail_faces(
+        [sd_seed0], [dataclasses.replace(make_request(), framing="full-body")]
+    )
+    assert np.array_equal(pixels(image), pixels(sd_seed0))
+
+
+def test_face_detail_batch_equals_one_by_one(engine: AvatarEngine):
+    detailer = with_fixed_face(engine)
+    requests = [
+        dataclasses.replace(
+            with_quality(make_request(seed=seed), steps=5), framing="full-body", identity_images=(face,)
+        )
+        for seed, face in ((0, ASTRONAUT), (4, OTHER_FACE))
+    ]
+    batch = detailer.generate(requests)
+    alone = [detailer.generate([r])[0] for r in requests]
+    assert max_diff(batch[0], alone[0]) <= 2
+    assert max_diff(batch[1], alone[1]) <= 2
+
+
+def test_face_detail_finds_a_real_face(engine: AvatarEngine):
+    # the real detector on a real photo: the astronaut's face (about 105 px) is found, repainted and blended back
+    canvas = Image.new("RGB", (SD.width, SD.height), (90, 90, 90))
+    canvas.paste(ASTRONAUT, (0, 128))
+    request = dataclasses.replace(with_quality(make_request(), steps=5), framing="full-body")
+    (detailed,) = engine.detail_faces([canvas], [request])
+    difference = np.abs(pixels(detailed) - pixels(canvas)).max(axis=2)
+    assert difference[128 + 90 : 128 + 150, 195:260].mean() > 5  # the face
+    assert difference[: 128 + 20].max() == 0 and difference[128 + 300 :].max() == 0  # far from it: untouched
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(os.environ.get("AVATARGEN_SLOW_TESTS") != "1", reason="needs the real hub weights")
 def test_real_models_generate(tmp_path):
-    engine = load_engine("diffusers", cache_dir=tmp_path)
+    engine = load_engine(EngineConfig(kind="diffusers", cache_dir=tmp_path))
     assert engine.placeholder is False and engine.has_identity_adapter
     (image,) = engine.generate([make_request()])
     assert image.size == (512, 768)

@@ -161,7 +161,7 @@ def test_oversized_uploads_are_refused_at_the_door(served, tmp_path):
     assert not list(uploads.rglob("huge.jpg"))
 
 
-def test_downloads_are_private_short_lived_copies_and_uploads_are_purged(served, photo, monkeypatch):
+def test_downloads_are_private_short_lived_copies_and_uploads_are_purged(served, photo):
     url, _, uploads = served
     alice = client(url, "alice")
     pose_id = alice.predict(limit=1, api_name="/poses")["data"][0]["id"]
@@ -169,15 +169,19 @@ def test_downloads_are_private_short_lived_copies_and_uploads_are_purged(served,
     assert not list(uploads.rglob(Path(photo).name))  # Gradio's copy of the photo (EXIF and all) is gone
     assert wait_until_done(alice, record["id"])["status"] == "completed"
 
-    monkeypatch.setattr(PrivateCopies, "ttl", 1.0)
     first = alice.predict(record["id"], api_name="/download_output")
     second = alice.predict(record["id"], api_name="/download_output")
     assert Path(first).read_bytes() == Path(second).read_bytes()
     served_copies = [p for p in uploads.rglob(f"avatar-{record['id']}.jpg")]
     assert len(served_copies) == 2  # one unguessable folder per request, not one path per content
     assert all(p.parent.name.startswith("private-") and len(p.parent.name) > 32 for p in served_copies)
-    time.sleep(1.5)
-    assert not any(p.exists() for p in served_copies)
+
+    copies = PrivateCopies()  # and each copy goes after its time
+    copies.ttl = 0.5
+    short_lived = Path(copies.copy(served_copies[0], name="soon-gone.jpg"))
+    assert short_lived.exists()
+    time.sleep(2)
+    assert not short_lived.exists() and not short_lived.parent.exists()
 
     bob = client(url, "bob")
     assert "Generation not found" in refused(lambda: bob.predict(record["id"], api_name="/download_output"))

@@ -6,8 +6,17 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from avatargen.errors import NoFaceFound, UserError
-from avatargen.identity import CROP_SIZE, NO_FACE_MESSAGE, FaceBox, find_face, identity_crop, require_face
+from avatargen.errors import FaceTooSmall, NoFaceFound, UserError
+from avatargen.identity import (
+    CROP_SIZE,
+    MIN_FACE_PIXELS,
+    NO_FACE_MESSAGE,
+    FaceBox,
+    find_face,
+    identity_crop,
+    identity_crops,
+    require_face,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore:SymbolDatabase.GetPrototype:UserWarning")
 
@@ -122,3 +131,50 @@ def test_identity_crop_without_a_face_is_central():
     crop = identity_crop(portrait, size=100)
     expected = portrait.crop((0, 40, 400, 440)).resize((100, 100), Image.Resampling.LANCZOS)
     assert np.array_equal(np.asarray(crop), np.asarray(expected))
+
+
+def tilted(image: Image.Image, degrees: float) -> Image.Image:
+    """`image` turned counter-clockwise (as seen) by `degrees` about its centre, corners filled grey."""
+    return image.rotate(degrees, resample=Image.Resampling.BICUBIC, fillcolor=(128, 128, 128))
+
+
+def test_the_eyes_are_found_level_on_an_upright_face():
+    face = find_face(ASTRONAUT)
+    assert face is not None and face.eyes is not None
+    (x0, y0), (x1, y1) = face.eyes
+    assert face.left < x0 < x1 < face.right and face.top < y0 < face.bottom and face.top < y1 < face.bottom
+    assert abs(face.tilt) < 6
+
+
+def test_identity_crop_levels_a_tilted_head():
+    photo = tilted(ASTRONAUT, 25)  # counter-clockwise: the eye line rises to the right
+    face = find_face(photo)
+    assert face is not None and -33 < face.tilt < -17
+    crop = identity_crop(photo)
+    in_crop = find_face(crop)
+    assert in_crop is not None and abs(in_crop.tilt) < 6
+    # as it was: without turning, the crop keeps the tilt
+    assert abs(find_face(photo.crop((100, 20, 400, 320))).tilt) > 17
+
+
+def test_a_face_too_small_is_refused_with_what_works():
+    small = ASTRONAUT.resize((300, 300))  # the face is about 60 px wide
+    face = find_face(small)
+    assert face is not None and face.width < MIN_FACE_PIXELS
+    with pytest.raises(FaceTooSmall) as error:
+        require_face(small)
+    assert isinstance(error.value, UserError)
+    assert f"only {face.width} pixels wide" in str(error.value) and "at least 80" in str(error.value)
+    assert "head-and-shoulders" in str(error.value)
+    big_enough = ASTRONAUT.resize((400, 400))  # about 80 px and more
+    assert require_face(big_enough).width >= MIN_FACE_PIXELS
+
+
+def test_identity_crops_of_several_photos_keep_those_with_a_face():
+    crops = identity_crops([ASTRONAUT, COFFEE, tilted(ASTRONAUT, -20)])
+    assert len(crops) == 2 and all(crop.size == (CROP_SIZE, CROP_SIZE) for crop in crops)
+    assert np.array_equal(np.asarray(crops[0]), np.asarray(identity_crop(ASTRONAUT)))
+    assert all(find_face(crop) is not None for crop in crops)
+    # no face anywhere: the first photo's central square, as one photo alone gives
+    (only,) = identity_crops([COFFEE, Image.fromarray(data.chelsea())])
+    assert np.array_equal(np.asarray(only), np.asarray(identity_crop(COFFEE)))
