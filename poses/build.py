@@ -279,6 +279,7 @@ HEAD_PLACES = {
     "hair": (0.1, 0.16, -0.06),
     "nape": (0.07, 0.08, -0.11),
 }
+WRAP = {"hair", "crown", "nape", "temple", "forehead", "brim", "ear"}  # places the hand reaches over, not up to
 CHEST_PLACES = {
     "collar": (0.06, -0.13, 0.1),
     "throat": (0.03, -0.07, 0.11),
@@ -680,6 +681,10 @@ def solved(base: BasePose, variant: Variant, gender: str) -> Pose:
         pose = solve(bent, body, contacts)
         if max(contact_gaps(pose, body, contacts).values()) <= CONTACT_TOLERANCE:
             break
+    for joint, target in contacts.items():  # a hand laid on the head bends back at the wrist, fingers on it
+        hand = getattr(pose, f"{joint[0]}_hand")
+        if joint[2:] == "wrist" and hand and not hand.flex and isinstance(target, str) and target[:-2] in WRAP:
+            pose = replace(pose, **{f"{joint[0]}_hand": replace(hand, flex=-45.0)})
     where = f"{base.slug}{'-' + variant.slug if variant.slug else ''} ({gender})"
     missed = {j: round(g, 3) for j, g in contact_gaps(pose, body, contacts).items() if g > CONTACT_TOLERANCE}
     if missed:

@@ -199,7 +199,7 @@ def test_bone_lengths_are_one_body_under_projection(build):
             pa, pb = _point(k, a), _point(k, b)
             if pa and pb:
                 ratios.append(math.dist(pa, pb) / float(np.linalg.norm(points[a] - points[b])))
-        if len(ratios) >= 2:  # one scale (canvas heights per metre) bounds every bone of the body
+        if len(ratios) >= 2 and _point(k, "r_hip") and _point(k, "l_hip"):  # one scale bounds every bone
             # The torso or the shoulder line, the less foreshortened (a deep forward bend shortens the torso).
             scale = _torso(k) / float(np.linalg.norm(points["neck"] - (points["r_hip"] + points["l_hip"]) / 2))
             shoulders = _point(k, "r_shoulder"), _point(k, "l_shoulder")
