@@ -311,3 +311,14 @@ def test_a_limb_through_the_torso_is_caught(build):
     assert torso_penetration(points) > PENETRATION_LIMIT
     points, _ = build.skeleton(build.LIBRARY[0].variants[0].pose, build.BODIES["male"])
     assert torso_penetration(points) == 0.0
+
+
+def test_standing_and_fashion_poses_put_the_weight_on_one_leg(library):
+    """A contrapposto tilts the hips 10-15 degrees: the library's standing and fashion poses are not stiff."""
+    tilts = []
+    for t in library:
+        if t.category in ("standing", "fashion") and t.view == "front" and t.framing != "head-shoulders":
+            (xr, yr, vr), (xl, yl, vl) = t.keypoints[K["r_hip"]], t.keypoints[K["l_hip"]]
+            if vr and vl:
+                tilts.append(abs(math.degrees(math.atan2(yl - yr, (xl - xr) * ASPECT))))
+    assert len(tilts) >= 40 and statistics.median(tilts) >= 10
