@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from avatargen.body import HEAD_SPAN, LIMB_BONES, NECK_TO_NOSE, SHOULDER_WIDTH, TORSO
-from avatargen.poses import ASPECT, FACE_POINTS, FRAMINGS, KEYPOINT_NAMES
+from avatargen.poses import ASPECT, FACE_POINTS, FRAMINGS, KEYPOINT_NAMES, MIRROR_INDEX
 
 K = {name: i for i, name in enumerate(KEYPOINT_NAMES)}
 
@@ -198,34 +198,6 @@ def pose_distance(a: Keypoints, b: Keypoints) -> float:
     return worst
 
 
-def nearest_neighbours(poses: Sequence[Keypoints]):
-    """For each pose, the `pose_distance` to its nearest other pose and that pose's index (two numpy arrays)."""
-    import numpy as np
-
-    k = np.asarray(poses, dtype=float).reshape(-1, len(KEYPOINT_NAMES), 3)
-    best, where = np.full(len(k), np.inf), np.zeros(len(k), dtype=int)
-    for i in range(len(k)):
-        d = distances(k[i], k)
-        d[i] = np.inf
-        where[i] = int(np.argmin(d)) if len(k) > 1 else 0
-        best[i] = d[where[i]]
-    return best, where
-
-
-def distances(pose: Keypoints, others):
-    """`pose_distance` from one pose to each of many (an array of shape (n, 18, 3)), as a numpy array."""
-    import numpy as np
-
-    k, others = np.asarray(pose, dtype=float), np.asarray(others, dtype=float)
-    scale = np.array([ASPECT, 1.0])
-    seen, others_seen = k[:, 2] > 0, others[:, :, 2] > 0
-    apart = np.sqrt((((others[:, :, :2] - k[:, :2]) * scale) ** 2).sum(axis=2))
-    worst = np.where(seen & others_seen, apart, 0.0).max(axis=1, initial=0.0)
-    body = np.array([n not in FACE_POINTS for n in KEYPOINT_NAMES])
-    mismatch = ((seen ^ others_seen) & body).any(axis=1)
-    return np.where(mismatch, np.maximum(worst, MISSING), worst)
-
-
 def _point(keypoints: Keypoints, name: str) -> tuple[float, float] | None:
     # In canvas heights on both axes, so that distances are true to the picture.
     x, y, v = keypoints[K[name]]
@@ -256,9 +228,6 @@ def body_metres(keypoints: Keypoints):
     return (xy - xy[K["neck"]]) / scale
 
 
-_MIRROR = [K[n.replace("r_", "l_", 1) if n[:2] == "r_" else n.replace("l_", "r_", 1)] for n in KEYPOINT_NAMES]
-
-
 def twin_distances(pose, others, *, mirror: bool = True):
     """Mean and worst joint distance (metres, `body_metres`) from one pose to each of many, two numpy arrays.
 
@@ -268,7 +237,7 @@ def twin_distances(pose, others, *, mirror: bool = True):
     import numpy as np
 
     pose, others = np.asarray(pose, dtype=float), np.asarray(others, dtype=float).reshape(-1, len(KEYPOINT_NAMES), 2)
-    candidates = [pose, pose[_MIRROR] * [-1.0, 1.0]] if mirror else [pose]
+    candidates = [pose, pose[list(MIRROR_INDEX)] * [-1.0, 1.0]] if mirror else [pose]
     body = np.array([n not in FACE_POINTS for n in KEYPOINT_NAMES])
     best_mean, best_worst = np.full(len(others), np.inf), np.full(len(others), np.inf)
     for p in candidates:
