@@ -13,8 +13,8 @@ import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from avatargen.body import FOOT, NECK_TO_NOSE, SHOULDER_WIDTH, TORSO, UNISEX
 from avatargen.errors import NoPersonFound
-from avatargen.pose_quality import NECK_TO_NOSE, SHOULDER_WIDTH, TORSO
 from avatargen.poses import ASPECT, FACE_POINTS, KEYPOINT_NAMES, canvas_box, to_canvas
 
 if TYPE_CHECKING:
@@ -243,7 +243,7 @@ def _complete(found: dict[str, tuple[float, float]]) -> dict[str, tuple[float, f
     p = dict(found)
     scale = math.dist(p["r_shoulder"], p["l_shoulder"]) / SHOULDER_WIDTH
     p.setdefault("neck", _mid(p["r_shoulder"], p["l_shoulder"]))
-    down = {"elbow": 0.29, "wrist": 0.255, "knee": 0.425, "ankle": 0.415}
+    down = {"elbow": UNISEX.upper_arm, "wrist": UNISEX.forearm, "knee": UNISEX.thigh, "ankle": UNISEX.shin}
     for s in "rl":
         p.setdefault(f"{s}_hip", (p[f"{s}_shoulder"][0], p["neck"][1] + TORSO * scale))
         for parent, joint in (("shoulder", "elbow"), ("elbow", "wrist"), ("hip", "knee"), ("knee", "ankle")):
@@ -255,7 +255,7 @@ def _complete(found: dict[str, tuple[float, float]]) -> dict[str, tuple[float, f
         p.setdefault(n, p["nose"])
     for s in "rl":
         x, y = p[f"{s}_ankle"]
-        p[f"{s}_foot"] = (x, y + 0.08 * scale)
+        p[f"{s}_foot"] = (x, y + FOOT * scale)
     _with_head_top(p)
     return p
 

@@ -10,7 +10,8 @@ Three checks, on the same COCO-18 keypoints the library stores (x, y, visibility
 - **no limb through the torso**, in 3D (`torso_penetration`): how deep a sampled point of an arm or a
   leg goes into the core of the torso (an elliptic cylinder between the hips and the neck).
 
-`pose_distance` measures how different two templates look, for the near-duplicate check.
+`pose_distance` measures how different two templates look on the canvas; `twins` finds the templates that
+repeat another whatever the crop and the camera distance (keypoints centred on the neck, in metres).
 
 The limits were calibrated on real people: mediapipe's detections on the photos of people that
 scikit-image and matplotlib ship (tests/test_pose_library.py) pass them, and every library template must.
@@ -24,28 +25,15 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from avatargen.poses import ASPECT, FACE_POINTS, FRAMINGS, KEYPOINT_NAMES
+from avatargen.body import HEAD_SPAN, LIMB_BONES, NECK_TO_NOSE, SHOULDER_WIDTH, TORSO
+from avatargen.poses import ASPECT, FACE_POINTS, FRAMINGS, KEYPOINT_NAMES, MIRROR_INDEX
 
 K = {name: i for i, name in enumerate(KEYPOINT_NAMES)}
 
-# Bone lengths in metres between joint centres of an average adult (poses/build.py's unisex body).
-LIMB_BONES = {
-    ("r_shoulder", "r_elbow"): 0.2875,
-    ("r_elbow", "r_wrist"): 0.255,
-    ("l_shoulder", "l_elbow"): 0.2875,
-    ("l_elbow", "l_wrist"): 0.255,
-    ("r_hip", "r_knee"): 0.425,
-    ("r_knee", "r_ankle"): 0.415,
-    ("l_hip", "l_knee"): 0.425,
-    ("l_knee", "l_ankle"): 0.415,
-}
-TORSO = 0.505  # neck -> the point between the hips
-SHOULDER_WIDTH = 0.35
-NECK_TO_NOSE = 0.22
-HEAD_SPAN = 0.15  # the widest span between face points (ear to ear, or nose to ear in profile), roughly
 STRETCH_LIMIT = 1.75  # the longest bone may be this much longer than the scale says: proportions, lens, noise
 PENETRATION_LIMIT = 0.35  # how far (0 = the torso's surface, 1 = its axis) a limb may go into the torso core
 MISSING = 0.15  # pose_distance of two poses where one shows a body joint the other does not, in canvas heights
+TWIN_MEAN, TWIN_WORST = 0.05, 0.10  # metres: two templates closer than both (mean and worst joint) are twins
 
 # What each framing must show (at least one joint of each group visible)...
 FRAMING_SHOWS = {
@@ -107,12 +95,14 @@ def body_scale(keypoints: Keypoints) -> float | None:
 def stretch(keypoints: Keypoints) -> float | None:
     """The longest visible limb bone, relative to the length the body's scale allows (1.0: as long as allowed)."""
     scale = body_scale(keypoints)
+    if not scale:
+        return None
     ratios = [
         math.dist(a, b) / (length * scale)
         for (j, k), length in LIMB_BONES.items()
         if (a := _point(keypoints, j)) and (b := _point(keypoints, k))
     ]
-    return max(ratios) if scale and ratios else None
+    return max(ratios) if ratios else None
 
 
 def assess(keypoints: Keypoints, framing: str | None = None) -> Quality:
@@ -208,34 +198,6 @@ def pose_distance(a: Keypoints, b: Keypoints) -> float:
     return worst
 
 
-def nearest_neighbours(poses: Sequence[Keypoints]):
-    """For each pose, the `pose_distance` to its nearest other pose and that pose's index (two numpy arrays)."""
-    import numpy as np
-
-    k = np.asarray(poses, dtype=float).reshape(-1, len(KEYPOINT_NAMES), 3)
-    best, where = np.full(len(k), np.inf), np.zeros(len(k), dtype=int)
-    for i in range(len(k)):
-        d = distances(k[i], k)
-        d[i] = np.inf
-        where[i] = int(np.argmin(d)) if len(k) > 1 else 0
-        best[i] = d[where[i]]
-    return best, where
-
-
-def distances(pose: Keypoints, others):
-    """`pose_distance` from one pose to each of many (an array of shape (n, 18, 3)), as a numpy array."""
-    import numpy as np
-
-    k, others = np.asarray(pose, dtype=float), np.asarray(others, dtype=float)
-    scale = np.array([ASPECT, 1.0])
-    seen, others_seen = k[:, 2] > 0, others[:, :, 2] > 0
-    apart = np.sqrt((((others[:, :, :2] - k[:, :2]) * scale) ** 2).sum(axis=2))
-    worst = np.where(seen & others_seen, apart, 0.0).max(axis=1, initial=0.0)
-    body = np.array([n not in FACE_POINTS for n in KEYPOINT_NAMES])
-    mismatch = ((seen ^ others_seen) & body).any(axis=1)
-    return np.where(mismatch, np.maximum(worst, MISSING), worst)
-
-
 def _point(keypoints: Keypoints, name: str) -> tuple[float, float] | None:
     # In canvas heights on both axes, so that distances are true to the picture.
     x, y, v = keypoints[K[name]]
@@ -244,3 +206,62 @@ def _point(keypoints: Keypoints, name: str) -> tuple[float, float] | None:
 
 def _mid(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]:
     return (a[0] + b[0]) / 2, (a[1] + b[1]) / 2
+
+
+def body_metres(keypoints: Keypoints):
+    """The keypoints in metres around the neck (x right, y down; a (18, 2) numpy array, NaN where hidden).
+
+    The scale comes from the torso (neck to the point between the hips, `TORSO` long) when it is seen,
+    else from `body_scale`; None when neither is.
+    """
+    import numpy as np
+
+    k = np.asarray(keypoints, dtype=float)
+    xy = np.where(k[:, 2:] > 0, k[:, :2] * [ASPECT, 1.0], np.nan)
+    neck, hips = _point(keypoints, "neck"), [_point(keypoints, n) for n in ("r_hip", "l_hip")]
+    if neck and all(hips):
+        scale = math.dist(neck, _mid(*hips)) / TORSO
+    else:
+        scale = body_scale(keypoints)
+    if not neck or not scale:
+        return None
+    return (xy - xy[K["neck"]]) / scale
+
+
+def twin_distances(pose, others, *, mirror: bool = True):
+    """Mean and worst joint distance (metres, `body_metres`) from one pose to each of many, two numpy arrays.
+
+    Joints are compared where both show them; a body joint shown by only one makes them no twins (inf).
+    With `mirror`, the smaller of the distances to each other pose and to its mirror image.
+    """
+    import numpy as np
+
+    pose, others = np.asarray(pose, dtype=float), np.asarray(others, dtype=float).reshape(-1, len(KEYPOINT_NAMES), 2)
+    candidates = [pose, pose[list(MIRROR_INDEX)] * [-1.0, 1.0]] if mirror else [pose]
+    body = np.array([n not in FACE_POINTS for n in KEYPOINT_NAMES])
+    best_mean, best_worst = np.full(len(others), np.inf), np.full(len(others), np.inf)
+    for p in candidates:
+        both = ~np.isnan(p[:, 0]) & ~np.isnan(others[:, :, 0])
+        mismatch = ((np.isnan(p[:, 0]) ^ np.isnan(others[:, :, 0])) & body).any(axis=1)
+        apart = np.where(both, np.sqrt(np.nan_to_num(((others - p) ** 2).sum(axis=2), nan=0.0)), 0.0)
+        count = np.maximum(both.sum(axis=1), 1)
+        mean, worst = apart.sum(axis=1) / count, apart.max(axis=1, initial=0.0)
+        mean, worst = np.where(mismatch, np.inf, mean), np.where(mismatch, np.inf, worst)
+        better = mean < best_mean
+        best_mean, best_worst = np.where(better, mean, best_mean), np.where(better, worst, best_worst)
+    return best_mean, best_worst
+
+
+def twins(poses: Sequence[Keypoints], framings: Sequence[str], *, mirror: bool = True) -> list[tuple[int, int]]:
+    """The pairs (i < j) of poses of the same framing that are twins (`TWIN_MEAN` and `TWIN_WORST`)."""
+    import numpy as np
+
+    metres = [body_metres(k) for k in poses]
+    pairs = []
+    for framing in set(framings):
+        index = [i for i, f in enumerate(framings) if f == framing and metres[i] is not None]
+        stack = np.array([metres[i] for i in index])
+        for a, i in enumerate(index[:-1]):
+            mean, worst = twin_distances(stack[a], stack[a + 1 :], mirror=mirror)
+            pairs += [(i, index[a + 1 + b]) for b in np.flatnonzero((mean < TWIN_MEAN) & (worst < TWIN_WORST))]
+    return sorted(pairs)

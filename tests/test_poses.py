@@ -64,7 +64,8 @@ def test_views_put_the_body_where_a_viewer_expects_it(library):
             assert _x(t, "r_shoulder") < _x(t, "l_shoulder"), t.id  # the person's right on our left
         if t.view == "back":
             assert _x(t, "r_shoulder") > _x(t, "l_shoulder"), t.id
-        glance = "looking back" in t.tags  # the head turns back over the shoulder, towards the camera
+        # The head turns back over the shoulder, towards the camera; or the body lies on the ground.
+        glance = "looking back" in t.tags or "looking away" in t.tags or t.category == "lying"
         if t.view == "side-left" and not glance:
             assert _x(t, "nose") < _x(t, "neck"), t.id  # faces the viewer's left
             assert t.keypoints[K["r_ear"]][2] == 0.0, t.id  # the far ear is hidden
@@ -76,33 +77,42 @@ def test_views_put_the_body_where_a_viewer_expects_it(library):
 
 
 def test_faces_turned_away_are_hidden(library):
-    back = library.get("stand-relaxed-f-back-full")
-    assert [back.keypoints[K[n]][2] for n in ("nose", "r_eye", "l_eye", "r_ear", "l_ear")] == [0, 0, 0, 1, 1]
-    glance = library.get("fashion-over-shoulder-f-back-half")  # turned away, head turned back to us
-    assert glance.keypoints[K["nose"]][2] == 1.0 and _x(glance, "nose") < _x(glance, "neck")
+    profile = next(t for t in library if t.view == "side-left" and t.framing == "head-shoulders")
+    assert profile.keypoints[K["l_ear"]][2] == 1.0 and profile.keypoints[K["r_ear"]][2] == 0.0
+    backs = [t for t in library if t.view == "back"]
+    assert backs and all(t.keypoints[K["nose"]][2] == 1.0 for t in backs)  # from behind, only glancing back
+    glance = library.get("fashion-over-shoulder-f-back-full")  # turned away, head turned back to us
+    assert _x(glance, "nose") < _x(glance, "neck") and glance.keypoints[K["r_eye"]][2] == 0.0
 
 
 def test_get_and_public_record(library):
-    t = library.get("stand-hands-hips-f-3ql-full")
-    assert (t.name, t.category, t.gender) == ("Hands on hips, three-quarter left", "standing", "female")
-    assert (t.view, t.framing) == ("three-quarter-left", "full-body")
+    t = library.get("stand-hands-hips-f-3ql-half")
+    assert (t.name, t.category, t.gender) == ("Hands on hips, three-quarter left, half body", "standing", "female")
+    assert (t.view, t.framing, t.base_pose) == ("three-quarter-left", "half-body", "stand-hands-hips")
     public = json.loads(json.dumps(t.to_public()))
     assert set(public) == {
         "id",
         "name",
+        "basePose",
         "category",
         "gender",
         "view",
         "framing",
         "tags",
         "keypoints",
+        "hands",
+        "formatVersion",
         "owner",
         "private",
     }
     assert public["keypoints"] == [list(k) for k in t.keypoints]
+    assert (public["basePose"], public["formatVersion"], public["hands"]) == ("stand-hands-hips", 3, None)
     assert (public["owner"], public["private"]) == (None, False)
-    mine = dataclasses.replace(t, id="custom-7", owner=7).to_public()
-    assert (mine["owner"], mine["private"]) == (7, True)
+    mine = dataclasses.replace(t, id="custom-7", base_pose="", owner=7).to_public()
+    assert (mine["owner"], mine["private"], mine["basePose"]) == (7, True, "custom-7")
+    hands = library.get("portrait-chin-hand-f-front-half").to_public()["hands"]
+    assert len(hands) == 2 and all(len(hand) == 21 for hand in hands)
+    assert all(v == 1.0 for _, _, v in hands[0]) and not any(v for _, _, v in hands[1])  # the right hand only
 
 
 @pytest.mark.parametrize("bad", ["xyz", "", None, 42])
@@ -130,13 +140,14 @@ def test_query_filters_by_facets(library):
 def test_query_searches_name_and_tags_case_insensitively(library):
     hips, total = library.query(search="HANDS  hips", limit=1000)
     assert total == len(hips) > 0
-    assert all("hands on hips" in (t.name + " ".join(t.tags)).lower() for t in hips)
+    assert all("hand" in (t.name + " ".join(t.tags)).lower() for t in hips)
+    assert all("hip" in (t.name + " ".join(t.tags)).lower() for t in hips)
 
     by_tag, _ = library.query(search="linkedin", limit=1000)  # a tag, not in any name
     assert by_tag and all("linkedin" in t.tags for t in by_tag)
 
-    both, total = library.query(search="wave", gender="male", limit=1000)
-    assert total == len(both) > 0 and all(t.gender == "male" and "wav" in t.name.lower() for t in both)
+    both, total = library.query(search="twirl", gender="female", limit=1000)
+    assert total == len(both) > 0 and all(t.gender == "female" and "twirl" in t.name.lower() for t in both)
     assert library.query(search="hips underwater") == ([], 0)
 
 
@@ -158,8 +169,8 @@ def test_query_pages(library):
 
 def test_query_lists_included_private_templates_first(library):
     facets = library.facets()
-    hips = dataclasses.replace(library.get("stand-hands-hips-f-3ql-full"), id="custom-1", name="My pose", owner=7)
-    wave = dataclasses.replace(library.get("wave-m-front-full"), id="custom-2", name="My wave", owner=7)
+    hips = dataclasses.replace(library.get("stand-hands-hips-f-3ql-half"), id="custom-1", name="My pose", owner=7)
+    wave = dataclasses.replace(library.get("jump-star-m-3ql-full"), id="custom-2", name="My wave", owner=7)
     first = library.query(limit=1)[0][0]
 
     page, total = library.query(include=[hips, wave], limit=3)
@@ -188,7 +199,7 @@ def _pixel_between(t: PoseTemplate, a: str, b: str, width: int, height: int) -> 
 
 @pytest.mark.parametrize("size", [(512, 768), (768, 512), (300, 300)])
 def test_render_openpose_draws_standard_colours_in_place(library, size):
-    t = library.get("stand-relaxed-m-front-full")
+    t = library.get("stand-hands-hips-f-front-full")
     image = render_openpose(t, *size)
     assert image.size == size and image.mode == "RGB"
     assert image.getpixel(_pixel_between(t, "neck", "r_shoulder", *size)) == NECK_TO_R_SHOULDER
@@ -203,7 +214,7 @@ def test_render_openpose_leaves_out_missing_joints():
 
 
 def test_thumbnail_is_rendered_once_and_cached(library, tmp_path):
-    t = library.get("wave-m-front-full")
+    t = library.get("portrait-chin-hand-f-front-half")
     path = thumbnail_path(t, tmp_path / "thumbs")
     first = path.stat().st_mtime_ns
     os.utime(path, ns=(first - 10**9, first - 10**9))  # so a rewrite could not keep the same mtime
@@ -221,6 +232,7 @@ def test_thumbnail_is_rendered_once_and_cached(library, tmp_path):
     moved = dataclasses.replace(t, keypoints=((0.5, 0.5, 1.0),) + t.keypoints[1:])
     assert thumbnail_path(moved, tmp_path / "thumbs") != path
     assert thumbnail_path(t, tmp_path / "thumbs", size=(96, 144)) != path
+    assert thumbnail_path(t, tmp_path / "thumbs", mirror=True) != path
 
 
 def test_build_vocabulary_matches_the_package(build):
@@ -241,27 +253,100 @@ def test_build_is_deterministic_and_the_committed_file_is_current(tmp_path):
     committed = ROOT / "poses" / "templates.parquet"
     assert out.read_bytes() == committed.read_bytes(), "run `python poses/build.py` and commit"
     assert committed.stat().st_size < 1_000_000
-    assert pq.read_schema(committed).metadata[b"avatargen.poses.format"] == b"2"
+    assert pq.read_schema(committed).metadata[b"avatargen.poses.format"] == b"3"
 
 
-def test_mirrored_pose_is_the_mirror_image(build):
-    swap = {
-        i: K[n.replace("r_", "l_") if n.startswith("r_") else n.replace("l_", "r_")]
-        for i, n in enumerate(KEYPOINT_NAMES)
-    }
-    pose, body = build.WAVING, build.BODIES["female"]
-    assert build.mirrored(build.mirrored(pose)) == pose
-    original = build.keypoints(pose, body, "front", "full-body")
-    mirror = build.keypoints(build.mirrored(pose), body, "front", "full-body")
-    for i, (x, y, v) in enumerate(original):
-        mx, my, mv = mirror[swap[i]]
-        assert mv == v and my == pytest.approx(y, abs=2e-4)
-        assert mx == 0.0 if not v else mx == pytest.approx(1 - x, abs=2e-4)
+def test_mirror_is_a_render_time_flip(library):
+    t = library.get("portrait-chin-hand-f-front-half")  # the right hand on the chin, with its 21 hand points
+    m = t.mirrored()
+    assert (m.id, m.name, m.view) == (t.id, t.name, "front") and m.mirrored() == t
+    assert library.get("stand-hands-hips-f-3ql-half").mirrored().view == "three-quarter-right"
+    for name, (x, y, v) in zip(KEYPOINT_NAMES, t.keypoints, strict=True):
+        other = name.replace("r_", "l_", 1) if name[:2] == "r_" else name.replace("l_", "r_", 1)
+        mx, my, mv = m.keypoints[K[other]]
+        assert (mv, my) == (v, y) and mx == pytest.approx(1 - x if v else 0.0, abs=1e-4)
+    assert m.hands[1] == tuple((round(1 - x, 4), y, v) for x, y, v in t.hands[0])  # now the left hand
+    assert not any(v for _, _, v in m.hands[0])
+    assert list(render_openpose(t, 128, 192, mirror=True).getdata()) == list(render_openpose(m, 128, 192).getdata())
+
+
+def test_hands_are_drawn_by_controlnet_aux(library):
+    import numpy as np
+
+    t = library.get("portrait-chin-hand-f-front-half")
+    with_hands = np.asarray(render_openpose(t, 512, 768)).astype(int)
+    without = np.asarray(render_openpose(dataclasses.replace(t, hands=None), 512, 768)).astype(int)
+    ys, xs = np.nonzero((with_hands != without).any(axis=2))
+    assert len(xs) > 300  # fingers: 20 coloured bones and 21 blue dots
+    wrist = t.keypoints[K["r_wrist"]]
+    canvas_w = 512
+    assert abs(np.median(xs) - wrist[0] * canvas_w) < 60 and abs(np.median(ys) - wrist[1] * 768) < 60
+    assert (with_hands == (0, 0, 255)).all(axis=2).sum() > 50  # controlnet-aux's blue hand keypoints
+
+
+def test_search_ranks_whole_words_with_stems_and_synonyms(library):
+    def first(query: str, **filters):
+        found, total = library.query(search=query, limit=5, **filters)
+        assert total > 0, query
+        return found
+
+    hair = first("hair")
+    assert all("chair" not in t.name.lower() and "hair" in t.name.lower() for t in hair)
+    assert not any("chair" in t.name.lower() for t in library.query(search="hair", limit=1000)[0])
+    up = first("arms up")[0]
+    assert all(up.keypoints[K[w]][1] < up.keypoints[K["neck"]][1] for w in ("r_wrist", "l_wrist")), up.id
+    assert not any("approach" in (t.name + " ".join(t.tags)).lower() for t in library.query(search="chin")[0])
+    assert library.query(search="jump", limit=1000) == library.query(search="jumping", limit=1000)
+    assert library.query(search="sit", limit=1000)[1] == library.query(search="seated", limit=1000)[1]
+    assert library.query(search="phone", limit=1000) == library.query(search="mobile", limit=1000)
+    lying = first("lying")
+    assert all(t.category == "lying" for t in lying)
+    assert library.query(search="reclining", limit=1000)[1] == library.query(search="lying", limit=1000)[1]
+    assert all("bench" in t.name.lower() for t in first("bench"))
+    assert all("twirl" in t.name.lower() for t in first("twirl"))
+    assert all("laugh" in t.name.lower() for t in first("laughing"))
+    # The words of a name count more than tags, and tags more than facets; repeated words count once.
+    assert first("hands on hips")[0].name.startswith("Hands on hips")
+    assert library.query(search="wall wall WALL", limit=1000) == library.query(search="wall", limit=1000)
+    side = first("profile")
+    assert all(t.view in ("side-left", "side-right") or "profile" in t.name.lower() for t in side)
+    assert library.query(search="knees up arms")[1] <= library.query(search="knees up")[1]
+    assert library.query(search="the a of") == library.query()
+
+
+def test_grouped_query_lists_each_base_pose_once(library):
+    groups, total = library.query(group=True, limit=1000)
+    assert total == len(groups) == len(library.base_poses()) >= 150
+    assert len({t.base_pose for t in groups}) == total
+    sitting, _ = library.query(category="sitting", group=True, limit=1000)
+    assert {t.base_pose for t in sitting} == {t.base_pose for t in library if t.category == "sitting"}
+    record = library.grouped_record(library.get("stand-hands-hips-f-3ql-half"))
+    shots = library.variants("stand-hands-hips")
+    assert record["basePose"] == "stand-hands-hips" and len(record["variants"]) == len(shots) > 3
+    assert set(record["views"]) == {t.view for t in shots} and set(record["framings"]) == {t.framing for t in shots}
+    mine = dataclasses.replace(shots[0], id="custom-3", base_pose="", owner=1)
+    assert library.query(include=[mine], group=True, limit=1)[0] == [mine]
+    assert library.grouped_record(mine)["variants"] == [
+        {"id": "custom-3", "name": mine.name, "view": mine.view, "framing": mine.framing}
+    ]
+
+
+def test_contact_sheets_show_every_category(library, tmp_path):
+    from PIL import Image
+
+    from avatargen.poses import contact_sheet
+
+    for category in CATEGORIES:
+        templates, _ = library.query(category=category, group=True, limit=1000)
+        path = tmp_path / f"{category}.png"
+        contact_sheet(templates, columns=8).save(path)
+        with Image.open(path) as sheet:
+            assert sheet.width == 8 * 150 and sheet.height >= 255 * ((len(templates) + 7) // 8)
 
 
 def test_importing_the_module_loads_nothing_heavy():
     code = (
-        "import sys, avatargen.poses, avatargen.pose_quality, avatargen.pose_extract; "
+        "import sys, avatargen.poses, avatargen.pose_quality, avatargen.pose_extract, avatargen.body; "
         "heavy = {'torch', 'datasets', 'controlnet_aux', 'PIL', 'numpy', 'mediapipe'} & set(sys.modules); "
         "assert not heavy, heavy"
     )
