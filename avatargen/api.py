@@ -74,17 +74,62 @@ class PrivateCopies:
         return str(target)
 
 
-def discard_upload(path: str | None) -> None:
-    """Delete a photo from Gradio's upload cache once the app has its own re-encoded copy (EXIF and all)."""
-    if not path:
-        return
-    upload = Path(path).resolve()
-    if upload.is_relative_to(Path(get_upload_folder()).resolve()):
-        upload.unlink(missing_ok=True)
+class UploadPurge:
+    """Deletes photos from Gradio's upload cache once the app has its own re-encoded copy (EXIF and all).
+
+    Gradio stores identical bytes once, so two calls (or two people) can share one cached file: a file goes only
+    when no call has held it for `delay` seconds; a call that starts meanwhile holds it again.
+    """
+
+    delay = 60.0
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._held: dict[Path, int] = {}
+        self._timers: dict[Path, threading.Timer] = {}
+
+    def hold(self, path: str | None) -> None:
+        if (upload := _cached_upload(path)) is not None:
+            with self._lock:
+                self._held[upload] = self._held.get(upload, 0) + 1
+                if (timer := self._timers.pop(upload, None)) is not None:
+                    timer.cancel()
+
+    def release(self, path: str | None) -> None:
+        if (upload := _cached_upload(path)) is None:
+            return
+        with self._lock:
+            self._held[upload] = self._held.get(upload, 1) - 1
+            if self._held[upload] > 0:
+                return
+            del self._held[upload]
+            if (timer := self._timers.pop(upload, None)) is not None:
+                timer.cancel()
+            timer = self._timers[upload] = threading.Timer(self.delay, self._delete, (upload,))
+            timer.daemon = True
+            timer.start()
+
+    def _delete(self, upload: Path) -> None:
+        with self._lock:
+            if upload in self._held:  # held again just now
+                return
+            self._timers.pop(upload, None)
+            upload.unlink(missing_ok=True)
         try:
             upload.parent.rmdir()
         except OSError:  # not empty: another upload shares the folder
             pass
+
+
+def _cached_upload(path) -> Path | None:
+    """The path when it lies in Gradio's upload cache (anything else is never deleted)."""
+    if not isinstance(path, str) or not path:
+        return None
+    upload = Path(path).resolve()
+    return upload if upload.is_relative_to(Path(get_upload_folder()).resolve()) else None
+
+
+uploads = UploadPurge()
 
 
 def search_words(search) -> str | None:
@@ -95,17 +140,21 @@ def search_words(search) -> str | None:
 
 def discarding_uploads(fn: Callable, *, at: tuple[int, ...] = (0,)) -> Callable:
     """For endpoints that take uploads (at these argument positions, a path or a list of paths): Gradio's cached
-    copies go once the call is over."""
+    copies are held during the call and purged after it (`UploadPurge`)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        paths = []
+        for index in at:
+            value = args[index] if index < len(args) else None
+            paths += value if isinstance(value, list) else [value]
+        for path in paths:
+            uploads.hold(path)
         try:
             return fn(*args, **kwargs)
         finally:
-            for index in at:
-                value = args[index] if index < len(args) else None
-                for path in value if isinstance(value, list) else [value]:
-                    discard_upload(path if isinstance(path, str) else None)
+            for path in paths:
+                uploads.release(path)
 
     return wrapper
 

@@ -12,7 +12,8 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
 import app
-from avatargen.api import PrivateCopies
+from avatargen import api as api_module
+from avatargen.api import PrivateCopies, UploadPurge
 from avatargen.errors import UserError
 from avatargen.settings import Settings
 from tests.test_app import free_port, wait_until_done
@@ -161,11 +162,13 @@ def test_oversized_uploads_are_refused_at_the_door(served, tmp_path):
     assert not list(uploads.rglob("huge.jpg"))
 
 
-def test_downloads_are_private_short_lived_copies_and_uploads_are_purged(served, photo):
+def test_downloads_are_private_short_lived_copies_and_uploads_are_purged(served, photo, monkeypatch):
     url, _, uploads = served
+    monkeypatch.setattr(api_module.uploads, "delay", 0.5)
     alice = client(url, "alice")
     pose_id = alice.predict(limit=1, api_name="/poses")["data"][0]["id"]
     record = alice.predict(handle_file(str(photo)), pose_id, "sd", False, "studio", 3, api_name="/generate")["data"]
+    time.sleep(1.5)
     assert not list(uploads.rglob(Path(photo).name))  # Gradio's copy of the photo (EXIF and all) is gone
     assert wait_until_done(alice, record["id"])["status"] == "completed"
 
@@ -201,3 +204,26 @@ def test_saved_poses_are_capped_per_person_and_names_must_be_text(served, photo)
         user = runtime.service.user_for("carol")
         runtime.service.extract_pose(user, photo=photo)
         runtime.service.extract_pose(user, photo=photo)
+
+
+def test_a_shared_upload_is_purged_only_after_its_last_use(tmp_path, monkeypatch):
+    """Gradio stores identical bytes once: two calls with the same photo share one cached file."""
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path))
+    shared = tmp_path / "0123abcd" / "me.jpg"
+    shared.parent.mkdir()
+    shared.write_bytes(b"photo")
+    purge = UploadPurge()
+    purge.delay = 0.3
+    purge.hold(str(shared))  # call one
+    purge.hold(str(shared))  # call two, same bytes
+    purge.release(str(shared))
+    time.sleep(0.6)
+    assert shared.exists()  # call two still uses it
+    purge.release(str(shared))
+    purge.hold(str(shared))  # a third call starts before the delay is over
+    time.sleep(0.6)
+    assert shared.exists()
+    purge.release(str(shared))
+    time.sleep(0.6)
+    assert not shared.exists() and not shared.parent.exists()
+    purge.release(str(tmp_path.parent / "elsewhere.jpg"))  # outside Gradio's cache: never touched
