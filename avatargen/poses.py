@@ -1,4 +1,4 @@
-"""Pose library: templates from poses/templates.parquet, ranked search, canvas framing and OpenPose rendering."""
+"""Pose library: templates (avatargen/templates.parquet), ranked search, canvas framing, OpenPose rendering."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from avatargen.errors import UnknownPose
 if TYPE_CHECKING:
     from PIL import Image
 
-DEFAULT_PATH = Path(__file__).resolve().parent.parent / "poses" / "templates.parquet"
+DEFAULT_PATH = Path(__file__).resolve().with_name("templates.parquet")  # package data, built by poses/build.py
 ASPECT = 2 / 3  # template canvas width : height
 
 # COCO-18, the order OpenPose and ControlNet use.

@@ -24,7 +24,6 @@ import json
 import os
 import platform
 import re
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -32,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402

@@ -25,7 +25,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 WARM_UP_SEED = 10_000  # the first request warms every code path and is left out
 POLL_S = 0.25  # how often the client asks for the status
-sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402

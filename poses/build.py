@@ -1,4 +1,4 @@
-"""Build the pose template library, poses/templates.parquet, from the base poses in poses/base_poses.yaml.
+"""Build the pose template library, avatargen/templates.parquet, from the base poses in poses/base_poses.yaml.
 
 Each base pose is written once, as data: joint angles, the contacts the builder solves (a hand on the chin,
 an elbow on a knee), the hands' shapes, its variations, and the views and framings in which it reads.
@@ -14,7 +14,6 @@ flip (avatargen.poses.render_openpose(mirror=True)).
 
 import argparse
 import math
-import sys
 import zlib
 from dataclasses import dataclass, field, fields, replace
 from functools import cache
@@ -26,8 +25,6 @@ import pyarrow.parquet as pq
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 from avatargen.body import (  # noqa: E402
     BODIES,
@@ -64,7 +61,7 @@ from avatargen.poses import (  # noqa: E402
 )
 
 DATA = Path(__file__).resolve().with_name("base_poses.yaml")
-OUT = Path(__file__).resolve().with_name("templates.parquet")
+OUT = Path(__file__).resolve().parents[1] / "avatargen" / "templates.parquet"  # ships inside the package
 CONTACT_TOLERANCE = 0.03  # metres: a solved contact is this close or the build fails
 
 # Camera orbit angle around the person for each view. The person faces +z; a camera at +yaw sits

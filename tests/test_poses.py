@@ -250,7 +250,7 @@ def test_build_is_deterministic_and_the_committed_file_is_current(tmp_path):
     # A fresh process, so nothing cached in this one can hide a difference.
     out = tmp_path / "templates.parquet"
     subprocess.run([sys.executable, str(ROOT / "poses" / "build.py"), "--out", str(out)], check=True, cwd=tmp_path)
-    committed = ROOT / "poses" / "templates.parquet"
+    committed = ROOT / "avatargen" / "templates.parquet"
     assert out.read_bytes() == committed.read_bytes(), "run `python poses/build.py` and commit"
     assert committed.stat().st_size < 1_000_000
     assert pq.read_schema(committed).metadata[b"avatargen.poses.format"] == b"3"
