@@ -13,16 +13,14 @@ import argparse
 import json
 import os
 import platform
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-import httpx
 from gradio_client import Client, handle_file
 from PIL import Image
+from served import launch
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,26 +30,6 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError("no VmRSS")
-
-
-def launch(data_dir: Path, port: int) -> subprocess.Popen:
-    env = os.environ | {
-        "AVATARGEN_DATA_DIR": str(data_dir),
-        "AVATARGEN_ENGINE": "tiny",
-        "AVATARGEN_WORKER_THREADS": "0",
-        "AVATARGEN_PORT": str(port),
-        "HF_HUB_OFFLINE": "1",
-    }
-    server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
-            return server
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    server.kill()
-    raise SystemExit("the app did not start")
 
 
 def main() -> None:

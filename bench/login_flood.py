@@ -13,8 +13,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -22,37 +20,9 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
+from served import launch
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def launch(data_dir: Path, port: int) -> subprocess.Popen:
-    env = os.environ | {
-        "AVATARGEN_DATA_DIR": str(data_dir),
-        "AVATARGEN_AUTH": "password",
-        "AVATARGEN_ENGINE": "tiny",
-        "AVATARGEN_WORKER_THREADS": "0",
-        "AVATARGEN_PORT": str(port),
-        "HF_HUB_OFFLINE": "1",
-    }
-    for name in ("alice", "bob"):
-        subprocess.run(
-            [sys.executable, "-m", "avatargen", "user", "add", name, "--password", f"{name}-password"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-    server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
-            return server
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    server.kill()
-    raise SystemExit("the app did not start")
 
 
 def credits_latency(http: httpx.Client) -> float:
@@ -105,7 +75,7 @@ def main() -> None:
 
     url = f"http://127.0.0.1:{args.port}/"
     with tempfile.TemporaryDirectory() as folder:
-        server = launch(Path(folder) / "data", args.port)
+        server = launch(Path(folder) / "data", args.port, auth="password", users=("alice", "bob"))
         try:
             http = httpx.Client(base_url=url, timeout=60)
             assert http.post("login", data={"username": "alice", "password": "alice-password"}).status_code == 200
