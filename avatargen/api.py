@@ -19,7 +19,7 @@ from avatargen import params
 from avatargen.accounts import requester
 from avatargen.errors import UserError
 from avatargen.models import User
-from avatargen.poses import thumbnail_image, thumbnail_path
+from avatargen.poses import PoseTemplate, thumbnail_image, thumbnail_path
 from avatargen.presets import QUALITIES, STYLES
 from avatargen.service import MAX_PAGE, MAX_SEED, AvatarService
 
@@ -198,6 +198,7 @@ class Api:
         style: str = "realistic",
         seed: int | None = None,
         more_photos: list[str] | None = None,
+        mirror: bool = False,
         request: gr.Request = None,
     ) -> dict:
         more = more_photos or []
@@ -212,6 +213,7 @@ class Api:
             style=params.choice("style", style, STYLES),
             seed=params.whole("seed", seed, lo=0, hi=MAX_SEED, default=None),
             more_photos=[uploaded("more_photos", path) for path in more],
+            mirror=params.flag("mirror", mirror),
         )
         if self.run_inline is not None:
             self.run_inline(generation.id)
@@ -260,9 +262,14 @@ class Api:
         search: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        group: bool = False,
+        mirror: bool = False,
         request: gr.Request = None,
     ) -> dict:
+        """Pose templates. `group`: one per base pose, with the views, framings and variants it offers.
+        `mirror`: each as its mirror image (what `/generate` draws with `mirror=true`)."""
         facets = self.service.poses.facets()
+        group, mirror = params.flag("group", group), params.flag("mirror", mirror)
         filters = {
             facet: params.choice(facet, value or None, facets.get(facet, ()), default=None)
             for facet, value in zip(FACETS, (category, gender, view, framing), strict=True)
@@ -273,9 +280,11 @@ class Api:
             search=search_words(search),
             limit=(limit := params.whole("limit", limit, lo=1, hi=MAX_POSES_PAGE, default=50)),
             offset=(offset := params.whole("offset", offset, lo=0, hi=MAX_OFFSET, default=0)),
+            group=group,
         )
+        records = self.service.poses.grouped_record if group else PoseTemplate.to_public
         return {
-            "data": [template.to_public() for template in templates],
+            "data": [records(template.mirrored() if mirror else template) for template in templates],
             "meta": {"total": total, "limit": limit, "offset": offset, "hasMore": offset + len(templates) < total},
             "facets": facets,
         }
@@ -349,6 +358,7 @@ def register_api(api: Api) -> None:
         style = RawValue("realistic", {"type": "string", "enum": list(STYLES)}, label="style")
         seed = RawValue(None, {"anyOf": [{"type": "integer"}, {"type": "null"}]}, label="seed")
         more_photos = gr.File(label="more_photos", file_count="multiple", file_types=None, type="filepath")
+        mirror = RawValue(False, {"type": "boolean"}, label="mirror")
         started = gr.JSON(label="result")
         generation_id = RawValue(None, {"type": "string"}, label="id")
         image = gr.File(label="image")
@@ -358,7 +368,7 @@ def register_api(api: Api) -> None:
     gr.on(
         [],
         user_errors(discarding_uploads(api.generate, at=(0, 6))),
-        [photo, pose_id, quality, priority, style, seed, more_photos],
+        [photo, pose_id, quality, priority, style, seed, more_photos, mirror],
         started,
         api_name="generate",
         show_progress="hidden",

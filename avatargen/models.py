@@ -68,6 +68,7 @@ class Generation(SQLModel, table=True):
     progress: float = 0.0  # share of denoising steps done
     attempts: int = 0  # runs started; a crash mid-run leaves this behind
     placeholder: bool = False  # made by the placeholder model `auto` fell back to: free of charge
+    mirrored: bool = False  # the pose drawn as its mirror image
     created_at: datetime = Field(default_factory=utcnow, index=True)
     started_at: datetime | None = None
     heartbeat_at: datetime | None = None  # last sign of life from the worker running it
@@ -96,6 +97,7 @@ class Generation(SQLModel, table=True):
             "progress": round(self.progress, 3),
             "errorMessage": self.error_message,
             "placeholder": self.placeholder,
+            "mirrored": self.mirrored,
             "creditUsed": self.credit_used,
             "createdAt": iso(self.created_at),
             "startedAt": iso(self.started_at),

@@ -268,11 +268,13 @@ class AvatarService:
         style: str = "realistic",
         seed: int | None = None,
         more_photos: Sequence[str | Path] = (),
+        mirror: bool = False,
         webhook_url: str | None = None,
     ) -> Generation:
         """Check everything, charge, record a pending generation and queue it.
 
-        `more_photos`: up to `MAX_PHOTOS - 1` more photos of the person, each checked like `photo`.
+        `more_photos`: up to `MAX_PHOTOS - 1` more photos of the person, each checked like `photo`; `mirror`: the
+        pose drawn as its mirror image.
         """
         if self.limits is not None:
             self.limits.check_request(user)
@@ -324,6 +326,7 @@ class AvatarService:
                     height=size.height,
                     credit_used=cost,
                     placeholder=self.placeholder_fallback(),
+                    mirrored=bool(mirror),
                 )
                 session.add(generation)
                 session.add(

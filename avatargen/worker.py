@@ -131,7 +131,7 @@ class GenerationWorker:
         style = STYLES[generation.style]
         quality = QUALITIES[generation.quality]
         return GenerationRequest(
-            pose_image=render_openpose(pose, generation.width, generation.height),
+            pose_image=render_openpose(pose, generation.width, generation.height, mirror=generation.mirrored),
             identity_images=tuple(self.service.storage.open_image(key) for key in generation.input_image_paths),
             prompt=compose_prompt(style, pose),
             negative_prompt=style.negative_prompt,
