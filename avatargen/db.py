@@ -166,6 +166,11 @@ def list_generations(session: Session, *, user_id: int, limit: int, offset: int)
     return rows, total
 
 
+def input_in_use(session: Session, key: str) -> bool:
+    """Whether some generation still uses this stored photo (the generations of one batch share it)."""
+    return session.exec(select(Generation.id).where(Generation.input_image_path == key).limit(1)).first() is not None
+
+
 def generation_stats(session: Session, *, user_id: int) -> dict:
     mine = Generation.user_id == user_id
     seconds = _seconds_between(session, Generation.started_at, Generation.completed_at)

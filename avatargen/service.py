@@ -21,7 +21,7 @@ from avatargen.models import CreditTransaction, CustomPose, Generation, User, We
 from avatargen.poses import PoseLibrary, PoseTemplate
 from avatargen.presets import QUALITIES, STYLES
 from avatargen.pricing import generation_cost
-from avatargen.ratelimit import RateLimits
+from avatargen.ratelimit import RateLimited, RateLimits
 from avatargen.security import hash_password, verify_password
 from avatargen.settings import Settings
 from avatargen.storage import APP_FOLDER, Storage, load_photo, photo_work
@@ -35,6 +35,7 @@ CUSTOM_PREFIX = "custom-"
 MAX_PAGE = 100
 MAX_SEED = 2**32 - 1
 MAX_PHOTOS = 4  # photos of the person per generation: `photo` and up to 3 more
+MAX_BATCH = 8  # poses one request may generate at once
 
 Enqueue = Callable[[str, bool], None]  # (generation id, priority)
 
@@ -276,16 +277,48 @@ class AvatarService:
         `more_photos`: up to `MAX_PHOTOS - 1` more photos of the person, each checked like `photo`; `mirror`: the
         pose drawn as its mirror image.
         """
+        [generation] = self.create_generations(
+            user,
+            photo=photo,
+            pose_ids=[pose_id],
+            quality=quality,
+            priority=priority,
+            style=style,
+            seed=seed,
+            more_photos=more_photos,
+            mirror=mirror,
+            webhook_url=webhook_url,
+        )
+        return generation
+
+    def create_generations(
+        self,
+        user: User,
+        *,
+        photo: str | Path,
+        pose_ids: Sequence[str],
+        quality: str = "sd",
+        priority: bool = False,
+        style: str = "realistic",
+        seed: int | None = None,
+        more_photos: Sequence[str | Path] = (),
+        mirror: bool = False,
+        webhook_url: str | None = None,
+    ) -> list[Generation]:
+        """One generation per pose from the same photos: all checked, charged and recorded in one transaction, or
+        none. The total is checked against the balance as a whole. Without a seed each generation draws its own."""
         if self.limits is not None:
             self.limits.check_request(user)
         webhook_url = check_url(webhook_url) if webhook_url else None
         cost = self.price(quality, priority)
         _check_choice("style", style, STYLES)
-        if seed is None:
-            seed = secrets.randbelow(MAX_SEED + 1)
-        elif not 0 <= int(seed) <= MAX_SEED:
+        if seed is not None and not 0 <= int(seed) <= MAX_SEED:
             raise UserError(f"The seed must be a whole number from 0 to {MAX_SEED}.")
-        pose = self.pose(user, pose_id)
+        if not pose_ids:
+            raise UserError("Pick a pose from the gallery first.")
+        if len(pose_ids) > MAX_BATCH:
+            raise UserError(f"Pick at most {MAX_BATCH} poses at once; you picked {len(pose_ids)}.")
+        poses = [self.pose(user, pose_id) for pose_id in pose_ids]
         if photo is None:
             raise UserError("Upload a photo of yourself first.")
         if len(more_photos) > MAX_PHOTOS - 1:
@@ -300,55 +333,68 @@ class AvatarService:
                 except UserError as error:
                     raise type(error)(f"Photo {number}: {error}") from None
         size = QUALITIES[quality]
-        keys: list[str] = []
+        keys: list[str] = []  # stored once, shared by the generations of the batch
         try:
             for image, path in zip(images, (photo, *more_photos), strict=True):
                 keys.append(self.storage.save_image(image, kind="uploads", user_id=user.id, name=Path(path).name))
             with self.session() as session:
                 db.lock_user(session, user.id)
                 if self.limits is not None:  # under the lock: concurrent requests count one at a time
-                    self.limits.check_in_flight(user, db.in_flight(session, user.id))
+                    _check_room(self.limits, user, db.in_flight(session, user.id), len(poses))
                 have = db.balance(session, user.id)
-                if have < cost:
-                    cheapest = generation_cost("sd", False)
-                    hint = f" SD without priority costs {cheapest}." if cheapest < cost and have >= cheapest else ""
-                    raise InsufficientCredits(f"This generation costs {cost} credits and you have {have}.{hint}")
-                generation = Generation(
-                    user_id=user.id,
-                    pose_template_id=pose.id,
-                    input_image_path=keys[0],
-                    extra_input_paths=keys[1:],
-                    quality=quality,
-                    priority=bool(priority),
-                    style=style,
-                    seed=int(seed),
-                    width=size.width,
-                    height=size.height,
-                    credit_used=cost,
-                    placeholder=self.placeholder_fallback(),
-                    mirrored=bool(mirror),
-                )
-                session.add(generation)
-                session.add(
-                    CreditTransaction(user_id=user.id, delta=-cost, reason="generation", generation_id=generation.id)
-                )
-                if webhook_url:
-                    session.add(WebhookTarget(user_id=user.id, generation_id=generation.id, url=webhook_url))
+                if have < cost * len(poses):
+                    raise InsufficientCredits(_shortfall(len(poses), cost, have))
+                placeholder = self.placeholder_fallback()
+                generations = [
+                    Generation(
+                        user_id=user.id,
+                        pose_template_id=pose.id,
+                        input_image_path=keys[0],
+                        extra_input_paths=keys[1:],
+                        quality=quality,
+                        priority=bool(priority),
+                        style=style,
+                        seed=secrets.randbelow(MAX_SEED + 1) if seed is None else int(seed),
+                        width=size.width,
+                        height=size.height,
+                        credit_used=cost,
+                        placeholder=placeholder,
+                        mirrored=bool(mirror),
+                    )
+                    for pose in poses
+                ]
+                for generation in generations:
+                    session.add(generation)
+                    session.add(
+                        CreditTransaction(
+                            user_id=user.id, delta=-cost, reason="generation", generation_id=generation.id
+                        )
+                    )
+                    if webhook_url:
+                        session.add(WebhookTarget(user_id=user.id, generation_id=generation.id, url=webhook_url))
                 session.commit()
         except BaseException:
             for key in keys:
                 self.storage.delete(key)
             raise
-        try:
-            self.enqueue(generation.id, generation.priority)
-        except Exception:
-            log.exception("could not queue generation %s", generation.id)
-            if self._remove(generation):
-                raise UserError(
-                    "The generation queue is unavailable right now; you were not charged. Please try again."
-                ) from None
-            # A worker claimed it meanwhile (batching picks pending rows from the database): it runs as charged.
-        return generation
+        for queued, generation in enumerate(generations):
+            try:
+                self.enqueue(generation.id, generation.priority)
+            except Exception:
+                log.exception("could not queue generation %s", generation.id)
+                # Rows a worker claimed meanwhile (batching picks pending rows from the database) run as charged.
+                cancelled = sum(self._remove(row) for row in generations[queued:])
+                if cancelled == len(generations):
+                    raise UserError(
+                        "The generation queue is unavailable right now; you were not charged. Please try again."
+                    ) from None
+                if cancelled:
+                    raise UserError(
+                        f"The generation queue is unavailable right now; {cancelled} of your {len(generations)} "
+                        "generations were cancelled and refunded. Please try again."
+                    ) from None
+                break
+        return generations
 
     def list_generations(self, user: User, *, limit: int = 20, offset: int = 0) -> tuple[list[Generation], int]:
         limit, offset = page_bounds(limit, offset)
@@ -394,7 +440,9 @@ class AvatarService:
                     CreditTransaction(user_id=row.user_id, delta=row.credit_used, reason="refund", generation_id=row.id)
                 )
             session.commit()
-        for key in row.input_image_paths:
+        with self.session() as session:
+            shared = db.input_in_use(session, row.input_image_path)  # the other generations of a batch share them
+        for key in () if shared else row.input_image_paths:
             self.storage.delete(key)
         self.storage.delete(row.output_image_path)
         return True
@@ -508,6 +556,25 @@ def _template(row: CustomPose) -> PoseTemplate:
         keypoints=tuple(tuple(point) for point in row.keypoints),
         owner=row.user_id,
     )
+
+
+def _check_room(limits: RateLimits, user: User, flying: int, adding: int) -> None:
+    """A request must fit under the person's limit of jobs in flight with all the generations it adds."""
+    limits.check_in_flight(user, flying)
+    most = limits.in_flight.get(user.role, 0)
+    if most and flying + adding > most:
+        raise RateLimited(
+            f"These {adding} generations would make {flying + adding} jobs in flight; the limit is {most}. "
+            "Pick fewer poses or wait for some to finish. You were not charged."
+        )
+
+
+def _shortfall(count: int, cost: int, have: int) -> str:
+    if count > 1:
+        return f"These {count} generations cost {count * cost} credits in all and you have {have}."
+    cheapest = generation_cost("sd", False)
+    hint = f" SD without priority costs {cheapest}." if cheapest < cost and have >= cheapest else ""
+    return f"This generation costs {cost} credits and you have {have}.{hint}"
 
 
 def _check_choice(what: str, value: str, choices: dict) -> None:
