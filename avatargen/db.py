@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, event, func, text, update
+from sqlalchemy import Engine, and_, case, event, func, or_, text, update
 from sqlmodel import Session, create_engine, select
 
 from avatargen.models import CreditTransaction, CustomPose, Generation, User, WebhookTarget, WorkerBeat, utcnow
@@ -159,11 +159,62 @@ def get_generation(session: Session, *, user_id: int, generation_id: str) -> Gen
     return row if row is not None and row.user_id == user_id else None
 
 
-def list_generations(session: Session, *, user_id: int, limit: int, offset: int) -> tuple[Sequence[Generation], int]:
+def list_generations(
+    session: Session, *, user_id: int, limit: int, offset: int, statuses: Sequence[str] | None = None
+) -> tuple[Sequence[Generation], int]:
     mine = select(Generation).where(Generation.user_id == user_id)
+    if statuses:
+        mine = mine.where(Generation.status.in_(statuses))
     total = session.exec(select(func.count()).select_from(mine.subquery())).one()
     rows = session.exec(mine.order_by(Generation.created_at.desc(), Generation.id).offset(offset).limit(limit)).all()
     return rows, total
+
+
+def unfinished_generations(session: Session, *, user_id: int) -> Sequence[Generation]:
+    query = (
+        select(Generation)
+        .where(Generation.user_id == user_id, Generation.status.in_(("pending", "processing")))
+        .order_by(Generation.created_at, Generation.id)
+    )
+    return session.exec(query).all()
+
+
+def queue_ahead(session: Session, generation: Generation) -> int:
+    """Pending rows of anyone that a worker takes before this pending one (priority first, then oldest)."""
+    older = or_(
+        Generation.created_at < generation.created_at,
+        and_(Generation.created_at == generation.created_at, Generation.id < generation.id),
+    )
+    ahead = and_(Generation.priority, older) if generation.priority else or_(Generation.priority, older)
+    query = select(func.count(Generation.id)).where(Generation.status == "pending", ahead)
+    return session.exec(query).one()
+
+
+def recent_run_seconds(session: Session, *, quality: str, limit: int = 20) -> float | None:
+    """The average run time of the last `limit` completed generations of a quality (anyone's), or None."""
+    seconds = _seconds_between(session, Generation.started_at, Generation.completed_at).label("seconds")
+    recent = (
+        select(seconds)
+        .where(Generation.status == "completed", Generation.quality == quality, Generation.started_at.is_not(None))
+        .order_by(Generation.completed_at.desc())
+        .limit(limit)
+        .subquery()
+    )
+    average = session.exec(select(func.avg(recent.c.seconds))).one()
+    return None if average is None else float(average)
+
+
+def generation_breakdown(session: Session, *, user_id: int) -> list[tuple[str, str, str, int, int]]:
+    """(UTC day, style, quality, generations, credits kept) for a person; failed ones were refunded."""
+    day = func.date(Generation.created_at)
+    kept = func.sum(case((Generation.status == "failed", 0), else_=Generation.credit_used))
+    query = (
+        select(day, Generation.style, Generation.quality, func.count(Generation.id), kept)
+        .where(Generation.user_id == user_id)
+        .group_by(day, Generation.style, Generation.quality)
+        .order_by(day)
+    )
+    return [(str(d), style, quality, int(n), int(c or 0)) for d, style, quality, n, c in session.exec(query).all()]
 
 
 def input_in_use(session: Session, key: str) -> bool:

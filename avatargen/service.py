@@ -196,6 +196,11 @@ class AvatarService:
             raise UnknownPose(f"Unknown pose {pose_id!r}. Pick a pose from the gallery.")
         return _template(row)
 
+    def my_poses(self, user: User) -> list[PoseTemplate]:
+        """A person's own custom poses, newest first."""
+        with self.session() as session:
+            return [_template(row) for row in db.custom_poses(session, user_id=user.id)]
+
     def query_poses(self, user: User | None, **filters) -> tuple[list[PoseTemplate], int]:
         """The library filtered and paged, this person's custom poses first (none for a signed-out visitor)."""
         mine = []
@@ -396,11 +401,48 @@ class AvatarService:
                 break
         return generations
 
-    def list_generations(self, user: User, *, limit: int = 20, offset: int = 0) -> tuple[list[Generation], int]:
+    def list_generations(
+        self, user: User, *, limit: int = 20, offset: int = 0, statuses: Sequence[str] | None = None
+    ) -> tuple[list[Generation], int]:
         limit, offset = page_bounds(limit, offset)
         with self.session() as session:
-            rows, total = db.list_generations(session, user_id=user.id, limit=limit, offset=offset)
+            rows, total = db.list_generations(session, user_id=user.id, limit=limit, offset=offset, statuses=statuses)
             return list(rows), total
+
+    def jobs(self, user: User) -> list[dict]:
+        """A person's unfinished generations, oldest first, each with its place in the queue and an estimate.
+
+        `queuePosition` counts from 1 (next to run) for pending jobs and is None while running; `etaSeconds` is
+        the expected wait until done, from the recent run times of the same quality, or None with no history.
+        """
+        jobs = []
+        with self.session() as session:
+            for row in db.unfinished_generations(session, user_id=user.id):
+                took = db.recent_run_seconds(session, quality=row.quality)
+                if row.status == "processing":
+                    position, eta = None, None if took is None else took * (1 - row.progress)
+                else:
+                    position = db.queue_ahead(session, row) + 1
+                    waves = (position - 1) // self.settings.batch_size + 1  # a worker takes a batch per call
+                    eta = None if took is None else took * waves
+                jobs.append(row.to_public() | {"queuePosition": position, "etaSeconds": eta})
+        return jobs
+
+    def breakdown(self, user: User) -> dict:
+        """Generations and credits per UTC day, per style and per quality, for plots."""
+        with self.session() as session:
+            rows = db.generation_breakdown(session, user_id=user.id)
+        totals: dict[str, dict[str, dict[str, int]]] = {"day": {}, "style": {}, "quality": {}}
+        for day, style, quality, count, credits in rows:
+            for axis, key in (("day", day), ("style", style), ("quality", quality)):
+                entry = totals[axis].setdefault(key, {"generations": 0, "credits": 0})
+                entry["generations"] += count
+                entry["credits"] += credits
+        return {axis: [{axis: key, **values} for key, values in found.items()] for axis, found in totals.items()}
+
+    def input_path(self, user: User, generation_id: str) -> Path:
+        """The stored photo a generation was made from (to make it again)."""
+        return self.storage.path(self.get_generation(user, generation_id).input_image_path)
 
     def get_generation(self, user: User, generation_id: str) -> Generation:
         with self.session() as session:
