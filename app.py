@@ -9,11 +9,11 @@ use_space_storage()  # before huggingface_hub is imported (through gradio): it r
 import gradio as gr  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
 
-from avatargen.api import Api  # noqa: E402
+from avatargen.api import Api, register_api  # noqa: E402
 from avatargen.runtime import Runtime, build_runtime  # noqa: E402
 from avatargen.settings import Settings, get_settings  # noqa: E402
 from avatargen.signin import ClientAddress, SignInGuard  # noqa: E402
-from avatargen.ui import create_demo  # noqa: E402
+from avatargen.ui import CSS, create_demo  # noqa: E402
 from avatargen.zerogpu import zero_gpu  # noqa: E402
 
 PLACEHOLDER_NOTICE = (
@@ -40,12 +40,16 @@ def engine_notice(runtime: Runtime) -> str | None:
 
 
 def create_app(runtime: Runtime) -> gr.Blocks:
+    """The page, and the named API endpoints next to it."""
     api = Api(
         runtime.service,
         thumbnails=runtime.settings.cache_dir / "thumbnails",
         run_inline=runtime.run_queued if zero_gpu() else None,
     )
-    return create_demo(api, engine_notice=lambda: engine_notice(runtime), sign_in=runtime.settings.auth == "hf")
+    demo = create_demo(api, engine_notice=lambda: engine_notice(runtime), sign_in=runtime.settings.auth == "hf")
+    with demo:
+        register_api(api)
+    return demo
 
 
 def launch(settings: Settings, **launch_options) -> tuple[Runtime, gr.Blocks]:
@@ -69,6 +73,7 @@ def launch(settings: Settings, **launch_options) -> tuple[Runtime, gr.Blocks]:
         max_file_size=settings.max_upload_bytes,
         show_error=True,  # a message for every error Gradio itself raises (handlers already give their own)
         app_kwargs={"middleware": [Middleware(ClientAddress)]},
+        css=CSS,
         **launch_options,
     )
     return runtime, demo

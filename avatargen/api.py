@@ -14,6 +14,7 @@ from pathlib import Path
 import gradio as gr
 from gradio.components.api_component import Api as RawValue
 from gradio.utils import get_upload_folder
+from PIL import Image
 
 from avatargen import params
 from avatargen.accounts import requester
@@ -21,7 +22,8 @@ from avatargen.errors import UserError
 from avatargen.models import User
 from avatargen.poses import PoseTemplate, thumbnail_image, thumbnail_path
 from avatargen.presets import QUALITIES, STYLES
-from avatargen.service import MAX_PAGE, MAX_SEED, AvatarService
+from avatargen.service import MAX_BATCH, MAX_PAGE, MAX_SEED, AvatarService
+from avatargen.storage import load_photo
 
 log = logging.getLogger(__name__)
 
@@ -220,6 +222,50 @@ class Api:
             generation = self.service.get_generation(self.user(request), generation.id)
         return {"message": "Avatar generation started", "data": generation.to_public()}
 
+    def generate_batch(
+        self,
+        photo: str | None,
+        pose_ids: list[str],
+        quality: str = "sd",
+        priority: bool = False,
+        style: str = "realistic",
+        seed: int | None = None,
+        request: gr.Request = None,
+    ) -> dict:
+        """One generation per pose (at most 8) from one photo, all charged in one transaction or none."""
+        generations = self.service.create_generations(
+            self.user(request, to="generate avatars"),
+            photo=uploaded("photo", photo),
+            pose_ids=params.idents("pose_ids", pose_ids, most=MAX_BATCH),
+            quality=params.choice("quality", quality, QUALITIES),
+            priority=params.flag("priority", priority),
+            style=params.choice("style", style, STYLES),
+            seed=params.whole("seed", seed, lo=0, hi=MAX_SEED, default=None),
+        )
+        if self.run_inline is not None:
+            for generation in generations:
+                self.run_inline(generation.id)
+            generations = [self.service.get_generation(self.user(request), g.id) for g in generations]
+        return {"message": "Avatar generations started", "data": [g.to_public() for g in generations]}
+
+    def jobs(self, request: gr.Request = None) -> dict:
+        """Unfinished generations with their queue position (1 = next) and an estimate in seconds."""
+        return {"data": self.service.jobs(self.user(request, to="see your jobs"))}
+
+    def breakdown(self, request: gr.Request = None) -> dict:
+        """Generations and credits per day, style and quality."""
+        return {"data": self.service.breakdown(self.user(request, to="see your stats"))}
+
+    def history(self, *, limit: int, offset: int, request: gr.Request = None) -> tuple[list[dict], int]:
+        """Finished generations (completed or failed), newest first, and how many there are."""
+        rows, total = self.service.list_generations(
+            self.user(request, to="see your generations"),
+            limit=limit,
+            offset=offset,
+            statuses=("completed", "failed"),
+        )
+        return [row.to_public() for row in rows], total
+
     def generations(self, limit: int = 20, offset: int = 0, request: gr.Request = None) -> dict:
         limit = params.whole("limit", limit, lo=1, hi=MAX_PAGE, default=20)
         offset = params.whole("offset", offset, lo=0, hi=MAX_OFFSET, default=0)
@@ -289,26 +335,31 @@ class Api:
             "facets": facets,
         }
 
-    def gallery(
-        self, filters: dict, search: str | None, *, page: int, size: int, request: gr.Request = None
-    ) -> tuple[list[tuple], list[str], int, int]:
-        """One page of the pose gallery: (picture, caption) pairs, their ids, the page shown and the total.
+    def check_photo(self, path: str) -> Image.Image:
+        """Decode an upload with the app's own photo checks (the ones generating applies); UserError says why not."""
+        settings = self.service.settings
+        return load_photo(path, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_upload_pixels)
 
-        Library pictures are files rendered once; a person's own poses are drawn each time and never land in a
-        folder that Gradio serves to everyone.
-        """
-        search = search_words(search)
-        query = {facet: value or None for facet, value in filters.items()} | {"search": search, "limit": size}
-        user, page = self.visitor(request), max(page, 0)
-        templates, total = self.service.query_poses(user, offset=page * size, **query)
-        if not templates and total:  # past the last page (the filters changed meanwhile): show the last one
-            page = (total - 1) // size
-            templates, total = self.service.query_poses(user, offset=page * size, **query)
-        pictures = [
-            (thumbnail_image(t) if t.owner is not None else str(thumbnail_path(t, self.thumbnails)), t.name)
-            for t in templates
-        ]
-        return pictures, [t.id for t in templates], page, total
+    def pose(self, id: str, request: gr.Request = None) -> PoseTemplate:
+        """A library pose, or one of the person's own."""
+        user = self.visitor(request)
+        return self.service.poses.get(id) if user is None else self.service.pose(user, id)
+
+    def my_poses(self, request: gr.Request = None) -> list[PoseTemplate]:
+        """The person's own poses (none for a signed-out visitor)."""
+        user = self.visitor(request)
+        return [] if user is None else self.service.my_poses(user)
+
+    def pose_picture(self, template: PoseTemplate, size: tuple[int, int] = (192, 288)) -> str | Image.Image:
+        """A pose's picture: library ones are files rendered once; a person's own are drawn each time, so they never
+        land in a folder that Gradio serves to everyone."""
+        if template.owner is not None:
+            return thumbnail_image(template, *size)
+        return str(thumbnail_path(template, self.thumbnails, size))
+
+    def input_photo(self, id: str, request: gr.Request = None) -> Path:
+        """The stored photo a generation was made from (to make it again)."""
+        return self.service.input_path(self.user(request, to="use your photos"), params.ident("id", id))
 
     def facets(self) -> dict[str, list[str]]:
         return self.service.poses.facets()
@@ -331,6 +382,8 @@ class Api:
 
 
 JSON_ENDPOINTS = (
+    "jobs",
+    "breakdown",
     "generations",
     "generation",
     "delete_generation",
@@ -360,6 +413,8 @@ def register_api(api: Api) -> None:
         more_photos = gr.File(label="more_photos", file_count="multiple", file_types=None, type="filepath")
         mirror = RawValue(False, {"type": "boolean"}, label="mirror")
         started = gr.JSON(label="result")
+        pose_ids = RawValue(None, {"type": "array", "items": {"type": "string"}}, label="pose_ids")
+        batch = gr.JSON(label="result")
         generation_id = RawValue(None, {"type": "string"}, label="id")
         image = gr.File(label="image")
         reference = gr.File(label="photo", type="filepath")
@@ -371,6 +426,14 @@ def register_api(api: Api) -> None:
         [photo, pose_id, quality, priority, style, seed, more_photos, mirror],
         started,
         api_name="generate",
+        show_progress="hidden",
+    )
+    gr.on(
+        [],
+        user_errors(discarding_upload(api.generate_batch)),
+        [photo, pose_ids, quality, priority, style, seed],
+        batch,
+        api_name="generate_batch",
         show_progress="hidden",
     )
     gr.on([], user_errors(api.download_output), generation_id, image, api_name="download_output")

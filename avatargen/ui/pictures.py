@@ -1,0 +1,49 @@
+"""Pictures for the page: pose thumbnails, output images, and the poses behind ids."""
+
+import base64
+import io
+from pathlib import Path
+
+import gradio as gr
+from PIL import Image
+
+from avatargen.api import Api
+from avatargen.errors import UserError
+from avatargen.poses import PoseTemplate
+
+PREVIEW_SIZE = (320, 480)  # the large picture of the chosen pose
+PICTURE_SIZE = (192, 288)  # gallery tiles
+TRAY_SIZE = (96, 144)  # the tray of picked poses and the jobs panel
+
+
+def templates_of(api: Api, pose_ids: list[str], request: gr.Request) -> list[PoseTemplate]:
+    """The poses behind these ids that still exist for this person (a deleted own pose drops out)."""
+    found = []
+    for pose_id in pose_ids:
+        try:
+            found.append(api.pose(pose_id, request=request))
+        except UserError:
+            continue
+    return found
+
+
+def pose_names(api: Api, pose_ids: list[str], request: gr.Request) -> dict[str, str]:
+    names = {t.id: t.name for t in templates_of(api, list(dict.fromkeys(pose_ids)), request)}
+    return {pose_id: names.get(pose_id, "A pose you deleted") for pose_id in pose_ids}
+
+
+def data_uri(api: Api, template: PoseTemplate) -> str:
+    """A small pose picture inline in HTML (own poses are never written where Gradio serves files)."""
+    picture = api.pose_picture(template, TRAY_SIZE)
+    if isinstance(picture, Image.Image):
+        buffer = io.BytesIO()
+        picture.save(buffer, format="PNG")
+        data = buffer.getvalue()
+    else:
+        data = Path(picture).read_bytes()
+    return "data:image/png;base64," + base64.b64encode(data).decode()
+
+
+def output_picture(api: Api, generation_id: str, request: gr.Request) -> str:
+    """A generation's output as a private, short-lived copy that only this page knows the address of."""
+    return api.download_output(generation_id, request=request)

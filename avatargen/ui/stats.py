@@ -1,0 +1,38 @@
+"""Stats: the numbers, plots per day, style and quality, and the credit ledger."""
+
+import gradio as gr
+import pandas as pd
+
+from avatargen.api import Api
+from avatargen.ui.events import listen
+from avatargen.ui.layout import Page
+from avatargen.ui.text import ledger_rows, stats_line, style_label
+
+LEDGER_ROWS = 100
+
+
+def outputs(ui: Page) -> list:
+    return [ui.stats, ui.per_day, ui.credits_per_day, ui.by_style, ui.by_quality, ui.ledger, ui.balance]
+
+
+def show(ui: Page, api: Api, request: gr.Request) -> dict:
+    credits = api.service.credits(api.user(request), limit=LEDGER_ROWS)
+    breakdown = api.breakdown(request)["data"]
+    days = pd.DataFrame(breakdown["day"], columns=["day", "generations", "credits"])
+    styles = pd.DataFrame(breakdown["style"], columns=["style", "generations", "credits"])
+    styles["style"] = styles["style"].map(style_label)
+    qualities = pd.DataFrame(breakdown["quality"], columns=["quality", "generations", "credits"])
+    qualities["quality"] = qualities["quality"].str.upper()
+    return {
+        ui.stats: stats_line(api.stats(request)["data"], credits["balance"]),
+        ui.per_day: days,
+        ui.credits_per_day: days,
+        ui.by_style: styles,
+        ui.by_quality: qualities,
+        ui.ledger: ledger_rows(credits["transactions"], credits["balance"]),
+        ui.balance: f"**Balance:** {credits['balance']} credits",
+    }
+
+
+def wire(ui: Page, api: Api) -> None:
+    listen(ui.stats_tab.select, show, ui, api, [], outputs(ui))

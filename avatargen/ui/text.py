@@ -1,0 +1,146 @@
+"""The words and small HTML the page shows, from API records: pure functions, tested without a browser."""
+
+import html
+from datetime import datetime
+
+from avatargen.poses import PoseTemplate
+from avatargen.presets import STYLES
+
+CHECK = "✓ "  # marks a picked pose in the gallery's captions
+
+
+def facets_line(template: PoseTemplate) -> str:
+    if template.owner is not None:
+        return f"your own pose · {_words(template.view)} · {_words(template.framing)}"
+    parts = (template.category, f"{template.gender} body", template.view, template.framing)
+    return " · ".join(_words(part) for part in parts)
+
+
+def caption(template: PoseTemplate, picked: bool) -> str:
+    return f"{CHECK if picked else ''}{template.name}"
+
+
+def style_label(style: str) -> str:
+    return STYLES[style].label if style in STYLES else style
+
+
+def took_seconds(record: dict) -> float | None:
+    if not record.get("startedAt") or not record.get("completedAt"):
+        return None
+    return (_moment(record["completedAt"]) - _moment(record["startedAt"])).total_seconds()
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    return f"{int(seconds // 60)} min {int(seconds % 60)} s"
+
+
+def price_line(count: int, each: int, balance: int) -> str:
+    total = count * each
+    if count <= 1:
+        cost = f"**Cost:** {each} credits"
+    else:
+        cost = f"**Cost:** {count} poses × {each} = **{total} credits**"
+    short = f" — not enough for {'these' if count > 1 else 'this'}" if balance < total else ""
+    return f"{cost} · **Your balance:** {balance} credits{short}"
+
+
+def job_state(record: dict, job: dict | None = None) -> str:
+    """One short line: where a generation stands (a job record adds its queue position and estimate)."""
+    status = record["status"]
+    eta = job.get("etaSeconds") if job else None
+    about = f", about {duration(eta)}" if eta is not None else ""
+    if status == "pending":
+        place = f" (#{job['queuePosition']} in the queue{about})" if job and job.get("queuePosition") else ""
+        return f"Waiting{place}"
+    if status == "processing":
+        return f"Generating {int(record['progress'] * 100)}%{about.replace(', about', ' · about')}"
+    if status == "completed":
+        return f"Done in {duration(took_seconds(record))}"
+    return f"Failed — {record['creditUsed']} credits refunded"
+
+
+def batch_status(records: list[dict]) -> str:
+    """The create view's status line for the generations it started last."""
+    if not records:
+        return ""
+    counts = {status: sum(r["status"] == status for r in records) for status in ("completed", "failed")}
+    running = [r for r in records if r["status"] in ("pending", "processing")]
+    if len(records) == 1:
+        only = records[0]
+        return job_state(only) if only["status"] != "failed" else f"Failed: {only['errorMessage']}"
+    parts = [f"{counts['completed']} of {len(records)} done"]
+    if running:
+        parts.append(f"{len(running)} still running (see Jobs)")
+    if counts["failed"]:
+        parts.append(f"{counts['failed']} failed (refunded)")
+    return " · ".join(parts)
+
+
+def jobs_html(jobs: list[dict], names: dict[str, str], pictures: dict[str, str]) -> str:
+    """The jobs panel: one row per unfinished generation with its pose picture (a data URI) and a progress bar."""
+    if not jobs:
+        return '<p class="empty">No jobs running. Finished ones are in the History tab.</p>'
+    rows = []
+    for job in jobs:
+        name = html.escape(names.get(job["poseTemplateId"], "a pose"))
+        picture = pictures.get(job["poseTemplateId"], "")
+        image = f'<img src="{picture}" alt="" width="48" height="72">' if picture else ""
+        state = html.escape(job_state(job, job))
+        settings = html.escape(f"{job['quality'].upper()} · {style_label(job['style'])} · {job['creditUsed']} credits")
+        rows.append(
+            f'<tr data-id="{html.escape(job["id"])}"><td>{image}</td><td><b>{name}</b><br><small>{settings}</small>'
+            f'</td><td>{state}<br><progress max="1" value="{job["progress"]:.3f}"></progress></td></tr>'
+        )
+    return f'<table class="jobs"><tbody>{"".join(rows)}</tbody></table>'
+
+
+def history_caption(record: dict, name: str) -> str:
+    if record["status"] == "completed":
+        return f"{name} · {duration(took_seconds(record))}"
+    return f"Failed: {name} · refunded"
+
+
+def details(record: dict, name: str) -> str:
+    """The selected generation, in full."""
+    lines = [
+        f"### {name}",
+        f"**Status:** {record['status']} · **Quality:** {record['quality'].upper()} "
+        f"{record['width']}×{record['height']}",
+        f"**Style:** {style_label(record['style'])} · **Seed:** {record['seed']}"
+        + (" · **Priority**" if record["priority"] else ""),
+        f"**Credits:** {record['creditUsed']} · **Time taken:** {duration(took_seconds(record))}",
+        f"**Created:** {record['createdAt'][:19].replace('T', ' ')} UTC",
+    ]
+    if record["status"] == "failed":
+        lines.append(f"**Why it failed:** {record['errorMessage']} ({record['creditUsed']} credits refunded)")
+    return "  \n".join(lines)
+
+
+def stats_line(stats: dict, balance: int) -> str:
+    average = stats["averageProcessingTime"]
+    return (
+        f"**{stats['totalGenerations']}** generations · **{stats['completedGenerations']}** completed · "
+        f"**{stats['failedGenerations']}** failed · average time **{duration(average)}** · "
+        f"**{stats['totalCreditsUsed']}** credits used · balance **{balance}** credits"
+    )
+
+
+def ledger_rows(transactions: list[dict], balance: int) -> list[list]:
+    """Newest first, with the balance after each entry (worked back from today's balance)."""
+    rows, after = [], balance
+    for entry in transactions:
+        rows.append([entry["createdAt"][:19].replace("T", " "), entry["reason"], entry["delta"], after])
+        after -= entry["delta"]
+    return rows
+
+
+def _words(value: str) -> str:
+    return value.replace("-", " ")
+
+
+def _moment(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
