@@ -353,6 +353,10 @@ def test_jobs_survive_a_reload_and_move_into_the_history_by_themselves(browser, 
     page.get_by_role("tab", name="History").click()
     expect(page.locator("#history-page")).to_contain_text("Nothing finished yet")
     page.screenshot(path=str(tmp_path / "running-batch-after-reload.png"))
+    phone = sign_in(browser, served, name, PHONE)
+    phone.get_by_role("tab", name="Jobs").click()
+    expect(phone.locator("#jobs tr")).to_have_count(3, timeout=WAIT)
+    phone.screenshot(path=str(tmp_path / "running-batch-phone.png"), full_page=True)
 
     engine.gate.set()  # the jobs finish: no clicks from here on
     expect(page.locator("#history-page")).to_contain_text("3 finished", timeout=WAIT)

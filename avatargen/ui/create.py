@@ -145,7 +145,9 @@ def generate(ui: Page, api: Api, photo, picks, quality, priority, style, seed, r
     records = api.generate_batch(photo, list(picks), quality, priority, style, seed, request=request)["data"]
     ids = [record["id"] for record in records]
     n = len(ids)
-    gr.Info(f"Started {n} generation{'s' if n > 1 else ''}. You can keep going; they finish in the background.")
+    gr.Info(
+        f"Started {n} generation{'s' if n > 1 else ''}. You can keep going; they finish in the background.", duration=4
+    )
     return (
         {ui.batch: ids, ui.photo_from: ids[0]}
         | jobs.show_run(ui, api, ids, request)
@@ -160,7 +162,7 @@ def again(ui: Page, api: Api, generation_id: str, same_seed: bool, request: gr.R
     seed = record["seed"] if same_seed else None
     args = (photo, [record["poseTemplateId"]], record["quality"], record["priority"], record["style"], seed)
     [started] = api.generate_batch(*args, request=request)["data"]
-    gr.Info("Started again with the same settings; it shows at the top of the page and in Jobs.")
+    gr.Info("Started again with the same settings; it shows at the top of the page and in Jobs.", duration=4)
     return {ui.batch: [started["id"]]} | jobs.show_run(ui, api, [started["id"]], request)
 
 

@@ -58,7 +58,7 @@ def clear_filters(ui: Page, api: Api, picks, request: gr.Request) -> dict:
 def save_pose(ui: Page, api: Api, reference: str | None, name: str, picks, quality, priority, request: gr.Request):
     """Extract the pose of the person in a reference photo, keep it as theirs, and pick it."""
     template = api.extract_pose(reference, name, request=request)["data"]
-    gr.Info(f"Saved “{template['name']}” to your poses and picked it.")
+    gr.Info(f"Saved “{template['name']}” to your poses and picked it.", duration=4)
     picks = [p for p in picks if p != template["id"]][-7:] + [template["id"]]
     mine = api.my_poses(request)
     return show_picks(ui, api, picks, quality, priority, request) | {

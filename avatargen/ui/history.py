@@ -85,7 +85,7 @@ def cancel_delete(ui: Page, api: Api) -> dict:
 
 def delete(ui: Page, api: Api, generation_id: str | None, page: int, request: gr.Request) -> dict:
     if generation_id:
-        gr.Info(api.delete_generation(generation_id, request=request)["message"])
+        gr.Info(api.delete_generation(generation_id, request=request)["message"], duration=4)
     return after_change(ui, api, page, request)
 
 

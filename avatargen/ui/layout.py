@@ -9,6 +9,7 @@ from avatargen.presets import QUALITIES, STYLES
 ANY = "Any"
 FACET_LABELS = {"category": "Category", "gender": "Body", "view": "View", "framing": "Framing"}
 MAX_PICKS = 8
+COUNT_AXIS = {"y_lim": [0, None], "height": 240}  # counts start from zero
 
 CSS = """
 #header { align-items: center; }
@@ -37,6 +38,9 @@ table.jobs progress { width: 100%; }
     background: var(--background-fill-primary); box-shadow: 0 -2px 10px rgba(0, 0, 0, 0.2);
   }
   .gradio-container { padding-bottom: 170px !important; }
+  #photo-preview { height: 200px !important; }
+  #pose-preview { height: 240px !important; }
+  #results { height: 320px !important; }
   #poses .grid-container, #my-poses .grid-container, #history .grid-container {
     grid-template-columns: repeat(3, minmax(0, 1fr)) !important;
   }
@@ -163,7 +167,7 @@ def build(facets: dict[str, list[str]], *, sign_in: bool = False) -> Page:
             tray = gr.Gallery(
                 label="Picked poses — click one to remove it",
                 columns=8,
-                height=120,
+                height=100,
                 fit_columns=False,
                 allow_preview=False,
                 object_fit="contain",
@@ -279,14 +283,22 @@ def build(facets: dict[str, list[str]], *, sign_in: bool = False) -> Page:
         with gr.Tab("Stats", id="stats-tab") as stats_tab:
             stats = gr.Markdown(elem_id="stats")
             with gr.Row():
-                per_day = gr.LinePlot(x="day", y="generations", title="Generations per day", elem_id="per-day")
-                credits_per_day = gr.LinePlot(x="day", y="credits", title="Credits per day", elem_id="credits-per-day")
+                per_day = gr.LinePlot(
+                    x="day", y="generations", title="Generations per day", elem_id="per-day", **COUNT_AXIS
+                )
+                credits_per_day = gr.LinePlot(
+                    x="day", y="credits", title="Credits spent per day", elem_id="credits-per-day", **COUNT_AXIS
+                )
             with gr.Row():
-                by_style = gr.BarPlot(x="style", y="generations", title="By style", elem_id="by-style")
-                by_quality = gr.BarPlot(x="quality", y="generations", title="By quality", elem_id="by-quality")
+                by_style = gr.BarPlot(x="style", y="generations", title="By style", elem_id="by-style", **COUNT_AXIS)
+                by_quality = gr.BarPlot(
+                    x="quality", y="generations", title="By quality", elem_id="by-quality", **COUNT_AXIS
+                )
             ledger = gr.Dataframe(
                 headers=["When (UTC)", "What", "Change", "Balance after"],
                 interactive=False,
+                wrap=True,
+                column_widths=["34%", "26%", "18%", "22%"],
                 label="Credit ledger",
                 elem_id="ledger",
             )

@@ -9,16 +9,26 @@ from avatargen.ui.layout import Page
 from avatargen.ui.text import ledger_rows, stats_line, style_label
 
 LEDGER_ROWS = 100
+WEEK = 7
 
 
 def outputs(ui: Page) -> list:
     return [ui.stats, ui.per_day, ui.credits_per_day, ui.by_style, ui.by_quality, ui.ledger, ui.balance]
 
 
+def every_day(days: pd.DataFrame) -> pd.DataFrame:
+    """One row per day (zeros included) from the first generation, or the last week, up to today (UTC)."""
+    today = pd.Timestamp.now(tz="UTC").normalize().tz_localize(None)
+    days = days.assign(day=pd.to_datetime(days["day"])).set_index("day")
+    start = min([today - pd.Timedelta(days=WEEK - 1), *days.index])
+    filled = days.reindex(pd.date_range(start, today, freq="D"), fill_value=0)
+    return filled.rename_axis("day").reset_index()
+
+
 def show(ui: Page, api: Api, request: gr.Request) -> dict:
     credits = api.service.credits(api.user(request), limit=LEDGER_ROWS)
     breakdown = api.breakdown(request)["data"]
-    days = pd.DataFrame(breakdown["day"], columns=["day", "generations", "credits"])
+    days = every_day(pd.DataFrame(breakdown["day"], columns=["day", "generations", "credits"]))
     styles = pd.DataFrame(breakdown["style"], columns=["style", "generations", "credits"])
     styles["style"] = styles["style"].map(style_label)
     qualities = pd.DataFrame(breakdown["quality"], columns=["quality", "generations", "credits"])

@@ -1,0 +1,71 @@
+"""/generate_batch, /jobs and /breakdown through gradio_client against the launched app (model faked)."""
+
+import socket
+import time
+
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+
+import app
+from avatargen.settings import Settings
+from tests.conftest import FakeEngine, make_runtime
+
+PASSWORD = "a-long-password"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("api") / "data", engine="tiny", auth="password", port=port, batch_size=1
+    )
+    engine = FakeEngine(gated=True)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(app, "build_runtime", lambda s: make_runtime(s, engine))
+        runtime, demo = app.launch(settings, prevent_thread_lock=True, quiet=True)
+    runtime.service.add_user("ann", password=PASSWORD)
+    runtime.service.add_user("ben", password=PASSWORD, credits=12)
+    yield f"http://127.0.0.1:{port}/", runtime, engine
+    engine.gate.set()
+    demo.close()
+    runtime.close()
+
+
+def client(url: str, name: str) -> Client:
+    return Client(url, auth=(name, PASSWORD), verbose=False)
+
+
+def test_a_batch_is_charged_whole_listed_as_jobs_and_private(served, photo):
+    url, runtime, engine = served
+    ann, ben = client(url, "ann"), client(url, "ben")
+    poses = [t.id for t in runtime.service.poses.query(limit=3)[0]]
+
+    started = ann.predict(handle_file(str(photo)), poses, "sd", False, "anime", 11, api_name="/generate_batch")
+    assert started["message"] == "Avatar generations started"
+    assert [g["poseTemplateId"] for g in started["data"]] == poses and {g["seed"] for g in started["data"]} == {11}
+    assert ann.predict(api_name="/credits")["data"]["balance"] == 85
+
+    jobs = ann.predict(api_name="/jobs")["data"]
+    assert [job["id"] for job in jobs] == [g["id"] for g in started["data"]]
+    assert [job["queuePosition"] for job in jobs] == [None, 1, 2]  # one running, two waiting behind it
+    assert ben.predict(api_name="/jobs")["data"] == []
+
+    with pytest.raises(AppError, match="These 3 generations cost 15 credits in all and you have 12"):
+        ben.predict(handle_file(str(photo)), poses, "sd", False, "realistic", None, api_name="/generate_batch")
+    with pytest.raises(AppError, match="at most 8 poses"):
+        ben.predict(handle_file(str(photo)), poses * 3, "sd", False, "realistic", None, api_name="/generate_batch")
+    with pytest.raises(AppError, match="pose_ids must be a list"):
+        ben.predict(handle_file(str(photo)), "not-a-list", "sd", False, "realistic", None, api_name="/generate_batch")
+    assert ben.predict(api_name="/credits")["data"]["balance"] == 12
+
+    engine.gate.set()
+    deadline = time.monotonic() + 60
+    while ann.predict(api_name="/jobs")["data"] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert ann.predict(api_name="/jobs")["data"] == []
+    breakdown = ann.predict(api_name="/breakdown")["data"]
+    assert breakdown["style"] == [{"style": "anime", "generations": 3, "credits": 15}]
+    assert [row["generations"] for row in breakdown["day"]] == [3]

@@ -1,0 +1,91 @@
+"""What the page says, from API records: names not ids, times, prices, failures with their refund."""
+
+from avatargen.poses import PoseTemplate
+from avatargen.ui.text import (
+    batch_status,
+    caption,
+    details,
+    facets_line,
+    history_caption,
+    job_state,
+    jobs_html,
+    ledger_rows,
+    price_line,
+)
+
+POSE = PoseTemplate("wave-1", "Waving with the right hand, front", "action", "male", "front", "full-body", (), ())
+
+
+def record(status: str = "completed", **changes) -> dict:
+    return {
+        "id": "g1",
+        "poseTemplateId": "wave-1",
+        "status": status,
+        "progress": 0.0,
+        "quality": "hd",
+        "style": "anime",
+        "priority": False,
+        "seed": 7,
+        "width": 768,
+        "height": 1152,
+        "creditUsed": 7,
+        "errorMessage": None,
+        "createdAt": "2026-11-27T10:00:00.000Z",
+        "startedAt": "2026-11-27T10:00:01.000Z",
+        "completedAt": "2026-11-27T10:00:05.500Z",
+    } | changes
+
+
+def test_pose_captions_carry_the_whole_name_and_the_pick_mark():
+    assert caption(POSE, picked=False) == "Waving with the right hand, front"
+    assert caption(POSE, picked=True) == "✓ Waving with the right hand, front"
+    assert facets_line(POSE) == "action · male body · front · full body"
+
+
+def test_price_counts_every_pose_and_warns_before_the_balance_runs_short():
+    assert price_line(1, 5, 100) == "**Cost:** 5 credits · **Your balance:** 100 credits"
+    assert price_line(3, 5, 12) == (
+        "**Cost:** 3 poses × 5 = **15 credits** · **Your balance:** 12 credits — not enough for these"
+    )
+
+
+def test_job_states_say_where_a_job_stands():
+    waiting = record("pending", queuePosition=2, etaSeconds=12.0)
+    assert job_state(waiting, waiting) == "Waiting (#2 in the queue, about 12.0 s)"
+    running = record("processing", progress=0.4, etaSeconds=3.0)
+    assert job_state(running, running) == "Generating 40% · about 3.0 s"
+    assert job_state(record()) == "Done in 4.5 s"
+    assert job_state(record("failed")) == "Failed — 7 credits refunded"
+
+
+def test_batch_status_sums_up_several_jobs():
+    batch = [record(), record("pending"), record("failed", errorMessage="boom")]
+    assert batch_status(batch) == "1 of 3 done · 1 still running (see Jobs) · 1 failed (refunded)"
+    assert batch_status([record("failed", errorMessage="No GPU.")]) == "Failed: No GPU."
+    assert batch_status([]) == ""
+
+
+def test_history_names_the_pose_and_explains_a_failure():
+    assert history_caption(record(), POSE.name) == "Waving with the right hand, front · 4.5 s"
+    assert history_caption(record("failed"), POSE.name) == "Failed: Waving with the right hand, front · refunded"
+    shown = details(record("failed", errorMessage="The model ran out of memory."), POSE.name)
+    assert "wave-1" not in shown and "g1" not in shown
+    for part in ("HD 768×1152", "Anime", "**Credits:** 7", "4.5 s", "ran out of memory", "7 credits refunded"):
+        assert part in shown
+
+
+def test_jobs_panel_escapes_names_and_shows_progress():
+    job = record("processing", progress=0.25, queuePosition=None, etaSeconds=None)
+    shown = jobs_html([job], {"wave-1": "<b>Wave</b>"}, {"wave-1": "data:image/png;base64,AAAA"})
+    assert "&lt;b&gt;Wave&lt;/b&gt;" in shown and "<b>Wave</b>" not in shown
+    assert 'value="0.250"' in shown and "data:image/png;base64,AAAA" in shown
+    assert "No jobs running" in jobs_html([], {}, {})
+
+
+def test_ledger_rows_show_the_balance_after_each_entry():
+    entries = [
+        {"createdAt": "2026-11-27T10:00:09.000Z", "reason": "refund", "delta": 5},
+        {"createdAt": "2026-11-27T10:00:05.000Z", "reason": "generation", "delta": -5},
+        {"createdAt": "2026-11-27T10:00:00.000Z", "reason": "grant", "delta": 100},
+    ]
+    assert [row[3] for row in ledger_rows(entries, 100)] == [100, 95, 100]
