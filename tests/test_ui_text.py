@@ -52,8 +52,9 @@ def test_price_counts_every_pose_and_warns_before_the_balance_runs_short():
 def test_job_states_say_where_a_job_stands():
     waiting = record("pending", queuePosition=2, etaSeconds=12.0)
     assert job_state(waiting, waiting) == "Waiting (#2 in the queue, about 12.0 s)"
+    assert job_state(record("pending")) == "Waiting"
     running = record("processing", progress=0.4, etaSeconds=3.0)
-    assert job_state(running, running) == "Generating 40% · about 3.0 s"
+    assert job_state(running, running) == "Generating 40% · about 3.0 s left"
     assert job_state(record()) == "Done in 4.5 s"
     assert job_state(record("failed")) == "Failed — 7 credits refunded"
 

@@ -52,12 +52,13 @@ def job_state(record: dict, job: dict | None = None) -> str:
     """One short line: where a generation stands (a job record adds its queue position and estimate)."""
     status = record["status"]
     eta = job.get("etaSeconds") if job else None
-    about = f", about {duration(eta)}" if eta is not None else ""
     if status == "pending":
-        place = f" (#{job['queuePosition']} in the queue{about})" if job and job.get("queuePosition") else ""
-        return f"Waiting{place}"
+        place = [f"#{job['queuePosition']} in the queue"] if job and job.get("queuePosition") else []
+        place += [f"about {duration(eta)}"] if eta is not None else []
+        return "Waiting" + (f" ({', '.join(place)})" if place else "")
     if status == "processing":
-        return f"Generating {int(record['progress'] * 100)}%{about.replace(', about', ' · about')}"
+        left = f" · about {duration(eta)} left" if eta is not None else ""
+        return f"Generating {int(record['progress'] * 100)}%{left}"
     if status == "completed":
         return f"Done in {duration(took_seconds(record))}"
     return f"Failed — {record['creditUsed']} credits refunded"
