@@ -4,6 +4,7 @@ The model is faked (tests/conftest.py FakeEngine) so jobs can be held mid-run; e
 from issue 11 has a regression test here. Screenshots land in each test's tmp dir.
 """
 
+import re
 import shutil
 import socket
 from dataclasses import dataclass
@@ -363,6 +364,27 @@ def test_jobs_survive_a_reload_and_move_into_the_history_by_themselves(browser, 
     expect(page.locator("#history img")).to_have_count(3)
     expect(page.locator("#status")).to_contain_text("3 of 3 done")
     page.get_by_role("tab", name="Jobs").click()
+    expect(page.locator("#jobs")).to_contain_text("No jobs running")
+
+
+def test_four_clicks_on_generate_follow_four_jobs(browser, served, engine):
+    from playwright.sync_api import expect
+
+    engine.gate.clear()
+    page = sign_in(browser, served, served.user("kim"))
+    start_batch(page, [4])
+    expect(page.locator("#status")).to_contain_text(re.compile("Generating|Waiting"), timeout=WAIT)
+    for clicks in range(2, 5):
+        page.locator("#generate").click()
+        expect(page.locator("#status")).to_contain_text(f"{clicks} still running", timeout=WAIT)
+    expect(page.locator("#status")).to_contain_text("0 of 4 done · 4 still running", timeout=WAIT)
+    expect(page.locator("#results img")).to_have_count(4)
+    page.get_by_role("tab", name="Jobs").click()
+    expect(page.locator("#jobs tr")).to_have_count(4, timeout=WAIT)
+    expect(page.locator("#jobs")).to_contain_text("#3 in the queue")  # its place, and an estimate once jobs ran
+    expect(page.locator("#jobs")).to_contain_text("about")
+    engine.gate.set()
+    expect(page.locator("#status")).to_contain_text("4 of 4 done", timeout=WAIT)
     expect(page.locator("#jobs")).to_contain_text("No jobs running")
 
 

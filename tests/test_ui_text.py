@@ -51,10 +51,12 @@ def test_price_counts_every_pose_and_warns_before_the_balance_runs_short():
 
 def test_job_states_say_where_a_job_stands():
     waiting = record("pending", queuePosition=2, etaSeconds=12.0)
-    assert job_state(waiting, waiting) == "Waiting (#2 in the queue, about 12.0 s)"
+    assert job_state(waiting, waiting) == "Waiting (#2 in the queue, about 12 s)"
     assert job_state(record("pending")) == "Waiting"
+    slow = record("pending", queuePosition=9, etaSeconds=0.2 + 400)
+    assert job_state(slow, slow) == "Waiting (#9 in the queue, about 7 min)"
     running = record("processing", progress=0.4, etaSeconds=3.0)
-    assert job_state(running, running) == "Generating 40% · about 3.0 s left"
+    assert job_state(running, running) == "Generating 40% · about 3 s left"
     assert job_state(record()) == "Done in 4.5 s"
     assert job_state(record("failed")) == "Failed — 7 credits refunded"
 

@@ -136,8 +136,10 @@ def refresh_price(ui: Page, api: Api, picks, quality, priority, request: gr.Requ
     return show_price(ui, api, picks, quality, priority, request)
 
 
-def generate(ui: Page, api: Api, photo, picks, quality, priority, style, seed, request: gr.Request) -> dict:
-    """One generation per picked pose; missing inputs are named together."""
+def generate(
+    ui: Page, api: Api, photo, picks, quality, priority, style, seed, batch, tracked, request: gr.Request
+) -> dict:
+    """One generation per picked pose; missing inputs are named together. Earlier ones still running stay in view."""
     missing = [what for what, absent in (("pick a pose", not picks), ("upload a photo", not photo)) if absent]
     if missing:
         raise UserError(" and ".join(missing).capitalize() + " first.")
@@ -148,14 +150,15 @@ def generate(ui: Page, api: Api, photo, picks, quality, priority, style, seed, r
     gr.Info(
         f"Started {n} generation{'s' if n > 1 else ''}. You can keep going; they finish in the background.", duration=4
     )
+    followed = jobs.follow(ids, batch, tracked)
     return (
-        {ui.batch: ids, ui.photo_from: ids[0]}
-        | jobs.show_run(ui, api, ids, request)
+        {ui.batch: followed, ui.photo_from: ids[0]}
+        | jobs.show_run(ui, api, followed, request)
         | show_price(ui, api, picks, quality, priority, request)
     )
 
 
-def again(ui: Page, api: Api, generation_id: str, same_seed: bool, request: gr.Request) -> dict:
+def again(ui: Page, api: Api, generation_id: str, same_seed: bool, batch, tracked, request: gr.Request) -> dict:
     """The same photo, pose and options; the same seed or a new one. Its progress shows in the create view."""
     record = api.generation(generation_id, request=request)["data"]
     photo = str(api.input_photo(generation_id, request=request))
@@ -163,15 +166,16 @@ def again(ui: Page, api: Api, generation_id: str, same_seed: bool, request: gr.R
     args = (photo, [record["poseTemplateId"]], record["quality"], record["priority"], record["style"], seed)
     [started] = api.generate_batch(*args, request=request)["data"]
     gr.Info("Started again with the same settings; it shows at the top of the page and in Jobs.", duration=4)
-    return {ui.batch: [started["id"]]} | jobs.show_run(ui, api, [started["id"]], request)
+    followed = jobs.follow([started["id"]], batch, tracked)
+    return {ui.batch: followed} | jobs.show_run(ui, api, followed, request)
 
 
-def again_same(ui: Page, api: Api, generation_id: str, request: gr.Request) -> dict:
-    return again(ui, api, generation_id, True, request)
+def again_same(ui: Page, api: Api, generation_id: str, batch, tracked, request: gr.Request) -> dict:
+    return again(ui, api, generation_id, True, batch, tracked, request)
 
 
-def again_new(ui: Page, api: Api, generation_id: str, request: gr.Request) -> dict:
-    return again(ui, api, generation_id, False, request)
+def again_new(ui: Page, api: Api, generation_id: str, batch, tracked, request: gr.Request) -> dict:
+    return again(ui, api, generation_id, False, batch, tracked, request)
 
 
 def wire(ui: Page, api: Api) -> None:
@@ -195,12 +199,12 @@ def wire(ui: Page, api: Api) -> None:
     listen(ui.upload.upload, take_photo, ui, api, [ui.upload], photo_out)
     listen(ui.sample.click, take_sample, ui, api, [], photo_out)
     for button, handler in ((ui.again_same, again_same), (ui.again_new, again_new)):
-        listen(button.click, handler, ui, api, [ui.selected], [ui.batch, *jobs.run_outputs(ui)])
+        listen(button.click, handler, ui, api, [ui.selected, ui.batch, ui.tracked], [ui.batch, *jobs.run_outputs(ui)])
     listen(
         ui.generate.click,
         generate,
         ui,
         api,
-        [ui.photo, ui.picks, ui.quality, ui.priority, ui.style, ui.seed],
+        [ui.photo, ui.picks, ui.quality, ui.priority, ui.style, ui.seed, ui.batch, ui.tracked],
         [ui.batch, ui.photo_from, ui.cost, ui.balance, *jobs.run_outputs(ui)],
     )

@@ -15,6 +15,13 @@ from avatargen.ui.pictures import PICTURE_SIZE, data_uri, output_picture, pose_n
 from avatargen.ui.text import batch_status, duration, job_state, jobs_html, took_seconds
 
 UNFINISHED = ("pending", "processing")
+MAX_FOLLOWED = 16  # generations the create view follows at once
+
+
+def follow(started: list[str], batch: list[str], tracked: dict) -> list[str]:
+    """What the create view follows after a start: the earlier ones still running, then the new ones."""
+    running = [gid for gid in batch if tracked.get(gid) in UNFINISHED and gid not in started]
+    return (running + started)[-MAX_FOLLOWED:]
 
 
 def run_outputs(ui: Page) -> list:

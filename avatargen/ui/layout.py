@@ -21,6 +21,7 @@ CSS = """
 }
 .captioned .thumbnail-item { aspect-ratio: auto; display: flex; flex-direction: column; }
 .captioned .thumbnail-item img { aspect-ratio: 2 / 3; height: auto; object-fit: contain; }
+.captioned .grid-wrap { padding-top: 34px; }  /* below the gallery's label, which floats over the top */
 #tray .caption-label { display: none; }
 #tray .grid-container { grid-template-columns: repeat(8, minmax(0, 1fr)) !important; grid-auto-rows: auto; }
 #examples .grid-container { grid-template-columns: repeat(4, minmax(0, 1fr)) !important; }
@@ -167,7 +168,7 @@ def build(facets: dict[str, list[str]], *, sign_in: bool = False) -> Page:
             tray = gr.Gallery(
                 label="Picked poses — click one to remove it",
                 columns=8,
-                height=100,
+                height=130,
                 fit_columns=False,
                 allow_preview=False,
                 object_fit="contain",

@@ -38,6 +38,13 @@ def duration(seconds: float | None) -> str:
     return f"{int(seconds // 60)} min {int(seconds % 60)} s"
 
 
+def rough(seconds: float) -> str:
+    """An estimate, in whole seconds or minutes."""
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    return f"{round(seconds / 60)} min"
+
+
 def price_line(count: int, each: int, balance: int) -> str:
     total = count * each
     if count <= 1:
@@ -54,10 +61,10 @@ def job_state(record: dict, job: dict | None = None) -> str:
     eta = job.get("etaSeconds") if job else None
     if status == "pending":
         place = [f"#{job['queuePosition']} in the queue"] if job and job.get("queuePosition") else []
-        place += [f"about {duration(eta)}"] if eta is not None else []
+        place += [f"about {rough(eta)}"] if eta is not None else []
         return "Waiting" + (f" ({', '.join(place)})" if place else "")
     if status == "processing":
-        left = f" · about {duration(eta)} left" if eta is not None else ""
+        left = f" · about {rough(eta)} left" if eta is not None else ""
         return f"Generating {int(record['progress'] * 100)}%{left}"
     if status == "completed":
         return f"Done in {duration(took_seconds(record))}"
