@@ -4,7 +4,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from avatargen.api import Api
+from avatargen.api import Api, discard_upload
 from avatargen.errors import UserError
 from avatargen.poses import PoseTemplate
 from avatargen.ui import jobs
@@ -123,7 +123,11 @@ def take_photo(ui: Page, api: Api, path: str | None) -> dict:
     """Check an upload with the app's own photo check, and show what was read."""
     if not path:
         raise UserError("The upload did not arrive; please try again.")
-    image = api.check_photo(path)
+    try:
+        image = api.check_photo(path)
+    except UserError:
+        discard_upload(path)  # unreadable: nothing will use it
+        raise
     image.thumbnail((640, 640))
     return {ui.photo: path, ui.photo_from: None, ui.photo_preview: image}
 
@@ -151,8 +155,10 @@ def generate(
         f"Started {n} generation{'s' if n > 1 else ''}. You can keep going; they finish in the background.", duration=4
     )
     followed = jobs.follow(ids, batch, tracked)
+    stored = str(api.input_photo(ids[0], request=request))  # the app's own copy, without metadata
+    discard_upload(photo)  # Gradio's copy of the upload is no longer needed
     return (
-        {ui.batch: followed, ui.photo_from: ids[0]}
+        {ui.batch: followed, ui.photo: stored, ui.photo_from: ids[0]}
         | jobs.show_run(ui, api, followed, request)
         | show_price(ui, api, picks, quality, priority, request)
     )
@@ -206,5 +212,5 @@ def wire(ui: Page, api: Api) -> None:
         ui,
         api,
         [ui.photo, ui.picks, ui.quality, ui.priority, ui.style, ui.seed, ui.batch, ui.tracked],
-        [ui.batch, ui.photo_from, ui.cost, ui.balance, *jobs.run_outputs(ui)],
+        [ui.batch, ui.photo, ui.photo_from, ui.cost, ui.balance, *jobs.run_outputs(ui)],
     )

@@ -21,14 +21,19 @@ def bind(fn: Callable, ui, api) -> Callable:
     return user_errors(handler)
 
 
-def listen(triggers, fn: Callable, ui, api, inputs: Sequence, outputs: Sequence, **options):
-    """Attach a handler. Progress stays hidden, so a failed action leaves no "Error" badge over the page."""
+def private(fn: Callable) -> dict:
+    """Options for a page event: not an API endpoint, and under a name that never takes a public endpoint's (Gradio
+    names events after their function). Progress stays hidden, so a failed action leaves no "Error" badge."""
+    return {"api_visibility": "private", "api_name": f"page_{fn.__name__}", "show_progress": "hidden"}
+
+
+def listen(triggers, fn: Callable, ui, api, inputs: Sequence, outputs: Sequence):
+    """Attach a handler to one or more triggers."""
     triggers = triggers if isinstance(triggers, list) else [triggers]
-    options = {"api_visibility": "private", "show_progress": "hidden"} | options
-    return gr.on(triggers, bind(fn, ui, api), list(inputs), list(outputs), **options)
+    return gr.on(triggers, bind(fn, ui, api), list(inputs), list(outputs), **private(fn))
 
 
 def then(dependency, fn: Callable, ui, api, inputs: Sequence, outputs: Sequence, *, success: bool = False):
     """Run a handler after another one (only after it succeeded, with `success`)."""
     step = dependency.success if success else dependency.then
-    return step(bind(fn, ui, api), list(inputs), list(outputs), api_visibility="private", show_progress="hidden")
+    return step(bind(fn, ui, api), list(inputs), list(outputs), **private(fn))

@@ -2,7 +2,7 @@
 
 import gradio as gr
 
-from avatargen.api import Api
+from avatargen.api import Api, discard_upload
 from avatargen.ui.create import pose_tiles, show_picks
 from avatargen.ui.events import listen, then
 from avatargen.ui.layout import ANY, FACET_LABELS, Page
@@ -57,7 +57,10 @@ def clear_filters(ui: Page, api: Api, picks, request: gr.Request) -> dict:
 
 def save_pose(ui: Page, api: Api, reference: str | None, name: str, picks, quality, priority, request: gr.Request):
     """Extract the pose of the person in a reference photo, keep it as theirs, and pick it."""
-    template = api.extract_pose(reference, name, request=request)["data"]
+    try:
+        template = api.extract_pose(reference, name, request=request)["data"]
+    finally:
+        discard_upload(reference)
     gr.Info(f"Saved “{template['name']}” to your poses and picked it.", duration=4)
     picks = [p for p in picks if p != template["id"]][-7:] + [template["id"]]
     mine = api.my_poses(request)

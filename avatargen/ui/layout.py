@@ -80,7 +80,6 @@ class Page:
     tracked: gr.State  # what the last poll showed: {generation id: status}, to redraw only on change
     saved: gr.BrowserState  # picks, batch and photo_from, to rebuild the page after a reload
     # pose browser
-    tabs: gr.Tabs
     facets: list[gr.Dropdown]
     search: gr.Textbox
     clear_filters: gr.Button
@@ -201,7 +200,7 @@ def build(facets: dict[str, list[str]], *, sign_in: bool = False) -> Page:
                 elem_id="results",
                 elem_classes="captioned",
             )
-    with gr.Tabs() as tabs:
+    with gr.Tabs():
         with gr.Tab("Poses", id="poses-tab"):
             with gr.Row():
                 facet_inputs = [
@@ -329,7 +328,6 @@ def build(facets: dict[str, list[str]], *, sign_in: bool = False) -> Page:
         batch=gr.State([]),
         tracked=gr.State({}),
         saved=gr.BrowserState({}, storage_key="avatargen-page"),
-        tabs=tabs,
         facets=facet_inputs,
         search=search,
         clear_filters=clear_filters,

@@ -7,7 +7,7 @@ import gradio as gr
 from avatargen.api import Api
 from avatargen.errors import UserError
 from avatargen.ui import create, gallery, history, jobs, stats
-from avatargen.ui.events import bind, listen, then
+from avatargen.ui.events import bind, listen, private, then
 from avatargen.ui.layout import MAX_PICKS, Page, build
 
 BANNER_SECONDS = 5
@@ -62,7 +62,7 @@ def create_demo(api: Api, *, engine_notice: Callable[[], str | None], sign_in: b
             [ui.saved],
         )
         banner_timer = gr.Timer(BANNER_SECONDS)
-        gr.on([demo.load, banner_timer.tick], notice, None, ui.banner, api_visibility="private", show_progress="hidden")
+        gr.on([demo.load, banner_timer.tick], notice, None, ui.banner, **private(notice))
         restored = demo.load(
             bind(restore, ui, api),
             [ui.saved],
@@ -82,15 +82,8 @@ def create_demo(api: Api, *, engine_notice: Callable[[], str | None], sign_in: b
                 ui.photo_preview,
                 *jobs.run_outputs(ui),
             ],
-            api_visibility="private",
-            show_progress="hidden",
+            **private(restore),
         )
         then(restored, gallery.first_load, ui, api, [ui.picks], gallery.outputs(ui))
-        demo.load(
-            bind(first_history, ui, api),
-            None,
-            history.finished_outputs(ui),
-            api_visibility="private",
-            show_progress="hidden",
-        )
+        demo.load(bind(first_history, ui, api), None, history.finished_outputs(ui), **private(first_history))
     return demo
