@@ -2,7 +2,7 @@
 
 import gradio as gr
 
-from avatargen.api import Api, discard_upload
+from avatargen.api import Api, discard_upload, search_words
 from avatargen.ui.create import pose_tiles, show_picks
 from avatargen.ui.events import listen, then
 from avatargen.ui.layout import ANY, FACET_LABELS, Page
@@ -17,7 +17,7 @@ def outputs(ui: Page) -> list:
 
 def show_page(ui: Page, api: Api, page: int, picks: list[str], search: str, values: list, request: gr.Request) -> dict:
     query = {f: v for f, v in zip(FACET_LABELS, values, strict=True) if v and v != ANY}
-    query |= {"search": (search or "").strip() or None, "limit": PAGE_SIZE}
+    query |= {"search": search_words(search), "limit": PAGE_SIZE}
     page = max(page, 0)
     templates, total = api.service.poses.query(offset=page * PAGE_SIZE, **query)
     if not templates and total:  # past the last page (the filters changed meanwhile): the last one

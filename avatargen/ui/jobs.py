@@ -7,7 +7,7 @@ finishes moves into the history without a refresh.
 import gradio as gr
 
 from avatargen.api import Api
-from avatargen.errors import NotFound
+from avatargen.errors import UserError
 from avatargen.ui import history
 from avatargen.ui.events import listen
 from avatargen.ui.layout import Page
@@ -36,7 +36,7 @@ def batch_records(api: Api, batch: list[str], unfinished: dict[str, dict], reque
             continue
         try:
             records.append(api.generation(generation_id, request=request)["data"])
-        except NotFound:  # deleted from the history meanwhile
+        except UserError:  # deleted meanwhile, or not an id this person has
             continue
     return records
 

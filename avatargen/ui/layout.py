@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
+from avatargen.api import MAX_SEARCH
 from avatargen.presets import QUALITIES, STYLES
 
 ANY = "Any"
@@ -208,7 +209,11 @@ def build(facets: dict[str, list[str]], *, sign_in: bool = False) -> Page:
                     for facet, label in FACET_LABELS.items()
                 ]
                 search = gr.Textbox(
-                    label="Search", placeholder="waving, arms crossed, sitting…", min_width=200, elem_id="search"
+                    label="Search",
+                    placeholder="waving, arms crossed, sitting…",
+                    max_length=MAX_SEARCH,
+                    min_width=200,
+                    elem_id="search",
                 )
             with gr.Column(visible=False, elem_id="no-match") as no_match:
                 gr.Markdown("**No pose matches these filters.** Try other words, or clear the filters.")

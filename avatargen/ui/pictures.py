@@ -8,7 +8,6 @@ import gradio as gr
 from PIL import Image
 
 from avatargen.api import Api
-from avatargen.errors import UserError
 from avatargen.poses import PoseTemplate
 
 PREVIEW_SIZE = (320, 480)  # the large picture of the chosen pose
@@ -17,14 +16,13 @@ TRAY_SIZE = (96, 144)  # the tray of picked poses and the jobs panel
 
 
 def templates_of(api: Api, pose_ids: list[str], request: gr.Request) -> list[PoseTemplate]:
-    """The poses behind these ids that still exist for this person (a deleted own pose drops out)."""
-    found = []
-    for pose_id in pose_ids:
-        try:
-            found.append(api.pose(pose_id, request=request))
-        except UserError:
-            continue
-    return found
+    """The poses behind these ids that still exist for this person (a deleted own pose drops out), in order.
+
+    Library poses come from memory; the person's own are read once, and only when an id is not a library one.
+    """
+    library = api.service.poses
+    mine = {} if all(p in library for p in pose_ids) else {t.id: t for t in api.my_poses(request)}
+    return [library.get(p) if p in library else mine[p] for p in pose_ids if p in library or p in mine]
 
 
 def pose_names(api: Api, pose_ids: list[str], request: gr.Request) -> dict[str, str]:
