@@ -11,7 +11,7 @@ from avatargen.ui import jobs
 from avatargen.ui.events import listen
 from avatargen.ui.layout import MAX_PICKS, Page
 from avatargen.ui.pictures import PICTURE_SIZE, PREVIEW_SIZE, TRAY_SIZE, templates_of
-from avatargen.ui.text import caption, facets_line, price_line
+from avatargen.ui.text import SIGN_IN, caption, facets_line, price_line
 
 SAMPLE_PHOTO = Path(__file__).resolve().parent.parent / "assets" / "sample-photo.jpg"
 EXAMPLE_SEARCHES = ("waving", "hands on hips", "sitting on a chair", "jumping")
@@ -52,6 +52,8 @@ def show_picks(ui: Page, api: Api, picks: list[str], quality: str, priority: boo
 
 def show_price(ui: Page, api: Api, picks: list[str], quality: str, priority: bool, request: gr.Request) -> dict:
     each = api.price(quality, priority)["data"]["credits"]
+    if api.visitor(request) is None:
+        return {ui.cost: f"**Cost:** {each} credits · {SIGN_IN} to get your free credits.", ui.balance: ""}
     balance = api.credits(request)["data"]["balance"]
     return {ui.cost: price_line(max(1, len(picks)), each, balance), ui.balance: f"**Balance:** {balance} credits"}
 

@@ -7,7 +7,7 @@ from avatargen.ui import stats
 from avatargen.ui.events import listen
 from avatargen.ui.layout import Page
 from avatargen.ui.pictures import PICTURE_SIZE, output_picture, pose_names, templates_of
-from avatargen.ui.text import details, history_caption
+from avatargen.ui.text import SIGN_IN, details, history_caption
 
 PAGE_SIZE = 12
 
@@ -26,6 +26,8 @@ def after_change(ui: Page, api: Api, page: int, request: gr.Request) -> dict:
 
 
 def show_page(ui: Page, api: Api, page: int, request: gr.Request) -> dict:
+    if api.visitor(request) is None:
+        return {ui.history_label: f"{SIGN_IN} to see your generations."}
     records, total = api.history(limit=PAGE_SIZE, offset=max(page, 0) * PAGE_SIZE, request=request)
     if not records and total:  # past the end (deleted meanwhile): the last page
         page = (total - 1) // PAGE_SIZE

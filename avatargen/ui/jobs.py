@@ -12,7 +12,7 @@ from avatargen.ui import history
 from avatargen.ui.events import listen
 from avatargen.ui.layout import Page
 from avatargen.ui.pictures import PICTURE_SIZE, data_uri, output_picture, pose_names, templates_of
-from avatargen.ui.text import batch_status, duration, job_state, jobs_html, took_seconds
+from avatargen.ui.text import SIGN_IN, batch_status, duration, job_state, jobs_html, took_seconds
 
 UNFINISHED = ("pending", "processing")
 MAX_FOLLOWED = 16  # generations the create view follows at once
@@ -57,6 +57,11 @@ def result_tiles(api: Api, records: list[dict], request: gr.Request) -> list[tup
 
 def show_run(ui: Page, api: Api, batch: list[str], request: gr.Request, *, tracked: dict | None = None) -> dict:
     """The status line, the results of the last batch and the jobs panel; the results redraw only on change."""
+    if api.visitor(request) is None:
+        return {
+            ui.jobs: f"<p>{SIGN_IN} to generate avatars and follow your jobs here.</p>",
+            ui.timer: gr.Timer(active=False),
+        }
     unfinished = {job["id"]: job for job in api.jobs(request)["data"]}
     records = batch_records(api, batch, unfinished, request)
     now = {r["id"]: r["status"] for r in records} | {gid: job["status"] for gid, job in unfinished.items()}

@@ -6,7 +6,7 @@ import pandas as pd
 from avatargen.api import Api
 from avatargen.ui.events import listen
 from avatargen.ui.layout import Page
-from avatargen.ui.text import ledger_rows, stats_line, style_label
+from avatargen.ui.text import SIGN_IN, ledger_rows, stats_line, style_label
 
 LEDGER_ROWS = 100
 WEEK = 7
@@ -26,6 +26,8 @@ def every_day(days: pd.DataFrame) -> pd.DataFrame:
 
 
 def show(ui: Page, api: Api, request: gr.Request) -> dict:
+    if api.visitor(request) is None:
+        return {ui.stats: f"{SIGN_IN} to see your stats and credits."}
     credits = api.service.credits(api.user(request), limit=LEDGER_ROWS)
     breakdown = api.breakdown(request)["data"]
     days = every_day(pd.DataFrame(breakdown["day"], columns=["day", "generations", "credits"]))

@@ -7,6 +7,7 @@ from avatargen.poses import PoseTemplate
 from avatargen.presets import STYLES
 
 CHECK = "✓ "  # marks a picked pose in the gallery's captions
+SIGN_IN = "Sign in with Hugging Face"  # what a signed-out visitor (Space sign-in) is asked to do
 
 
 def facets_line(template: PoseTemplate) -> str:
