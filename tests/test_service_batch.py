@@ -95,3 +95,14 @@ def test_breakdown_counts_generations_and_kept_credits(service, alice, photo, po
     assert day["generations"] == 3 and day["credits"] == 10 and len(day["day"]) == 10
     finished, total = service.list_generations(alice, statuses=["completed", "failed"])
     assert total == 1 and finished[0].id == failed.id
+
+
+def test_a_batch_must_fit_under_the_jobs_in_flight_limit(service, alice, photo, poses):
+    from avatargen.ratelimit import RateLimited, RateLimits
+
+    service.limits = RateLimits(per_minute={}, in_flight={"user": 4})
+    service.create_generations(alice, photo=photo, pose_ids=poses[:2])
+    with pytest.raises(RateLimited, match="These 3 generations would make 5 jobs in flight; the limit is 4"):
+        service.create_generations(alice, photo=photo, pose_ids=poses[2:5])
+    assert len(service.create_generations(alice, photo=photo, pose_ids=poses[2:4])) == 2
+    assert balance(service, alice) == 80
