@@ -534,8 +534,15 @@ def test_two_people_see_only_their_own_jobs_and_history(browser, served, engine)
 
 
 @pytest.fixture
-def space_page(browser, tmp_path):
+def space_page(browser, tmp_path, monkeypatch):
     """The app as a public Space (Hugging Face sign-in), seen by a signed-out visitor."""
+    import gradio.oauth
+
+    # Off a Space, Gradio mocks OAuth with the machine's Hub login: faked (tests/test_space.py does the same).
+    monkeypatch.setattr(gradio.oauth, "get_token", lambda: "hf_local_machine")
+    monkeypatch.setattr(
+        gradio.oauth, "whoami", lambda *a, **k: {"type": "user", "name": "ada", "fullname": "Ada", "avatarUrl": ""}
+    )
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
