@@ -168,6 +168,14 @@ def uploaded(name: str, value) -> str | None:
     raise UserError(f"{name} must be an uploaded file (gradio_client: handle_file(path)).")
 
 
+def more_uploads(value) -> list[str]:
+    """The extra photos of the person: a list of uploaded files, or nothing."""
+    more = value or []
+    if not isinstance(more, list):
+        raise UserError("more_photos must be a list of uploaded files (gradio_client: [handle_file(path)]).")
+    return [uploaded("more_photos", path) for path in more]
+
+
 class Api:
     """The endpoint functions, bound to one service. Every parameter goes through `params` first."""
 
@@ -203,9 +211,6 @@ class Api:
         mirror: bool = False,
         request: gr.Request = None,
     ) -> dict:
-        more = more_photos or []
-        if not isinstance(more, list):
-            raise UserError("more_photos must be a list of uploaded files (gradio_client: [handle_file(path)]).")
         generation = self.service.create_generation(
             self.user(request, to="generate avatars"),
             photo=uploaded("photo", photo),
@@ -214,7 +219,7 @@ class Api:
             priority=params.flag("priority", priority),
             style=params.choice("style", style, STYLES),
             seed=params.whole("seed", seed, lo=0, hi=MAX_SEED, default=None),
-            more_photos=[uploaded("more_photos", path) for path in more],
+            more_photos=more_uploads(more_photos),
             mirror=params.flag("mirror", mirror),
         )
         if self.run_inline is not None:
@@ -230,9 +235,11 @@ class Api:
         priority: bool = False,
         style: str = "realistic",
         seed: int | None = None,
+        more_photos: list[str] | None = None,
+        mirror: bool = False,
         request: gr.Request = None,
     ) -> dict:
-        """One generation per pose (at most 8) from one photo, all charged in one transaction or none."""
+        """One generation per pose (at most 8) from the same photos, all charged in one transaction or none."""
         generations = self.service.create_generations(
             self.user(request, to="generate avatars"),
             photo=uploaded("photo", photo),
@@ -241,6 +248,8 @@ class Api:
             priority=params.flag("priority", priority),
             style=params.choice("style", style, STYLES),
             seed=params.whole("seed", seed, lo=0, hi=MAX_SEED, default=None),
+            more_photos=more_uploads(more_photos),
+            mirror=params.flag("mirror", mirror),
         )
         if self.run_inline is not None:
             for generation in generations:
@@ -430,8 +439,8 @@ def register_api(api: Api) -> None:
     )
     gr.on(
         [],
-        user_errors(discarding_upload(api.generate_batch)),
-        [photo, pose_ids, quality, priority, style, seed],
+        user_errors(discarding_uploads(api.generate_batch, at=(0, 6))),
+        [photo, pose_ids, quality, priority, style, seed, more_photos, mirror],
         batch,
         api_name="generate_batch",
         show_progress="hidden",
