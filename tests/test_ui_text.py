@@ -92,3 +92,11 @@ def test_ledger_rows_show_the_balance_after_each_entry():
         {"createdAt": "2026-11-27T10:00:00.000Z", "reason": "grant", "delta": 100},
     ]
     assert [row[3] for row in ledger_rows(entries, 100)] == [100, 95, 100]
+
+
+def test_the_sample_photo_passes_the_apps_own_checks(settings):
+    from avatargen.identity import require_face
+    from avatargen.storage import load_photo
+    from avatargen.ui.create import SAMPLE_PHOTO
+
+    require_face(load_photo(SAMPLE_PHOTO, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_upload_pixels))
