@@ -169,7 +169,7 @@ def test_create_view_side_by_side_with_result_above_the_fold_and_one_click_examp
     page.locator("#sample").click()
     expect(page.locator("#photo-preview img")).to_be_visible(timeout=WAIT)
     tile(page, "examples", 0).click()
-    expect(page.locator("#chosen")).to_contain_text("Waving", timeout=WAIT)
+    expect(page.locator("#chosen")).to_contain_text("Arms crossed", timeout=WAIT)
     expect(page.locator("#chosen")).to_contain_text("front")  # the facets, not only the name
     expect(page.locator("#pose-preview img")).to_be_visible()
     page.locator("#generate").click()

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from avatargen.api import Api, discard_upload
+from avatargen.api import Api, uploads
 from avatargen.errors import UserError
 from avatargen.poses import PoseTemplate
 from avatargen.ui import jobs
@@ -14,7 +14,13 @@ from avatargen.ui.pictures import PICTURE_SIZE, PREVIEW_SIZE, TRAY_SIZE, templat
 from avatargen.ui.text import SIGN_IN, caption, facets_line, price_line
 
 SAMPLE_PHOTO = Path(__file__).resolve().parent.parent / "assets" / "sample-photo.jpg"
-EXAMPLE_SEARCHES = ("waving", "hands on hips", "sitting on a chair", "jumping")
+EXAMPLE_SEARCHES = ("arms crossed", "hands on hips", "sitting", "jump")
+
+
+def let_go(path: str | None) -> None:
+    """Gradio's cached copy of an upload goes (after the purge's delay, unless a call holds it again)."""
+    uploads.hold(path)
+    uploads.release(path)
 
 
 def example_poses(api: Api) -> list[PoseTemplate]:
@@ -128,7 +134,7 @@ def take_photo(ui: Page, api: Api, path: str | None) -> dict:
     try:
         image = api.check_photo(path)
     except UserError:
-        discard_upload(path)  # unreadable: nothing will use it
+        let_go(path)  # unreadable: nothing will use it
         raise
     image.thumbnail((640, 640))
     return {ui.photo: path, ui.photo_from: None, ui.photo_preview: image}
@@ -158,7 +164,7 @@ def generate(
     )
     followed = jobs.follow(ids, batch, tracked)
     stored = str(api.input_photo(ids[0], request=request))  # the app's own copy, without metadata
-    discard_upload(photo)  # Gradio's copy of the upload is no longer needed
+    let_go(photo)  # Gradio's copy of the upload is no longer needed
     return (
         {ui.batch: followed, ui.photo: stored, ui.photo_from: ids[0]}
         | jobs.show_run(ui, api, followed, request)

@@ -2,8 +2,8 @@
 
 import gradio as gr
 
-from avatargen.api import Api, discard_upload, search_words
-from avatargen.ui.create import pose_tiles, show_picks
+from avatargen.api import Api, search_words
+from avatargen.ui.create import let_go, pose_tiles, show_picks
 from avatargen.ui.events import listen, then
 from avatargen.ui.layout import ANY, FACET_LABELS, Page
 from avatargen.ui.pictures import templates_of
@@ -60,7 +60,7 @@ def save_pose(ui: Page, api: Api, reference: str | None, name: str, picks, quali
     try:
         template = api.extract_pose(reference, name, request=request)["data"]
     finally:
-        discard_upload(reference)
+        let_go(reference)
     gr.Info(f"Saved “{template['name']}” to your poses and picked it.", duration=4)
     picks = [p for p in picks if p != template["id"]][-7:] + [template["id"]]
     mine = api.my_poses(request)
