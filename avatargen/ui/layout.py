@@ -210,7 +210,7 @@ def build(facets: dict[str, list[str]], *, sign_in: bool = False) -> Page:
                 ]
                 search = gr.Textbox(
                     label="Search",
-                    placeholder="waving, arms crossed, sitting…",
+                    placeholder="arms crossed, sitting, jump…",
                     max_length=MAX_SEARCH,
                     min_width=200,
                     elem_id="search",
