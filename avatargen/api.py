@@ -370,6 +370,11 @@ class Api:
         """The stored photo a generation was made from (to make it again)."""
         return self.service.input_path(self.user(request, to="use your photos"), params.ident("id", id))
 
+    def more_input_photos(self, id: str, request: gr.Request = None) -> list[Path]:
+        """The stored extra photos a generation was made with."""
+        generation = self.service.get_generation(self.user(request, to="use your photos"), params.ident("id", id))
+        return [self.service.storage.path(key) for key in generation.extra_input_paths]
+
     def facets(self) -> dict[str, list[str]]:
         return self.service.poses.facets()
 

@@ -327,6 +327,30 @@ def test_several_poses_are_priced_and_charged_as_a_whole(browser, served, tmp_pa
     expect(page.locator("#cost")).to_contain_text("8 poses × 5 = 40 credits")
 
 
+def test_more_photos_of_you_and_a_mirrored_pose(browser, served, photo, tmp_path):
+    from playwright.sync_api import expect
+
+    name = served.user("mira")
+    page = sign_in(browser, served, name)
+    page.locator("#sample").click()
+    expect(page.locator("#photo-preview img")).to_be_visible(timeout=WAIT)
+    page.get_by_test_id("Add more photos of you (up to 3)-upload-button").set_input_files([str(photo), str(photo)])
+    expect(page.locator("#more-photos-info")).to_contain_text("Plus 2 more photos of you", timeout=WAIT)
+    page.locator("#mirror input").check()
+    tile(page, "poses", 0).click()
+    page.locator("#generate").click()
+    expect(page.locator("#status")).to_contain_text("Done", timeout=WAIT)
+    [made] = served.generations(name)
+    assert made.mirrored and len(made.extra_input_paths) == 2
+    assert len(served.engine.requests[-1].identity_images) == 3  # all three photos went into the likeness
+
+    text = tmp_path / "notes.jpg"
+    text.write_text("not a photo")
+    page.get_by_test_id("Add more photos of you (up to 3)-upload-button").set_input_files([str(text)])
+    toast(page, "Photo 2: That file is not a photo we can read")
+    no_error_badges(page)
+
+
 def test_jobs_survive_a_reload_and_move_into_the_history_by_themselves(browser, served, engine, tmp_path):
     from playwright.sync_api import expect
 

@@ -15,6 +15,7 @@ from avatargen.ui.text import SIGN_IN, caption, facets_line, price_line
 
 SAMPLE_PHOTO = Path(__file__).resolve().parent.parent / "assets" / "sample-photo.jpg"
 EXAMPLE_SEARCHES = ("arms crossed", "hands on hips", "sitting", "jump")
+MAX_MORE_PHOTOS = 3
 
 
 def let_go(path: str | None) -> None:
@@ -140,6 +141,30 @@ def take_photo(ui: Page, api: Api, path: str | None) -> dict:
     return {ui.photo: path, ui.photo_from: None, ui.photo_preview: image}
 
 
+def take_more(ui: Page, api: Api, paths: list[str] | None) -> dict:
+    """More photos of the person (up to 3), each checked like the first; their identities are averaged."""
+    paths = list(paths or [])
+    try:
+        if len(paths) > MAX_MORE_PHOTOS:
+            raise UserError(f"Add at most {MAX_MORE_PHOTOS} more photos: 4 photos of you in all.")
+        for number, path in enumerate(paths, start=2):
+            try:
+                api.check_photo(path)
+            except UserError as error:
+                raise UserError(f"Photo {number}: {error}") from None
+    except UserError:
+        for path in paths:
+            let_go(path)
+        raise
+    return {ui.more_photos: paths, ui.more_info: more_line(len(paths))}
+
+
+def more_line(count: int) -> str:
+    if not count:
+        return ""
+    return f"Plus {count} more photo{'s' if count > 1 else ''} of you: the likeness is taken from all of them."
+
+
 def take_sample(ui: Page, api: Api) -> dict:
     return take_photo(ui, api, str(SAMPLE_PHOTO))
 
@@ -149,24 +174,27 @@ def refresh_price(ui: Page, api: Api, picks, quality, priority, request: gr.Requ
 
 
 def generate(
-    ui: Page, api: Api, photo, picks, quality, priority, style, seed, batch, tracked, request: gr.Request
+    ui: Page, api: Api, photo, more, picks, quality, priority, style, seed, mirror, batch, tracked, request: gr.Request
 ) -> dict:
     """One generation per picked pose; missing inputs are named together. Earlier ones still running stay in view."""
     missing = [what for what, absent in (("pick a pose", not picks), ("upload a photo", not photo)) if absent]
     if missing:
         raise UserError(" and ".join(missing).capitalize() + " first.")
     seed = None if seed is None or seed < 0 else int(seed)
-    records = api.generate_batch(photo, list(picks), quality, priority, style, seed, request=request)["data"]
+    args = (photo, list(picks), quality, priority, style, seed, list(more or []), bool(mirror))
+    records = api.generate_batch(*args, request=request)["data"]
     ids = [record["id"] for record in records]
     n = len(ids)
     gr.Info(
         f"Started {n} generation{'s' if n > 1 else ''}. You can keep going; they finish in the background.", duration=4
     )
     followed = jobs.follow(ids, batch, tracked)
-    stored = str(api.input_photo(ids[0], request=request))  # the app's own copy, without metadata
-    let_go(photo)  # Gradio's copy of the upload is no longer needed
+    stored = str(api.input_photo(ids[0], request=request))  # the app's own copies, without metadata
+    stored_more = [str(path) for path in api.more_input_photos(ids[0], request=request)]
+    for upload in (photo, *(more or [])):
+        let_go(upload)  # Gradio's copies of the uploads are no longer needed
     return (
-        {ui.batch: followed, ui.photo: stored, ui.photo_from: ids[0]}
+        {ui.batch: followed, ui.photo: stored, ui.photo_from: ids[0], ui.more_photos: stored_more}
         | jobs.show_run(ui, api, followed, request)
         | show_price(ui, api, picks, quality, priority, request)
     )
@@ -177,8 +205,9 @@ def again(ui: Page, api: Api, generation_id: str, same_seed: bool, batch, tracke
     record = api.generation(generation_id, request=request)["data"]
     photo = str(api.input_photo(generation_id, request=request))
     seed = record["seed"] if same_seed else None
-    args = (photo, [record["poseTemplateId"]], record["quality"], record["priority"], record["style"], seed)
-    [started] = api.generate_batch(*args, request=request)["data"]
+    more = [str(path) for path in api.more_input_photos(generation_id, request=request)]
+    options = (record["quality"], record["priority"], record["style"], seed, more, record["mirrored"])
+    [started] = api.generate_batch(photo, [record["poseTemplateId"]], *options, request=request)["data"]
     gr.Info("Started again with the same settings; it shows at the top of the page and in Jobs.", duration=4)
     followed = jobs.follow([started["id"]], batch, tracked)
     return {ui.batch: followed} | jobs.show_run(ui, api, followed, request)
@@ -211,6 +240,7 @@ def wire(ui: Page, api: Api) -> None:
     )
     photo_out = [ui.photo, ui.photo_from, ui.photo_preview]
     listen(ui.upload.upload, take_photo, ui, api, [ui.upload], photo_out)
+    listen(ui.more_upload.upload, take_more, ui, api, [ui.more_upload], [ui.more_photos, ui.more_info])
     listen(ui.sample.click, take_sample, ui, api, [], photo_out)
     for button, handler in ((ui.again_same, again_same), (ui.again_new, again_new)):
         listen(button.click, handler, ui, api, [ui.selected, ui.batch, ui.tracked], [ui.batch, *jobs.run_outputs(ui)])
@@ -219,6 +249,17 @@ def wire(ui: Page, api: Api) -> None:
         generate,
         ui,
         api,
-        [ui.photo, ui.picks, ui.quality, ui.priority, ui.style, ui.seed, ui.batch, ui.tracked],
-        [ui.batch, ui.photo, ui.photo_from, ui.cost, ui.balance, *jobs.run_outputs(ui)],
+        [
+            ui.photo,
+            ui.more_photos,
+            ui.picks,
+            ui.quality,
+            ui.priority,
+            ui.style,
+            ui.seed,
+            ui.mirror,
+            ui.batch,
+            ui.tracked,
+        ],
+        [ui.batch, ui.photo, ui.photo_from, ui.more_photos, ui.cost, ui.balance, *jobs.run_outputs(ui)],
     )

@@ -61,11 +61,15 @@ class Page:
     photo_from: gr.State  # the generation whose stored photo this is (restored after a reload), or None
     upload: gr.UploadButton
     sample: gr.Button
+    more_upload: gr.UploadButton  # up to 3 more photos of the person, averaged into one identity
+    more_photos: gr.State  # their server-side paths
+    more_info: gr.Markdown
     photo_preview: gr.Image
     quality: gr.Radio
     style: gr.Dropdown
     priority: gr.Checkbox
     seed: gr.Number
+    mirror: gr.Checkbox
     picks: gr.State  # picked pose ids, in order
     pose_preview: gr.Image
     pose_info: gr.Markdown
@@ -147,6 +151,14 @@ def build(facets: dict[str, list[str]], *, sign_in: bool = False) -> Page:
             with gr.Row():
                 upload = gr.UploadButton("Upload a photo", type="filepath", size="sm", elem_id="upload")
                 sample = gr.Button("Try a sample photo", size="sm", elem_id="sample")
+            more_upload = gr.UploadButton(
+                "Add more photos of you (up to 3)",
+                type="filepath",
+                file_count="multiple",
+                size="sm",
+                elem_id="more-photos",
+            )
+            more_info = gr.Markdown(elem_id="more-photos-info")
             with gr.Row():
                 quality = gr.Radio(
                     [(f"{key.upper()} {q.width}×{q.height}", key) for key, q in QUALITIES.items()],
@@ -160,6 +172,7 @@ def build(facets: dict[str, list[str]], *, sign_in: bool = False) -> Page:
             with gr.Row():
                 priority = gr.Checkbox(label="Priority (+3 credits)", min_width=150)
                 seed = gr.Number(-1, precision=0, minimum=-1, label="Seed (-1: random)", min_width=150)
+            mirror = gr.Checkbox(label="Mirror the pose (left and right swapped)", elem_id="mirror")
         with gr.Column(scale=1, min_width=300, elem_id="pose-column"):
             pose_preview = gr.Image(
                 label="Chosen pose", type="pil", interactive=False, height=330, elem_id="pose-preview", buttons=[]
@@ -314,11 +327,15 @@ def build(facets: dict[str, list[str]], *, sign_in: bool = False) -> Page:
         photo_from=gr.State(None),
         upload=upload,
         sample=sample,
+        more_upload=more_upload,
+        more_photos=gr.State([]),
+        more_info=more_info,
         photo_preview=photo_preview,
         quality=quality,
         style=style,
         priority=priority,
         seed=seed,
+        mirror=mirror,
         picks=gr.State([]),
         pose_preview=pose_preview,
         pose_info=pose_info,

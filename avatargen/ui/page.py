@@ -27,7 +27,9 @@ def restore(ui: Page, api: Api, saved: dict | None, request: gr.Request) -> dict
     if isinstance(saved.get("photo_from"), str):
         try:
             photo = create.take_photo(ui, api, str(api.input_photo(saved["photo_from"], request=request)))
-            update |= photo | {ui.photo_from: saved["photo_from"]}
+            more = [str(path) for path in api.more_input_photos(saved["photo_from"], request=request)]
+            update |= photo | {ui.photo_from: saved["photo_from"], ui.more_photos: more}
+            update[ui.more_info] = create.more_line(len(more))
         except UserError:  # deleted meanwhile, or another person's
             pass
     return update | jobs.show_run(ui, api, batch, request)
@@ -80,6 +82,8 @@ def create_demo(api: Api, *, engine_notice: Callable[[], str | None], sign_in: b
                 ui.photo,
                 ui.photo_from,
                 ui.photo_preview,
+                ui.more_photos,
+                ui.more_info,
                 *jobs.run_outputs(ui),
             ],
             **private(restore),
