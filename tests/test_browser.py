@@ -351,6 +351,26 @@ def test_more_photos_of_you_and_a_mirrored_pose(browser, served, photo, tmp_path
     no_error_badges(page)
 
 
+def test_one_tile_per_pose_and_a_switcher_for_its_views_and_framings(browser, served):
+    from playwright.sync_api import expect
+
+    page = sign_in(browser, served, served.user("gus"))
+    bases = len(served.runtime.service.poses.base_poses())
+    page.locator("#grouped input").check()
+    expect(page.locator("#pose-page")).to_contain_text(f"· {bases} poses", timeout=WAIT)
+    tile(page, "poses", 0).click()
+    expect(page.locator("#variant")).to_be_visible(timeout=WAIT)
+    poses = served.runtime.service.poses
+    first = poses.query(group=True, limit=1)[0][0]
+    other = next(t for t in poses.variants(first.base_pose) if t.id != first.id)
+    expect(page.locator("#chosen")).to_contain_text(first.name, timeout=WAIT)
+    page.locator("#variant input").fill(other.name)
+    page.locator("#variant input").press("Enter")
+    expect(page.locator("#chosen")).to_contain_text(other.name, timeout=WAIT)
+    expect(page.locator("#tray img")).to_have_count(1)  # swapped, not added
+    no_error_badges(page)
+
+
 def test_jobs_survive_a_reload_and_move_into_the_history_by_themselves(browser, served, engine, tmp_path):
     from playwright.sync_api import expect
 

@@ -47,7 +47,11 @@ def show_picks(ui: Page, api: Api, picks: list[str], quality: str, priority: boo
         if len(templates) > 1:
             info += f"  \n{len(templates)} poses picked: one avatar each."
     tray = [(api.pose_picture(t, TRAY_SIZE), t.name) for t in templates]
+    others = api.service.poses.variants(last.base_pose) if last is not None and last.owner is None else []
     return {
+        ui.variant: gr.Dropdown(
+            choices=[(t.name, t.id) for t in others], value=last.id if others else None, visible=len(others) > 1
+        ),
         ui.picks: [t.id for t in templates],
         ui.pose_preview: api.pose_picture(last, PREVIEW_SIZE) if last else None,
         ui.pose_info: info,
@@ -82,6 +86,19 @@ def toggle(
         raise UserError(f"You can pick at most {MAX_PICKS} poses at once. Click a picked pose to unpick it.")
     else:
         picks = [*picks, pose_id]
+    return show_picks(ui, api, picks, quality, priority, request) | {
+        ui.gallery: pose_tiles(api, templates_of(api, page_ids, request), picks),
+        ui.my_poses: pose_tiles(api, templates_of(api, my_ids, request), picks),
+    }
+
+
+def switch_variant(
+    ui: Page, api: Api, chosen: str, picks, page_ids, my_ids, quality, priority, request: gr.Request
+) -> dict:
+    """Swap the last picked pose for another view or framing of it."""
+    if not picks or not chosen or chosen == picks[-1]:
+        return {ui.picks: picks}
+    picks = [p for p in picks[:-1] if p != chosen] + [chosen]
     return show_picks(ui, api, picks, quality, priority, request) | {
         ui.gallery: pose_tiles(api, templates_of(api, page_ids, request), picks),
         ui.my_poses: pose_tiles(api, templates_of(api, my_ids, request), picks),
@@ -223,8 +240,10 @@ def again_new(ui: Page, api: Api, generation_id: str, batch, tracked, request: g
 
 def wire(ui: Page, api: Api) -> None:
     choose = [ui.picks, ui.page_ids, ui.my_pose_ids, ui.quality, ui.priority]
-    shown = [ui.picks, ui.pose_preview, ui.pose_info, ui.tray, ui.clear_picks, ui.examples, ui.cost, ui.balance]
+    shown = [ui.picks, ui.pose_preview, ui.pose_info, ui.variant, ui.tray, ui.clear_picks, ui.examples]
+    shown = [*shown, ui.cost, ui.balance]
     shown_all = [*shown, ui.gallery, ui.my_poses]
+    listen(ui.variant.input, switch_variant, ui, api, [ui.variant, *choose], shown_all)
     listen(ui.gallery.select, pick_from_library, ui, api, choose, shown_all)
     listen(ui.my_poses.select, pick_from_mine, ui, api, choose, shown_all)
     listen(ui.tray.select, unpick, ui, api, choose, shown_all)

@@ -15,9 +15,11 @@ def outputs(ui: Page) -> list:
     return [ui.gallery, ui.page_ids, ui.page, ui.page_label, ui.no_match, ui.my_poses, ui.my_pose_ids]
 
 
-def show_page(ui: Page, api: Api, page: int, picks: list[str], search: str, values: list, request: gr.Request) -> dict:
+def show_page(
+    ui: Page, api: Api, page: int, picks: list[str], search: str, values: list, request: gr.Request, group=False
+) -> dict:
     query = {f: v for f, v in zip(FACET_LABELS, values, strict=True) if v and v != ANY}
-    query |= {"search": search_words(search), "limit": PAGE_SIZE}
+    query |= {"search": search_words(search), "limit": PAGE_SIZE, "group": bool(group)}
     page = max(page, 0)
     templates, total = api.service.poses.query(offset=page * PAGE_SIZE, **query)
     if not templates and total:  # past the last page (the filters changed meanwhile): the last one
@@ -38,20 +40,20 @@ def show_page(ui: Page, api: Api, page: int, picks: list[str], search: str, valu
     }
 
 
-def first_page(ui: Page, api: Api, picks, search, category, gender, view, framing, request: gr.Request) -> dict:
-    return show_page(ui, api, 0, picks, search, [category, gender, view, framing], request)
+def first_page(ui: Page, api: Api, picks, search, grouped, category, gender, view, framing, request: gr.Request):
+    return show_page(ui, api, 0, picks, search, [category, gender, view, framing], request, grouped)
 
 
-def previous_page(ui: Page, api: Api, page, picks, search, category, gender, view, framing, request: gr.Request):
-    return show_page(ui, api, page - 1, picks, search, [category, gender, view, framing], request)
+def previous_page(ui: Page, api: Api, page, picks, search, grouped, category, gender, view, framing, request):
+    return show_page(ui, api, page - 1, picks, search, [category, gender, view, framing], request, grouped)
 
 
-def next_page(ui: Page, api: Api, page, picks, search, category, gender, view, framing, request: gr.Request):
-    return show_page(ui, api, page + 1, picks, search, [category, gender, view, framing], request)
+def next_page(ui: Page, api: Api, page, picks, search, grouped, category, gender, view, framing, request):
+    return show_page(ui, api, page + 1, picks, search, [category, gender, view, framing], request, grouped)
 
 
 def clear_filters(ui: Page, api: Api, picks, request: gr.Request) -> dict:
-    cleared = {facet: ANY for facet in ui.facets} | {ui.search: ""}
+    cleared = {facet: ANY for facet in ui.facets} | {ui.search: "", ui.grouped: False}
     return cleared | show_page(ui, api, 0, picks, "", [ANY] * len(ui.facets), request)
 
 
@@ -76,13 +78,15 @@ def refresh_library(ui: Page, api: Api, page_ids, picks, request: gr.Request) ->
 
 
 def wire(ui: Page, api: Api) -> None:
-    filters = [ui.picks, ui.search, *ui.facets]
-    listen([ui.search.submit, *(f.input for f in ui.facets)], first_page, ui, api, filters, outputs(ui))
+    filters = [ui.picks, ui.search, ui.grouped, *ui.facets]
+    changed = [ui.search.submit, ui.grouped.input, *(f.input for f in ui.facets)]
+    listen(changed, first_page, ui, api, filters, outputs(ui))
     listen(ui.previous.click, previous_page, ui, api, [ui.page, *filters], outputs(ui))
     listen(ui.following.click, next_page, ui, api, [ui.page, *filters], outputs(ui))
-    cleared = [*ui.facets, ui.search, *outputs(ui)]
+    cleared = [*ui.facets, ui.search, ui.grouped, *outputs(ui)]
     listen([ui.clear_filters.click, ui.no_match_clear.click], clear_filters, ui, api, [ui.picks], cleared)
-    picked = [ui.picks, ui.pose_preview, ui.pose_info, ui.tray, ui.clear_picks, ui.examples, ui.cost, ui.balance]
+    picked = [ui.picks, ui.pose_preview, ui.pose_info, ui.variant, ui.tray, ui.clear_picks, ui.examples]
+    picked = [*picked, ui.cost, ui.balance]
     saved = listen(
         ui.reference.upload,
         save_pose,

@@ -73,6 +73,7 @@ class Page:
     picks: gr.State  # picked pose ids, in order
     pose_preview: gr.Image
     pose_info: gr.Markdown
+    variant: gr.Dropdown  # the last picked pose's other views and framings
     tray: gr.Gallery
     clear_picks: gr.Button
     examples: gr.Gallery
@@ -87,6 +88,7 @@ class Page:
     # pose browser
     facets: list[gr.Dropdown]
     search: gr.Textbox
+    grouped: gr.Checkbox  # one tile per base pose
     clear_filters: gr.Button
     no_match: gr.Column
     no_match_clear: gr.Button
@@ -178,6 +180,7 @@ def build(facets: dict[str, list[str]], *, sign_in: bool = False) -> Page:
                 label="Chosen pose", type="pil", interactive=False, height=330, elem_id="pose-preview", buttons=[]
             )
             pose_info = gr.Markdown(elem_id="chosen")
+            variant = gr.Dropdown(label="The same pose from another view or framing", visible=False, elem_id="variant")
             tray = gr.Gallery(
                 label="Picked poses — click one to remove it",
                 columns=8,
@@ -228,6 +231,7 @@ def build(facets: dict[str, list[str]], *, sign_in: bool = False) -> Page:
                     min_width=200,
                     elem_id="search",
                 )
+                grouped = gr.Checkbox(label="One tile per pose", min_width=130, elem_id="grouped")
             with gr.Column(visible=False, elem_id="no-match") as no_match:
                 gr.Markdown("**No pose matches these filters.** Try other words, or clear the filters.")
                 no_match_clear = gr.Button("Clear filters", variant="primary", size="sm", elem_id="no-match-clear")
@@ -339,6 +343,7 @@ def build(facets: dict[str, list[str]], *, sign_in: bool = False) -> Page:
         picks=gr.State([]),
         pose_preview=pose_preview,
         pose_info=pose_info,
+        variant=variant,
         tray=tray,
         clear_picks=clear_picks,
         examples=examples,
@@ -352,6 +357,7 @@ def build(facets: dict[str, list[str]], *, sign_in: bool = False) -> Page:
         saved=gr.BrowserState({}, storage_key="avatargen-page"),
         facets=facet_inputs,
         search=search,
+        grouped=grouped,
         clear_filters=clear_filters,
         no_match=no_match,
         no_match_clear=no_match_clear,

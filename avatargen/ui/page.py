@@ -72,6 +72,7 @@ def create_demo(api: Api, *, engine_notice: Callable[[], str | None], sign_in: b
                 ui.picks,
                 ui.pose_preview,
                 ui.pose_info,
+                ui.variant,
                 ui.tray,
                 ui.clear_picks,
                 ui.examples,
