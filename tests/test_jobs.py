@@ -158,7 +158,7 @@ def test_same_size_jobs_share_one_pipeline_call_priority_first(settings, photo, 
 
 
 def test_a_live_worker_keeps_its_claim_and_a_silent_one_loses_it(settings, photo, pose_id):
-    settings = settings.model_copy(update={"stale_job_seconds": 0.4})
+    settings = settings.model_copy(update={"stale_job_seconds": 2.0})  # heartbeats every 0.5 s: room for a loaded CI
     slow = FakeEngine(gated=True)
     busy = make_runtime(settings, slow)
     user = busy.service.add_user("alive", password="password")
@@ -167,7 +167,7 @@ def test_a_live_worker_keeps_its_claim_and_a_silent_one_loses_it(settings, photo
     assert slow.started.wait(10)
 
     other = make_runtime(settings, FakeEngine())  # a second worker process starts while the first is busy
-    time.sleep(1.0)  # well past the stale limit: only the first worker's heartbeat keeps the claim
+    time.sleep(3.0)  # well past the stale limit: only the first worker's heartbeat keeps the claim
     assert other.service.requeue_stale() == (0, 0)
     assert row(busy.service, generation.id).status == "processing"
     slow.gate.set()
@@ -182,7 +182,7 @@ def test_a_live_worker_keeps_its_claim_and_a_silent_one_loses_it(settings, photo
     stuck.queue.handler.heartbeat_s = 3600  # this worker says nothing while it works
     stuck.queue.start(1)
     assert silent.started.wait(10)
-    time.sleep(1.0)
+    time.sleep(3.0)
     assert other.service.requeue_stale() == (1, 0)
     other.queue.start(1)
     wait_for(lambda: row(other.service, second.id).status == "completed", what="the takeover")
