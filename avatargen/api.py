@@ -211,20 +211,9 @@ class Api:
         mirror: bool = False,
         request: gr.Request = None,
     ) -> dict:
-        generation = self.service.create_generation(
-            self.user(request, to="generate avatars"),
-            photo=uploaded("photo", photo),
-            pose_id=params.ident("pose_id", pose_id),
-            quality=params.choice("quality", quality, QUALITIES),
-            priority=params.flag("priority", priority),
-            style=params.choice("style", style, STYLES),
-            seed=params.whole("seed", seed, lo=0, hi=MAX_SEED, default=None),
-            more_photos=more_uploads(more_photos),
-            mirror=params.flag("mirror", mirror),
+        [generation] = self._start(
+            photo, [params.ident("pose_id", pose_id)], quality, priority, style, seed, more_photos, mirror, request
         )
-        if self.run_inline is not None:
-            self.run_inline(generation.id)
-            generation = self.service.get_generation(self.user(request), generation.id)
         return {"message": "Avatar generation started", "data": generation.to_public()}
 
     def generate_batch(
@@ -240,10 +229,17 @@ class Api:
         request: gr.Request = None,
     ) -> dict:
         """One generation per pose (at most 8) from the same photos, all charged in one transaction or none."""
+        pose_ids = params.idents("pose_ids", pose_ids, most=MAX_BATCH)
+        generations = self._start(photo, pose_ids, quality, priority, style, seed, more_photos, mirror, request)
+        return {"message": "Avatar generations started", "data": [g.to_public() for g in generations]}
+
+    def _start(self, photo, pose_ids, quality, priority, style, seed, more_photos, mirror, request) -> list:
+        """The options of /generate and /generate_batch, parsed once; on ZeroGPU the jobs run before answering."""
+        user = self.user(request, to="generate avatars")
         generations = self.service.create_generations(
-            self.user(request, to="generate avatars"),
+            user,
             photo=uploaded("photo", photo),
-            pose_ids=params.idents("pose_ids", pose_ids, most=MAX_BATCH),
+            pose_ids=pose_ids,
             quality=params.choice("quality", quality, QUALITIES),
             priority=params.flag("priority", priority),
             style=params.choice("style", style, STYLES),
@@ -251,11 +247,11 @@ class Api:
             more_photos=more_uploads(more_photos),
             mirror=params.flag("mirror", mirror),
         )
-        if self.run_inline is not None:
-            for generation in generations:
-                self.run_inline(generation.id)
-            generations = [self.service.get_generation(self.user(request), g.id) for g in generations]
-        return {"message": "Avatar generations started", "data": [g.to_public() for g in generations]}
+        if self.run_inline is None:
+            return generations
+        for generation in generations:
+            self.run_inline(generation.id)
+        return [self.service.get_generation(user, generation.id) for generation in generations]
 
     def jobs(self, request: gr.Request = None) -> dict:
         """Unfinished generations with their queue position (1 = next) and an estimate in seconds."""
