@@ -9,12 +9,12 @@ use_space_storage()  # before huggingface_hub is imported (through gradio): it r
 import gradio as gr  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
 
-from avatargen.api import Api, register_api  # noqa: E402
+from avatargen.accounts.signin import ClientAddress, SignInGuard  # noqa: E402
+from avatargen.engine.zerogpu import zero_gpu  # noqa: E402
 from avatargen.runtime import Runtime, build_runtime  # noqa: E402
 from avatargen.settings import Settings, get_settings  # noqa: E402
-from avatargen.signin import ClientAddress, SignInGuard  # noqa: E402
 from avatargen.ui import CSS, create_demo  # noqa: E402
-from avatargen.zerogpu import zero_gpu  # noqa: E402
+from avatargen.web.api import Api, register_api  # noqa: E402
 
 PLACEHOLDER_NOTICE = (
     "⚠️ **Placeholder mode.** The real image models could not be loaded on this machine, so outputs come "

@@ -12,11 +12,11 @@ from avatargen.settings import get_settings, use_space_storage
 
 use_space_storage()  # before huggingface_hub is imported: it reads HF_HOME once
 
-from avatargen import db  # noqa: E402
+from avatargen.db import queries as db  # noqa: E402
 from avatargen.errors import UserError  # noqa: E402
-from avatargen.health import render, status  # noqa: E402
+from avatargen.generations.health import render, status  # noqa: E402
+from avatargen.generations.webhooks import check_url  # noqa: E402
 from avatargen.runtime import build_runtime  # noqa: E402
-from avatargen.webhooks import check_url  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,20 +8,20 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from avatargen import db
-from avatargen.db import create_db_engine, init_db
-from avatargen.jobs import JobQueue
-from avatargen.models import utcnow
-from avatargen.poses import PoseLibrary
-from avatargen.ratelimit import RateLimits
-from avatargen.service import AvatarService
+from avatargen.credits.limits import RateLimits
+from avatargen.db import queries as db
+from avatargen.db.connect import create_db_engine, init_db
+from avatargen.db.tables import utcnow
+from avatargen.generations.queue import JobQueue
+from avatargen.generations.service import AvatarService
+from avatargen.generations.webhooks import Webhooks
+from avatargen.generations.worker import GenerationWorker, LazyEngine
+from avatargen.poses.library import PoseLibrary
 from avatargen.settings import Settings
-from avatargen.storage import Storage
-from avatargen.webhooks import Webhooks
-from avatargen.worker import GenerationWorker, LazyEngine
+from avatargen.storage.store import Storage
 
 if TYPE_CHECKING:
-    from avatargen.engine import AvatarEngine
+    from avatargen.engine.engine import AvatarEngine
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +159,6 @@ def build_runtime(settings: Settings) -> Runtime:
 
 
 def _load_engine(settings: Settings) -> "AvatarEngine":
-    from avatargen.engine import EngineConfig, load_engine
+    from avatargen.engine.engine import EngineConfig, load_engine
 
     return load_engine(EngineConfig.from_settings(settings))

@@ -46,15 +46,15 @@ from diffusers.utils import logging as diffusers_logging  # noqa: E402
 from PIL import Image  # noqa: E402
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPVisionConfig, CLIPVisionModelWithProjection  # noqa: E402
 
-from avatargen import tiny  # noqa: E402
-from avatargen.engine import (  # noqa: E402
+from avatargen.engine import tiny  # noqa: E402
+from avatargen.engine.engine import (  # noqa: E402
     AvatarEngine,
     EngineConfig,
     GenerationRequest,
     pipeline_class,
     prepare_pipeline,
 )
-from avatargen.poses import PoseLibrary, render_openpose  # noqa: E402
+from avatargen.poses.library import PoseLibrary, render_openpose  # noqa: E402
 from avatargen.presets import FAST_GUIDANCE_SCALE, FAST_STEPS, QUALITIES, Quality  # noqa: E402
 
 # stable-diffusion-v1-5/stable-diffusion-v1-5: unet/config.json

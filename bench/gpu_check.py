@@ -39,7 +39,7 @@ import torch  # noqa: E402
 from diffusers import StableDiffusionControlNetPipeline  # noqa: E402
 from diffusers.utils import logging as diffusers_logging  # noqa: E402
 
-from avatargen.engine import (  # noqa: E402
+from avatargen.engine.engine import (  # noqa: E402
     FACE_DETAIL_STRENGTH,
     AvatarEngine,
     EngineConfig,
@@ -48,7 +48,7 @@ from avatargen.engine import (  # noqa: E402
     pipeline_class,
     prepare_pipeline,
 )
-from avatargen.identity import FaceBox  # noqa: E402
+from avatargen.engine.identity import FaceBox  # noqa: E402
 from avatargen.presets import Quality  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("bench_engine", ROOT / "bench" / "engine.py")

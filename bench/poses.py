@@ -1,6 +1,6 @@
 """The pose library's speed: loading it, querying it, rendering from it, extracting a pose from a photo.
 
-- cold load: a fresh Python process imports avatargen.poses and loads the library (datasets' import included);
+- cold load: a fresh Python process imports avatargen.poses.library and loads the library (datasets' import included);
 - warm load: PoseLibrary.load() again in a process that has loaded it before;
 - query: a filter + ranked search + page over the whole library (and with 20 private templates included, and
   grouped: one template per base pose);
@@ -29,7 +29,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 
-from avatargen.poses import (  # noqa: E402
+from avatargen.poses.library import (  # noqa: E402
     CATEGORIES,
     FRAMINGS,
     GENDERS,
@@ -42,7 +42,7 @@ from avatargen.poses import (  # noqa: E402
 from avatargen.presets import QUALITIES  # noqa: E402
 
 COLD = (
-    "import time; t = time.perf_counter(); from avatargen.poses import PoseLibrary; "
+    "import time; t = time.perf_counter(); from avatargen.poses.library import PoseLibrary; "
     "library = PoseLibrary.load(); print(time.perf_counter() - t, len(library))"
 )
 WORDS = ("", "", "", "hands", "sitting", "twirl", "three-quarter", "hip", "phone", "yoga", "wall", "arms up", "hair")
@@ -135,7 +135,7 @@ def main() -> None:
     from PIL import Image
     from skimage import data
 
-    from avatargen.pose_extract import extract_pose
+    from avatargen.poses.extract import extract_pose
 
     photo = Image.fromarray(data.astronaut())
     started = time.perf_counter()

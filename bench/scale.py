@@ -31,8 +31,9 @@ from PIL import Image  # noqa: E402
 from skimage import data  # noqa: E402
 from sqlmodel import Session, select  # noqa: E402
 
-from avatargen import db  # noqa: E402
-from avatargen.models import CreditTransaction, Generation  # noqa: E402
+from avatargen.db import connect  # noqa: E402
+from avatargen.db import queries as db  # noqa: E402
+from avatargen.db.tables import CreditTransaction, Generation  # noqa: E402
 from avatargen.runtime import build_runtime  # noqa: E402
 from avatargen.settings import Settings  # noqa: E402
 from tests.servers import PostgresServer, RedisServer  # noqa: E402
@@ -101,8 +102,8 @@ def throughput(pg: PostgresServer, redis: RedisServer, workers: int, jobs: int, 
 
 def contended_debits(url: str, *, clients: int, seconds: float) -> dict:
     """`clients` threads debiting one balance through the service's debit transaction, for `seconds`."""
-    engine = db.create_db_engine(url, pool_size=clients, max_overflow=0)
-    db.init_db(engine)
+    engine = connect.create_db_engine(url, pool_size=clients, max_overflow=0)
+    connect.init_db(engine)
     with Session(engine) as session:
         user = db.add_user(session, username="contended", starting_credits=10**9)
         session.commit()

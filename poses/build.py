@@ -1,4 +1,4 @@
-"""Build the pose template library, avatargen/templates.parquet, from the base poses in poses/base_poses.yaml.
+"""Build the pose template library, avatargen/poses/templates.parquet, from the base poses in poses/base_poses.yaml.
 
 Each base pose is written once, as data: joint angles, the contacts the builder solves (a hand on the chin,
 an elbow on a knee), the hands' shapes, its variations, and the views and framings in which it reads.
@@ -8,8 +8,8 @@ The build publishes every (variation, view, framing) that reads, on one body eac
 
 A shot whose gesture is lost at its view (a seated pose seen from the front, a gesture flattened in profile,
 a back view without the face, a wrist without its elbow) is left out, and so is one that repeats a template
-already taken (a twin, avatargen.pose_quality.twins). Mirror images are not published: they are a render-time
-flip (avatargen.poses.render_openpose(mirror=True)).
+already taken (a twin, avatargen.poses.plausibility.twins). Mirror images are not published: they are a render-time
+flip (avatargen.poses.library.render_openpose(mirror=True)).
 """
 
 import argparse
@@ -26,7 +26,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 
-from avatargen.body import (  # noqa: E402
+from avatargen.poses.body import (  # noqa: E402
     BODIES,
     FACE,
     FINGER_BONES,
@@ -36,17 +36,7 @@ from avatargen.body import (  # noqa: E402
     KNUCKLES,
     Body,
 )
-from avatargen.pose_quality import (  # noqa: E402
-    PENETRATION_LIMIT,
-    TWIN_MEAN,
-    TWIN_WORST,
-    assess,
-    body_metres,
-    body_scale,
-    torso_penetration,
-    twin_distances,
-)
-from avatargen.poses import (  # noqa: E402
+from avatargen.poses.library import (  # noqa: E402
     CATEGORIES,
     FORMAT_VERSION,
     FRAMING_LABEL,
@@ -59,9 +49,19 @@ from avatargen.poses import (  # noqa: E402
     canvas_box,
     to_canvas,
 )
+from avatargen.poses.plausibility import (  # noqa: E402
+    PENETRATION_LIMIT,
+    TWIN_MEAN,
+    TWIN_WORST,
+    assess,
+    body_metres,
+    body_scale,
+    torso_penetration,
+    twin_distances,
+)
 
 DATA = Path(__file__).resolve().with_name("base_poses.yaml")
-OUT = Path(__file__).resolve().parents[1] / "avatargen" / "templates.parquet"  # ships inside the package
+OUT = Path(__file__).resolve().parents[1] / "avatargen" / "poses" / "templates.parquet"  # ships inside the package
 CONTACT_TOLERANCE = 0.03  # metres: a solved contact is this close or the build fails
 
 # Camera orbit angle around the person for each view. The person faces +z; a camera at +yaw sits
@@ -841,7 +841,7 @@ def build(out: Path = OUT) -> int:
 
 def contact_sheets(library_path: Path, folder: Path, *, every: bool = False) -> list[Path]:
     """One PNG per category (one template per base pose, or `every` template) under `folder`."""
-    from avatargen.poses import PoseLibrary, contact_sheet
+    from avatargen.poses.library import PoseLibrary, contact_sheet
 
     library = PoseLibrary.load(library_path)
     folder.mkdir(parents=True, exist_ok=True)

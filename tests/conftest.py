@@ -13,11 +13,11 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from avatargen.engine import GenerationRequest  # noqa: E402
-from avatargen.poses import PoseLibrary  # noqa: E402
+from avatargen.engine.engine import GenerationRequest  # noqa: E402
+from avatargen.generations.worker import LazyEngine  # noqa: E402
+from avatargen.poses.library import PoseLibrary  # noqa: E402
 from avatargen.runtime import Runtime, build_runtime  # noqa: E402
 from avatargen.settings import Settings  # noqa: E402
-from avatargen.worker import LazyEngine  # noqa: E402
 from tests.servers import PostgresServer, RedisServer, postgres_missing, redis_missing  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,8 +15,8 @@ import pytest
 from PIL import Image, ImageDraw
 from skimage import data
 
-from avatargen import engine as engine_module
-from avatargen.engine import (
+from avatargen.engine import engine as engine_module
+from avatargen.engine.engine import (
     FACE_DETAIL_STRENGTH,
     FAST_LORA_WEIGHT,
     AvatarEngine,
@@ -28,11 +28,11 @@ from avatargen.engine import (
     needs_low_memory,
     wants_face_detail,
 )
-from avatargen.identity import FaceBox
-from avatargen.poses import FRAMINGS
+from avatargen.engine.identity import FaceBox
+from avatargen.engine.tiny import _LAYOUT, build_tiny_components, save_tiny_pipeline
+from avatargen.generations.worker import compose_prompt
+from avatargen.poses.library import FRAMINGS
 from avatargen.presets import FAST_GUIDANCE_SCALE, FAST_STEPS, QUALITIES, STYLES, Quality
-from avatargen.tiny import _LAYOUT, build_tiny_components, save_tiny_pipeline
-from avatargen.worker import compose_prompt
 
 pytestmark = pytest.mark.filterwarnings("ignore:SymbolDatabase.GetPrototype:UserWarning")  # mediapipe's protobuf
 
@@ -111,7 +111,7 @@ def sd_seed0(engine: AvatarEngine) -> Image.Image:
 
 def test_importing_engine_and_identity_loads_no_model_library():
     code = (
-        "import sys, avatargen.engine, avatargen.identity, avatargen.presets;"
+        "import sys, avatargen.engine.engine, avatargen.engine.identity, avatargen.presets;"
         "assert not {'torch', 'diffusers', 'mediapipe'} & set(sys.modules)"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -138,7 +138,7 @@ def test_tiny_engine_loads_ip_adapter_through_diffusers(engine: AvatarEngine):
 def test_a_plain_pipeline_is_wrapped_for_per_request_identities(engine: AvatarEngine):
     from diffusers import StableDiffusionControlNetPipeline
 
-    from avatargen.engine import pipeline_class
+    from avatargen.engine.engine import pipeline_class
 
     plain = StableDiffusionControlNetPipeline(**engine.pipeline.components)
     wrapped = AvatarEngine(plain, device="cpu", dtype=engine.dtype, placeholder=True, name="tiny")
@@ -393,7 +393,7 @@ def test_diffusers_kind_raises_when_models_are_missing(tmp_path):
 
 
 def test_auto_falls_back_to_tiny_offline(tiny_cache, caplog: pytest.LogCaptureFixture):
-    with caplog.at_level(logging.WARNING, logger="avatargen.engine"):
+    with caplog.at_level(logging.WARNING, logger="avatargen.engine.engine"):
         engine = load_engine(EngineConfig(kind="auto", cache_dir=tiny_cache))
     assert engine.placeholder is True
     assert engine.name == "tiny"
@@ -492,7 +492,7 @@ def test_lcm_lora_loads_offline_by_hub_id_from_a_filled_cache(tiny_cache, tmp_pa
     )
     code = f"""
 from pathlib import Path
-from avatargen.engine import EngineConfig, load_engine
+from avatargen.engine.engine import EngineConfig, load_engine
 folder = Path({str(folder)!r})
 engine = load_engine(EngineConfig(
     kind="diffusers", cache_dir=Path({str(tmp_path)!r}), base_model=str(folder),

@@ -12,10 +12,10 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
 import app
-from avatargen import api as api_module
-from avatargen.api import PrivateCopies, UploadPurge
 from avatargen.errors import UserError
 from avatargen.settings import Settings
+from avatargen.web import api as api_module
+from avatargen.web.api import PrivateCopies, UploadPurge
 from tests.test_app import free_port, wait_until_done
 
 

@@ -6,8 +6,7 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from avatargen.errors import FaceTooSmall, NoFaceFound, UserError
-from avatargen.identity import (
+from avatargen.engine.identity import (
     CROP_SIZE,
     MIN_FACE_PIXELS,
     NO_FACE_MESSAGE,
@@ -17,6 +16,7 @@ from avatargen.identity import (
     identity_crops,
     require_face,
 )
+from avatargen.errors import FaceTooSmall, NoFaceFound, UserError
 
 pytestmark = pytest.mark.filterwarnings("ignore:SymbolDatabase.GetPrototype:UserWarning")
 

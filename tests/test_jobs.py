@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlmodel import select
 
-from avatargen.models import CreditTransaction, Generation
+from avatargen.db.tables import CreditTransaction, Generation
 from tests.conftest import FakeEngine, make_runtime
 
 

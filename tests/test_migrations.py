@@ -6,7 +6,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
-from avatargen.db import alembic_config, create_db_engine, init_db
+from avatargen.db.connect import alembic_config, create_db_engine, init_db
 
 
 def test_migrations_build_exactly_the_models_schema(tmp_path):

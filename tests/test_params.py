@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from avatargen import params
 from avatargen.errors import UserError
+from avatargen.web import params
 
 
 def refused(call) -> str:

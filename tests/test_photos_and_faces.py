@@ -7,7 +7,7 @@ from PIL import Image
 from skimage import data
 
 import app
-from avatargen.identity import FaceBox
+from avatargen.engine.identity import FaceBox
 from avatargen.settings import Settings
 from tests.test_app import free_port, refused, wait_until_done
 

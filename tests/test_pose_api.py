@@ -4,9 +4,9 @@ time (a flag on /poses and on /generate, not published copies)."""
 import numpy as np
 import pytest
 
-from avatargen.api import Api
 from avatargen.errors import UserError
-from avatargen.poses import render_openpose
+from avatargen.poses.library import render_openpose
+from avatargen.web.api import Api
 
 
 @pytest.fixture

@@ -6,11 +6,11 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from avatargen import pose_extract
 from avatargen.errors import NoPersonFound, UserError
-from avatargen.pose_extract import describe_pose, detect_pose, extract_pose
-from avatargen.pose_quality import assess, pose_distance
-from avatargen.poses import KEYPOINT_NAMES, PoseTemplate, render_openpose
+from avatargen.poses import extract as pose_extract
+from avatargen.poses.extract import describe_pose, detect_pose, extract_pose
+from avatargen.poses.library import KEYPOINT_NAMES, PoseTemplate, render_openpose
+from avatargen.poses.plausibility import assess, pose_distance
 
 K = {name: i for i, name in enumerate(KEYPOINT_NAMES)}
 # Where the astronaut's joints are in skimage's 512 x 512 photo (pixels, x to the right), read off the

@@ -12,8 +12,9 @@ import statistics
 import numpy as np
 import pytest
 
-from avatargen.pose_extract import describe_pose, detect_pose
-from avatargen.pose_quality import (
+from avatargen.poses.extract import describe_pose, detect_pose
+from avatargen.poses.library import ASPECT, CATEGORIES, FRAMINGS, GENDERS, KEYPOINT_NAMES, VIEWS
+from avatargen.poses.plausibility import (
     MISSING,
     PENETRATION_LIMIT,
     STRETCH_LIMIT,
@@ -23,7 +24,6 @@ from avatargen.pose_quality import (
     torso_penetration,
     twins,
 )
-from avatargen.poses import ASPECT, CATEGORIES, FRAMINGS, GENDERS, KEYPOINT_NAMES, VIEWS
 
 K = {name: i for i, name in enumerate(KEYPOINT_NAMES)}
 VIEW_LABEL = {v: v.replace("-left", " left").replace("-right", " right") for v in VIEWS}

@@ -9,9 +9,9 @@ import sys
 import pyarrow.parquet as pq
 import pytest
 
-from avatargen import poses
 from avatargen.errors import UnknownPose
-from avatargen.poses import (
+from avatargen.poses import library as poses
+from avatargen.poses.library import (
     CATEGORIES,
     FACETS,
     FRAMINGS,
@@ -250,7 +250,7 @@ def test_build_is_deterministic_and_the_committed_file_is_current(tmp_path):
     # A fresh process, so nothing cached in this one can hide a difference.
     out = tmp_path / "templates.parquet"
     subprocess.run([sys.executable, str(ROOT / "poses" / "build.py"), "--out", str(out)], check=True, cwd=tmp_path)
-    committed = ROOT / "avatargen" / "templates.parquet"
+    committed = ROOT / "avatargen" / "poses" / "templates.parquet"
     assert out.read_bytes() == committed.read_bytes(), "run `python poses/build.py` and commit"
     assert committed.stat().st_size < 1_000_000
     assert pq.read_schema(committed).metadata[b"avatargen.poses.format"] == b"3"
@@ -334,7 +334,7 @@ def test_grouped_query_lists_each_base_pose_once(library):
 def test_contact_sheets_show_every_category(library, tmp_path):
     from PIL import Image
 
-    from avatargen.poses import contact_sheet
+    from avatargen.poses.library import contact_sheet
 
     for category in CATEGORIES:
         templates, _ = library.query(category=category, group=True, limit=1000)
@@ -346,7 +346,8 @@ def test_contact_sheets_show_every_category(library, tmp_path):
 
 def test_importing_the_module_loads_nothing_heavy():
     code = (
-        "import sys, avatargen.poses, avatargen.pose_quality, avatargen.pose_extract, avatargen.body; "
+        "import sys, avatargen.poses.library, avatargen.poses.plausibility, avatargen.poses.extract; "
+        "import avatargen.poses.body; "
         "heavy = {'torch', 'datasets', 'controlnet_aux', 'PIL', 'numpy', 'mediapipe'} & set(sys.modules); "
         "assert not heavy, heavy"
     )

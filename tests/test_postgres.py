@@ -11,11 +11,14 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import BigInteger, inspect, text
 from sqlmodel import SQLModel
 
-from avatargen import db
-from avatargen.models import Generation
+from avatargen.db import connect
+from avatargen.db import queries as db
+from avatargen.db.tables import Generation
 
 ROOT = Path(__file__).parents[1]
-MIGRATE = "import sys; from avatargen.db import create_db_engine, init_db; init_db(create_db_engine(sys.argv[1]))"
+MIGRATE = (
+    "import sys; from avatargen.db.connect import create_db_engine, init_db; init_db(create_db_engine(sys.argv[1]))"
+)
 
 
 def test_migrations_build_exactly_the_models_schema_on_postgres(postgres):
@@ -26,10 +29,10 @@ def test_migrations_build_exactly_the_models_schema_on_postgres(postgres):
     ]  # three processes start on an empty database at once: the advisory lock lets one migrate, then the others
     for process in starts:
         assert process.wait(120) == 0, process.stderr.read()
-    engine = db.create_db_engine(url)
+    engine = connect.create_db_engine(url)
     with engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), SQLModel.metadata) == []
-        head = ScriptDirectory.from_config(db.alembic_config(connection)).get_current_head()
+        head = ScriptDirectory.from_config(connect.alembic_config(connection)).get_current_head()
         assert connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [head]
     columns = {column["name"]: column["type"] for column in inspect(engine).get_columns("generation")}
     assert isinstance(columns["seed"], BigInteger)

@@ -1,6 +1,6 @@
 import pytest
 
-from avatargen.pricing import generation_cost
+from avatargen.credits.pricing import generation_cost
 
 
 @pytest.mark.parametrize(

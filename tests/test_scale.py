@@ -24,7 +24,7 @@ from gradio_client import Client, handle_file
 from PIL import Image
 from sqlmodel import select
 
-from avatargen.models import CreditTransaction, Generation, User
+from avatargen.db.tables import CreditTransaction, Generation, User
 from avatargen.settings import Settings
 from tests.conftest import make_runtime
 from tests.servers import RedisServer, free_port, redis_missing

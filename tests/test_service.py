@@ -5,9 +5,9 @@ import threading
 import pytest
 from sqlmodel import select
 
-from avatargen import db
+from avatargen.db import queries as db
+from avatargen.db.tables import CreditTransaction, Generation
 from avatargen.errors import InsufficientCredits, InvalidPhoto, NotFound, UnknownPose, UserError
-from avatargen.models import CreditTransaction, Generation
 
 
 def ledger_sum(service, user) -> int:
@@ -246,7 +246,7 @@ def test_reference_photo_without_a_person_is_refused(service, alice, tmp_path):
 def test_short_passwords_and_damaged_hashes_are_refused(service):
     with pytest.raises(UserError, match="at least 8 characters"):
         service.add_user("shorty", password="1234567")
-    from avatargen.security import verify_password
+    from avatargen.accounts.passwords import verify_password
 
     assert not verify_password("anything", "scrypt$not-a-hash")
     assert not verify_password("anything", None)

@@ -3,7 +3,7 @@
 import pytest
 
 from avatargen.errors import InsufficientCredits, UnknownPose, UserError
-from avatargen.service import MAX_BATCH
+from avatargen.generations.service import MAX_BATCH
 
 
 @pytest.fixture
@@ -98,7 +98,7 @@ def test_breakdown_counts_generations_and_kept_credits(service, alice, photo, po
 
 
 def test_a_batch_must_fit_under_the_jobs_in_flight_limit(service, alice, photo, poses):
-    from avatargen.ratelimit import RateLimited, RateLimits
+    from avatargen.credits.limits import RateLimited, RateLimits
 
     service.limits = RateLimits(per_minute={}, in_flight={"user": 4})
     service.create_generations(alice, photo=photo, pose_ids=poses[:2])

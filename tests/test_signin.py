@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from avatargen.signin import SignInGuard, TooManyAttempts, client_address
+from avatargen.accounts.signin import SignInGuard, TooManyAttempts, client_address
 
 
 class Clock:

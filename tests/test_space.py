@@ -17,11 +17,11 @@ from gradio_client.exceptions import AppError
 
 import app
 from avatargen import settings as settings_module
-from avatargen import zerogpu
-from avatargen.accounts import HF_PREFIX
-from avatargen.api import Api
+from avatargen.accounts.requester import HF_PREFIX
+from avatargen.engine import zerogpu
 from avatargen.errors import UserError
 from avatargen.settings import Settings
+from avatargen.web.api import Api
 from tests.conftest import make_runtime
 from tests.test_app import free_port, wait_until_done
 
@@ -95,7 +95,7 @@ def test_signed_out_visitors_browse_but_are_asked_to_sign_in(space, photo):
         lambda: visitor.predict(api_name="/generations")
     )
     with runtime.service.session() as session:  # nobody was created or charged
-        from avatargen import db
+        from avatargen.db import queries as db
 
         assert db.get_user(session, "local") is None
     config = httpx.get(f"{url}config").text
@@ -129,7 +129,7 @@ def test_hf_users_sign_in_generate_and_keep_their_work_to_themselves(space, phot
 
 
 def test_an_expired_oauth_session_counts_as_signed_out():
-    from avatargen.accounts import requester
+    from avatargen.accounts.requester import requester
 
     request = types.SimpleNamespace(
         scope={"session": {"oauth_info": {"expires_at": 1, "userinfo": {"preferred_username": "ada"}}}}, headers={}
@@ -182,7 +182,7 @@ def test_daily_credits_top_up_once_per_day_under_racing_first_requests(tmp_path,
         assert service.credits(user)["balance"] == 20
         assert service.top_up_daily(user) == 0  # once a day
 
-        import avatargen.service as service_module
+        import avatargen.generations.service as service_module
 
         tomorrow = service_module.utcnow() + timedelta(days=1)
         monkeypatch.setattr(service_module, "utcnow", lambda: tomorrow)

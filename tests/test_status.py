@@ -1,6 +1,6 @@
 """`python -m avatargen status` on both backends: queue depth per priority, workers alive, jobs per state."""
 
-from avatargen.health import render, status
+from avatargen.generations.health import render, status
 from tests.test_jobs import wait_for
 
 

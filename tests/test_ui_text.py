@@ -1,6 +1,6 @@
 """What the page says, from API records: names not ids, times, prices, failures with their refund."""
 
-from avatargen.poses import PoseTemplate
+from avatargen.poses.library import PoseTemplate
 from avatargen.ui.text import (
     batch_status,
     caption,
@@ -95,8 +95,8 @@ def test_ledger_rows_show_the_balance_after_each_entry():
 
 
 def test_the_sample_photo_passes_the_apps_own_checks(settings):
-    from avatargen.identity import require_face
-    from avatargen.storage import load_photo
+    from avatargen.engine.identity import require_face
+    from avatargen.storage.store import load_photo
     from avatargen.ui.create import SAMPLE_PHOTO
 
     require_face(load_photo(SAMPLE_PHOTO, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_upload_pixels))

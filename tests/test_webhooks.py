@@ -7,9 +7,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from avatargen import db
+from avatargen.db import queries as db
 from avatargen.errors import UserError
-from avatargen.webhooks import sign
+from avatargen.generations.webhooks import sign
 from tests.conftest import make_runtime
 
 SECRET = "test-secret"

@@ -4,16 +4,16 @@ from pathlib import Path
 
 import gradio as gr
 
-from avatargen.api import Api, uploads
 from avatargen.errors import UserError
-from avatargen.poses import PoseTemplate
+from avatargen.poses.library import PoseTemplate
 from avatargen.ui import jobs
 from avatargen.ui.events import listen
 from avatargen.ui.layout import MAX_PICKS, Page
 from avatargen.ui.pictures import PICTURE_SIZE, PREVIEW_SIZE, TRAY_SIZE, templates_of
 from avatargen.ui.text import SIGN_IN, caption, facets_line, price_line
+from avatargen.web.api import Api, uploads
 
-SAMPLE_PHOTO = Path(__file__).resolve().parent.parent / "assets" / "sample-photo.jpg"
+SAMPLE_PHOTO = Path(__file__).resolve().parents[1] / "assets" / "sample-photo.jpg"
 EXAMPLE_SEARCHES = ("arms crossed", "hands on hips", "sitting", "jump")
 MAX_MORE_PHOTOS = 3
 

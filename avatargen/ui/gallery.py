@@ -2,11 +2,11 @@
 
 import gradio as gr
 
-from avatargen.api import Api, search_words
 from avatargen.ui.create import let_go, pose_tiles, show_picks
 from avatargen.ui.events import listen, then
 from avatargen.ui.layout import ANY, FACET_LABELS, Page
 from avatargen.ui.pictures import templates_of
+from avatargen.web.api import Api, search_words
 
 PAGE_SIZE = 24
 

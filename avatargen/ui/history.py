@@ -2,12 +2,12 @@
 
 import gradio as gr
 
-from avatargen.api import Api
 from avatargen.ui import stats
 from avatargen.ui.events import listen
 from avatargen.ui.layout import Page
 from avatargen.ui.pictures import PICTURE_SIZE, output_picture, pose_names, templates_of
 from avatargen.ui.text import SIGN_IN, details, history_caption
+from avatargen.web.api import Api
 
 PAGE_SIZE = 12
 

@@ -6,13 +6,13 @@ finishes moves into the history without a refresh.
 
 import gradio as gr
 
-from avatargen.api import Api
 from avatargen.errors import UserError
 from avatargen.ui import history
 from avatargen.ui.events import listen
 from avatargen.ui.layout import Page
 from avatargen.ui.pictures import PICTURE_SIZE, data_uri, output_picture, pose_names, templates_of
 from avatargen.ui.text import SIGN_IN, batch_status, duration, job_state, jobs_html, took_seconds
+from avatargen.web.api import Api
 
 UNFINISHED = ("pending", "processing")
 MAX_FOLLOWED = 16  # generations the create view follows at once

@@ -4,8 +4,8 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from avatargen.api import MAX_SEARCH
 from avatargen.presets import QUALITIES, STYLES
+from avatargen.web.api import MAX_SEARCH
 
 ANY = "Any"
 FACET_LABELS = {"category": "Category", "gender": "Body", "view": "View", "framing": "Framing"}

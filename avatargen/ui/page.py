@@ -4,11 +4,11 @@ from collections.abc import Callable
 
 import gradio as gr
 
-from avatargen.api import Api
 from avatargen.errors import UserError
 from avatargen.ui import create, gallery, history, jobs, stats
 from avatargen.ui.events import bind, listen, private, then
 from avatargen.ui.layout import MAX_PICKS, Page, build
+from avatargen.web.api import Api
 
 BANNER_SECONDS = 5
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import gradio as gr
 from PIL import Image
 
-from avatargen.api import Api
-from avatargen.poses import PoseTemplate
+from avatargen.poses.library import PoseTemplate
+from avatargen.web.api import Api
 
 PREVIEW_SIZE = (320, 480)  # the large picture of the chosen pose
 PICTURE_SIZE = (192, 288)  # gallery tiles

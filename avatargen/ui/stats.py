@@ -3,10 +3,10 @@
 import gradio as gr
 import pandas as pd
 
-from avatargen.api import Api
 from avatargen.ui.events import listen
 from avatargen.ui.layout import Page
 from avatargen.ui.text import SIGN_IN, ledger_rows, stats_line, style_label
+from avatargen.web.api import Api
 
 LEDGER_ROWS = 100
 WEEK = 7

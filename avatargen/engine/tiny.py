@@ -30,7 +30,7 @@ from transformers import (
     CLIPVisionModelWithProjection,
 )
 
-from avatargen.engine import FAST_LORA_WEIGHT
+from avatargen.engine.engine import FAST_LORA_WEIGHT
 
 # Written into a saved folder last: its content names the layout, so a folder from an older layout is rebuilt.
 _COMPLETE_MARKER = ".tiny-complete"

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     import torch
     from diffusers import StableDiffusionControlNetPipeline, StableDiffusionInpaintPipeline
 
-    from avatargen.identity import FaceBox
+    from avatargen.engine.identity import FaceBox
     from avatargen.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -298,7 +298,7 @@ class AvatarEngine:
         self.config = EngineConfig(fast=False) if config is None else config
         self.cpu_threads = cpu_threads
         if find_face is None:
-            from avatargen.identity import find_face
+            from avatargen.engine.identity import find_face
         self.find_face = find_face
         # the face-detail pass: an inpainting pipeline on the same components (no copy of any weights, no cast)
         self.face_pipeline = None
@@ -458,7 +458,7 @@ class AvatarEngine:
 
         Compiled models compile for each shape here rather than during someone's job.
         """
-        from avatargen.identity import FaceBox
+        from avatargen.engine.identity import FaceBox
 
         def central_face(image: Image.Image) -> FaceBox:  # so the face-detail pass runs too
             cx, cy = image.width // 2, image.height // 2
@@ -482,7 +482,7 @@ class AvatarEngine:
     def _identity_crops(self, requests: Sequence[GenerationRequest]) -> list[list[Image.Image]] | None:
         if not self.has_identity_adapter:
             return None
-        from avatargen.identity import identity_crops
+        from avatargen.engine.identity import identity_crops
 
         return [identity_crops(r.identity_images) for r in requests]
 
@@ -644,7 +644,7 @@ class AvatarEngine:
 
 def _face_window(face: FaceBox, size: tuple[int, int]) -> tuple[int, int, int, int] | None:
     # the square around the face with context, inside the image; None when it needs no upscaling
-    from avatargen.identity import square_around
+    from avatargen.engine.identity import square_around
 
     side = FACE_DETAIL_CONTEXT * max(face.width, face.height)
     if side > FACE_DETAIL_SIZE:
@@ -676,7 +676,7 @@ class _Sources:
 
 
 def _tiny_sources(cache_dir: Path) -> _Sources:
-    from avatargen import tiny
+    from avatargen.engine import tiny
 
     folder = tiny.save_tiny_pipeline(Path(cache_dir) / "tiny-pipeline")
     return _Sources(

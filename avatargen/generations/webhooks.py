@@ -24,8 +24,8 @@ from urllib.parse import urlparse
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from avatargen.db.tables import Generation, WebhookTarget
 from avatargen.errors import UserError
-from avatargen.models import Generation, WebhookTarget
 
 log = logging.getLogger(__name__)
 

@@ -8,16 +8,16 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from avatargen.engine import GenerationRequest
+from avatargen.db.tables import Generation
+from avatargen.engine.engine import GenerationRequest
+from avatargen.engine.zerogpu import on_gpu
 from avatargen.errors import UserError
-from avatargen.models import Generation
-from avatargen.poses import PoseTemplate, render_openpose
+from avatargen.generations.service import AvatarService
+from avatargen.poses.library import PoseTemplate, render_openpose
 from avatargen.presets import QUALITIES, STYLES, Style
-from avatargen.service import AvatarService
-from avatargen.zerogpu import on_gpu
 
 if TYPE_CHECKING:
-    from avatargen.engine import AvatarEngine
+    from avatargen.engine.engine import AvatarEngine
 
 log = logging.getLogger(__name__)
 

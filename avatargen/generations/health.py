@@ -4,9 +4,10 @@ from datetime import timedelta
 
 from sqlmodel import Session
 
-from avatargen import db
-from avatargen.jobs import JobQueue
-from avatargen.models import utcnow
+from avatargen.db import connect
+from avatargen.db import queries as db
+from avatargen.db.tables import utcnow
+from avatargen.generations.queue import JobQueue
 from avatargen.settings import Settings
 
 STATES = ("pending", "processing", "completed", "failed")
@@ -15,9 +16,9 @@ STATES = ("pending", "processing", "completed", "failed")
 def status(settings: Settings) -> dict:
     """A snapshot: workers count as alive when their heartbeat is younger than `stale_job_seconds`."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    database = db.create_db_engine(settings.db_url, pool_size=1, max_overflow=0)
+    database = connect.create_db_engine(settings.db_url, pool_size=1, max_overflow=0)
     try:
-        db.init_db(database)
+        connect.init_db(database)
         now = utcnow()
         with Session(database) as session:
             beats = db.worker_beats(session, seen_after=now - timedelta(seconds=settings.stale_job_seconds))

@@ -16,14 +16,14 @@ from gradio.components.api_component import Api as RawValue
 from gradio.utils import get_upload_folder
 from PIL import Image
 
-from avatargen import params
-from avatargen.accounts import requester
+from avatargen.accounts.requester import requester
+from avatargen.db.tables import User
 from avatargen.errors import UserError
-from avatargen.models import User
-from avatargen.poses import PoseTemplate, thumbnail_image, thumbnail_path
+from avatargen.generations.service import MAX_BATCH, MAX_PAGE, MAX_SEED, AvatarService
+from avatargen.poses.library import PoseTemplate, thumbnail_image, thumbnail_path
 from avatargen.presets import QUALITIES, STYLES
-from avatargen.service import MAX_BATCH, MAX_PAGE, MAX_SEED, AvatarService
-from avatargen.storage import load_photo
+from avatargen.storage.store import load_photo
+from avatargen.web import params
 
 log = logging.getLogger(__name__)
 

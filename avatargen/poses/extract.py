@@ -13,9 +13,9 @@ import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from avatargen.body import FOOT, NECK_TO_NOSE, SHOULDER_WIDTH, TORSO, UNISEX
 from avatargen.errors import NoPersonFound
-from avatargen.poses import ASPECT, FACE_POINTS, KEYPOINT_NAMES, canvas_box, to_canvas
+from avatargen.poses.body import FOOT, NECK_TO_NOSE, SHOULDER_WIDTH, TORSO, UNISEX
+from avatargen.poses.library import ASPECT, FACE_POINTS, KEYPOINT_NAMES, canvas_box, to_canvas
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -62,7 +62,7 @@ def extract_pose(image: Image.Image) -> Keypoints:
     """The pose of the person in `image`: 18 COCO-18 (x, y, visibility) keypoints on a 2:3 canvas.
 
     The canvas is fitted around the person by the same rule as the library's templates
-    (`avatargen.poses.canvas_box`), at the framing the photo shows, so the pose renders like a template.
+    (`avatargen.poses.library.canvas_box`), at the framing the photo shows, so the pose renders like a template.
     Raises `NoPersonFound` when there is no person whose shoulders can be seen.
     """
     return detect_pose(image).keypoints

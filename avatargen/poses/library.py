@@ -1,4 +1,4 @@
-"""Pose library: templates (avatargen/templates.parquet), ranked search, canvas framing, OpenPose rendering."""
+"""Pose library: templates (avatargen/poses/templates.parquet), ranked search, canvas framing, OpenPose rendering."""
 
 from __future__ import annotations
 

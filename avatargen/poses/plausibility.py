@@ -25,8 +25,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from avatargen.body import HEAD_SPAN, LIMB_BONES, NECK_TO_NOSE, SHOULDER_WIDTH, TORSO
-from avatargen.poses import ASPECT, FACE_POINTS, FRAMINGS, KEYPOINT_NAMES, MIRROR_INDEX
+from avatargen.poses.body import HEAD_SPAN, LIMB_BONES, NECK_TO_NOSE, SHOULDER_WIDTH, TORSO
+from avatargen.poses.library import ASPECT, FACE_POINTS, FRAMINGS, KEYPOINT_NAMES, MIRROR_INDEX
 
 K = {name: i for i, name in enumerate(KEYPOINT_NAMES)}
 

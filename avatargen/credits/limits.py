@@ -13,8 +13,8 @@ import uuid
 from collections import defaultdict, deque
 from urllib.parse import urlparse
 
+from avatargen.db.tables import User
 from avatargen.errors import UserError
-from avatargen.models import User
 
 log = logging.getLogger(__name__)
 

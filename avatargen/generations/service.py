@@ -14,18 +14,18 @@ from sqlalchemy import Engine, delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from avatargen import db
+from avatargen.accounts.passwords import hash_password, verify_password
+from avatargen.credits.limits import RateLimited, RateLimits
+from avatargen.credits.pricing import generation_cost
+from avatargen.db import queries as db
+from avatargen.db.tables import CreditTransaction, CustomPose, Generation, User, WebhookTarget, iso, utcnow
+from avatargen.engine.identity import require_face
 from avatargen.errors import InsufficientCredits, NotFound, UnknownPose, UserError
-from avatargen.identity import require_face
-from avatargen.models import CreditTransaction, CustomPose, Generation, User, WebhookTarget, iso, utcnow
-from avatargen.poses import PoseLibrary, PoseTemplate
+from avatargen.generations.webhooks import check_url
+from avatargen.poses.library import PoseLibrary, PoseTemplate
 from avatargen.presets import QUALITIES, STYLES
-from avatargen.pricing import generation_cost
-from avatargen.ratelimit import RateLimited, RateLimits
-from avatargen.security import hash_password, verify_password
 from avatargen.settings import Settings
-from avatargen.storage import APP_FOLDER, Storage, load_photo, photo_work
-from avatargen.webhooks import check_url
+from avatargen.storage.store import APP_FOLDER, Storage, load_photo, photo_work
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +211,7 @@ class AvatarService:
 
     def extract_pose(self, user: User, *, photo: str | Path, name: str | None = None) -> PoseTemplate:
         """Find the person's pose in a reference photo and keep it as their private template."""
-        from avatargen.pose_extract import detect_pose
+        from avatargen.poses.extract import detect_pose
 
         if photo is None:
             raise UserError("Upload a reference photo of a person in the pose you want.")

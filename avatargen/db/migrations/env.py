@@ -1,9 +1,9 @@
-"""Alembic environment: runs on the connection `avatargen.db.migrate` hands over."""
+"""Alembic environment: runs on the connection `avatargen.db.connect.init_db` hands over."""
 
 from alembic import context
 from sqlmodel import SQLModel
 
-import avatargen.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import avatargen.db.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 connection = context.config.attributes["connection"]
 context.configure(
