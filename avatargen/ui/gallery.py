@@ -37,7 +37,7 @@ class PoseGallery:
 
 
 def build(facets: dict[str, list[str]]) -> PoseGallery:
-    """Its tab; call inside `gr.Tabs()`."""
+    """Its tab; call inside `gr.Tabs()`. Its states are left for `page.place_states` (not inside the tab)."""
     with gr.Tab("Poses", id="poses-tab"):
         with gr.Row():
             facet_inputs = [
@@ -85,10 +85,10 @@ def build(facets: dict[str, list[str]]) -> PoseGallery:
         page_label=page_label,
         following=following,
         my_poses=my_poses,
-        my_pose_ids=gr.State([]),
+        my_pose_ids=gr.State([], render=False),
         poses=poses,
-        page_ids=gr.State([]),
-        page=gr.State(0),
+        page_ids=gr.State([], render=False),
+        page=gr.State(0, render=False),
         pose_name=pose_name,
         reference=reference,
     )

@@ -38,7 +38,7 @@ class History:
 
 
 def build() -> History:
-    """Its tab; call inside `gr.Tabs()`."""
+    """Its tab; call inside `gr.Tabs()`. Its states are left for `page.place_states` (not inside the tab)."""
     with gr.Tab("History", id="history-tab"):
         with gr.Row():
             previous = gr.Button("← Newer", size="sm")
@@ -78,9 +78,9 @@ def build() -> History:
         label=label,
         following=following,
         gallery=gallery,
-        ids=gr.State([]),
-        page=gr.State(0),
-        selected=gr.State(None),
+        ids=gr.State([], render=False),
+        page=gr.State(0, render=False),
+        selected=gr.State(None, render=False),
         selected_box=selected_box,
         selected_image=selected_image,
         selected_info=selected_info,

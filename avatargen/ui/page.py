@@ -36,6 +36,15 @@ def restore(create_panel: Create, header_panel: Header, jobs_panel: Jobs, api: A
     return update | jobs.show_run(create_panel, jobs_panel, api, batch, request)
 
 
+def place_states(*panels) -> None:
+    """The panels' states, at the page's top level: once a State inside a tab changes, Gradio draws that tab's
+    button a second time."""
+    for panel in panels:
+        for value in vars(panel).values():
+            if isinstance(value, gr.State):
+                value.render()
+
+
 def remember(saved: gr.BrowserState, picks: list[str], batch: list[str], photo_from: str | None) -> dict:
     return {saved: {"picks": picks, "batch": batch, "photo_from": photo_from}}
 
@@ -58,6 +67,7 @@ def create_demo(
             jobs_panel = jobs.build()
             history_panel = history.build()
             stats_panel = stats.build()
+        place_states(gallery_panel, history_panel)
         saved = gr.BrowserState({}, storage_key="avatargen-page")  # picks, batch and photo, for after a reload
 
         create.wire(create_panel, header_panel, api)
