@@ -283,7 +283,8 @@ def test_no_match_is_visible_and_clear_filters_brings_the_poses_back(browser, se
     expect(page.locator("#no-match")).to_be_visible(timeout=WAIT)
     expect(page.locator("#poses")).to_be_hidden()
     page.locator("#no-match-clear").click()
-    expect(page.locator("#pose-page")).to_contain_text(f"{len(served.runtime.services.poses.library)} poses", timeout=WAIT)
+    total = len(served.runtime.services.poses.library)
+    expect(page.locator("#pose-page")).to_contain_text(f"{total} poses", timeout=WAIT)
     expect(page.locator("#no-match")).to_be_hidden()
     expect(page.locator("#search input, #search textarea").first).to_have_value("")
 
