@@ -26,8 +26,8 @@ def served(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(app, "build_runtime", lambda s: make_runtime(s, engine))
         runtime, demo = app.launch(settings, prevent_thread_lock=True, quiet=True)
-    runtime.service.add_user("ann", password=PASSWORD)
-    runtime.service.add_user("ben", password=PASSWORD, credits=12)
+    runtime.services.users.add("ann", password=PASSWORD)
+    runtime.services.users.add("ben", password=PASSWORD, credits=12)
     yield f"http://127.0.0.1:{port}/", runtime, engine
     engine.gate.set()
     demo.close()
@@ -41,7 +41,7 @@ def client(url: str, name: str) -> Client:
 def test_a_batch_is_charged_whole_listed_as_jobs_and_private(served, photo):
     url, runtime, engine = served
     ann, ben = client(url, "ann"), client(url, "ben")
-    poses = [t.id for t in runtime.service.poses.query(limit=9)[0]]
+    poses = [t.id for t in runtime.services.poses.library.query(limit=9)[0]]
 
     started = ann.predict(handle_file(str(photo)), poses[:3], "sd", False, "anime", 11, api_name="/generate_batch")
     assert started["message"] == "Avatar generations started"

@@ -96,7 +96,7 @@ def test_ledger_rows_show_the_balance_after_each_entry():
 
 def test_the_sample_photo_passes_the_apps_own_checks(settings):
     from avatargen.engine.identity import require_face
-    from avatargen.storage.store import load_photo
+    from avatargen.storage.photos import load_photo
     from avatargen.ui.create import SAMPLE_PHOTO
 
     require_face(load_photo(SAMPLE_PHOTO, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_upload_pixels))

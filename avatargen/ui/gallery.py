@@ -9,7 +9,7 @@ from avatargen.errors import UserError
 from avatargen.ui.create import Create, let_go, picks_outputs, pose_tiles, show_picks
 from avatargen.ui.events import listen, then
 from avatargen.ui.header import Header
-from avatargen.web.api import MAX_BATCH, MAX_SEARCH, Api, search_words
+from avatargen.web.api import MAX_BATCH, MAX_NAME, MAX_SEARCH, Api, search_words
 
 ANY = "Any"
 FACET_LABELS = {"category": "Category", "gender": "Body", "view": "View", "framing": "Framing"}
@@ -69,7 +69,7 @@ def build(facets: dict[str, list[str]]) -> PoseGallery:
         )
         with gr.Accordion("Use a pose from your own reference photo", open=False):
             with gr.Row():
-                pose_name = gr.Textbox(label="Name (optional)", max_length=60, elem_id="pose-name")
+                pose_name = gr.Textbox(label="Name (optional)", max_length=MAX_NAME, elem_id="pose-name")
                 reference = gr.UploadButton(
                     "Upload a reference photo and save its pose", type="filepath", elem_id="reference"
                 )
