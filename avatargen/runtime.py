@@ -12,10 +12,11 @@ from avatargen.credits.limits import RateLimits
 from avatargen.db import queries as db
 from avatargen.db.connect import create_db_engine, init_db
 from avatargen.db.tables import utcnow
+from avatargen.engine.loading import LazyEngine
 from avatargen.generations.queue import JobQueue
 from avatargen.generations.service import AvatarService
 from avatargen.generations.webhooks import Webhooks
-from avatargen.generations.worker import GenerationWorker, LazyEngine
+from avatargen.generations.worker import GenerationWorker
 from avatargen.poses.library import PoseLibrary
 from avatargen.settings import Settings
 from avatargen.storage.store import Storage
@@ -159,6 +160,7 @@ def build_runtime(settings: Settings) -> Runtime:
 
 
 def _load_engine(settings: Settings) -> "AvatarEngine":
-    from avatargen.engine.engine import EngineConfig, load_engine
+    from avatargen.engine.config import EngineConfig
+    from avatargen.engine.loading import load_engine
 
     return load_engine(EngineConfig.from_settings(settings))

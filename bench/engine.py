@@ -47,13 +47,9 @@ from PIL import Image  # noqa: E402
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPVisionConfig, CLIPVisionModelWithProjection  # noqa: E402
 
 from avatargen.engine import tiny  # noqa: E402
-from avatargen.engine.engine import (  # noqa: E402
-    AvatarEngine,
-    EngineConfig,
-    GenerationRequest,
-    pipeline_class,
-    prepare_pipeline,
-)
+from avatargen.engine.config import EngineConfig  # noqa: E402
+from avatargen.engine.engine import AvatarEngine, GenerationRequest  # noqa: E402
+from avatargen.engine.pipelines import pipeline_class, prepare_pipeline  # noqa: E402
 from avatargen.poses.library import PoseLibrary, render_openpose  # noqa: E402
 from avatargen.presets import FAST_GUIDANCE_SCALE, FAST_STEPS, QUALITIES, Quality  # noqa: E402
 

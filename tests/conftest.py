@@ -14,7 +14,7 @@ import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from avatargen.engine.engine import GenerationRequest  # noqa: E402
-from avatargen.generations.worker import LazyEngine  # noqa: E402
+from avatargen.engine.loading import LazyEngine  # noqa: E402
 from avatargen.poses.library import PoseLibrary  # noqa: E402
 from avatargen.runtime import Runtime, build_runtime  # noqa: E402
 from avatargen.settings import Settings  # noqa: E402
