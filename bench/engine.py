@@ -50,7 +50,8 @@ from avatargen.engine import tiny  # noqa: E402
 from avatargen.engine.config import EngineConfig  # noqa: E402
 from avatargen.engine.engine import AvatarEngine, GenerationRequest  # noqa: E402
 from avatargen.engine.pipelines import pipeline_class, prepare_pipeline  # noqa: E402
-from avatargen.poses.library import PoseLibrary, render_openpose  # noqa: E402
+from avatargen.poses.library import PoseLibrary  # noqa: E402
+from avatargen.poses.render import render_openpose  # noqa: E402
 from avatargen.presets import FAST_GUIDANCE_SCALE, FAST_STEPS, QUALITIES, Quality  # noqa: E402
 
 # stable-diffusion-v1-5/stable-diffusion-v1-5: unet/config.json

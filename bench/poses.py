@@ -29,16 +29,9 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 
-from avatargen.poses.library import (  # noqa: E402
-    CATEGORIES,
-    FRAMINGS,
-    GENDERS,
-    VIEWS,
-    PoseLibrary,
-    render_openpose,
-    thumbnail_image,
-    thumbnail_path,
-)
+from avatargen.poses.library import PoseLibrary  # noqa: E402
+from avatargen.poses.render import render_openpose, thumbnail_image, thumbnail_path  # noqa: E402
+from avatargen.poses.template import CATEGORIES, FRAMINGS, GENDERS, VIEWS  # noqa: E402
 from avatargen.presets import QUALITIES  # noqa: E402
 
 COLD = (

@@ -9,7 +9,7 @@ The build publishes every (variation, view, framing) that reads, on one body eac
 A shot whose gesture is lost at its view (a seated pose seen from the front, a gesture flattened in profile,
 a back view without the face, a wrist without its elbow) is left out, and so is one that repeats a template
 already taken (a twin, avatargen.poses.plausibility.twins). Mirror images are not published: they are a render-time
-flip (avatargen.poses.library.render_openpose(mirror=True)).
+flip (avatargen.poses.render.render_openpose(mirror=True)).
 """
 
 import argparse
@@ -36,19 +36,7 @@ from avatargen.poses.body import (  # noqa: E402
     KNUCKLES,
     Body,
 )
-from avatargen.poses.library import (  # noqa: E402
-    CATEGORIES,
-    FORMAT_VERSION,
-    FRAMING_LABEL,
-    FRAMINGS,
-    GENDERS,
-    HAND_POINTS,
-    KEYPOINT_NAMES,
-    VIEW_LABEL,
-    VIEWS,
-    canvas_box,
-    to_canvas,
-)
+from avatargen.poses.framing import canvas_box, to_canvas  # noqa: E402
 from avatargen.poses.plausibility import (  # noqa: E402
     PENETRATION_LIMIT,
     TWIN_MEAN,
@@ -58,6 +46,17 @@ from avatargen.poses.plausibility import (  # noqa: E402
     body_scale,
     torso_penetration,
     twin_distances,
+)
+from avatargen.poses.template import (  # noqa: E402
+    CATEGORIES,
+    FORMAT_VERSION,
+    FRAMING_LABEL,
+    FRAMINGS,
+    GENDERS,
+    HAND_POINTS,
+    KEYPOINT_NAMES,
+    VIEW_LABEL,
+    VIEWS,
 )
 
 DATA = Path(__file__).resolve().with_name("base_poses.yaml")
@@ -841,7 +840,8 @@ def build(out: Path = OUT) -> int:
 
 def contact_sheets(library_path: Path, folder: Path, *, every: bool = False) -> list[Path]:
     """One PNG per category (one template per base pose, or `every` template) under `folder`."""
-    from avatargen.poses.library import PoseLibrary, contact_sheet
+    from avatargen.poses.library import PoseLibrary
+    from avatargen.poses.render import contact_sheet
 
     library = PoseLibrary.load(library_path)
     folder.mkdir(parents=True, exist_ok=True)

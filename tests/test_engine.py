@@ -23,7 +23,7 @@ from avatargen.engine.identity import FaceBox
 from avatargen.engine.loading import load_engine, needs_low_memory
 from avatargen.engine.tiny import _LAYOUT, build_tiny_components, save_tiny_pipeline
 from avatargen.generations.worker import compose_prompt
-from avatargen.poses.library import FRAMINGS
+from avatargen.poses.template import FRAMINGS
 from avatargen.presets import FAST_GUIDANCE_SCALE, FAST_STEPS, QUALITIES, STYLES, Quality
 
 pytestmark = pytest.mark.filterwarnings("ignore:SymbolDatabase.GetPrototype:UserWarning")  # mediapipe's protobuf

@@ -10,18 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from avatargen.errors import UnknownPose
-from avatargen.poses import library as poses
-from avatargen.poses.library import (
-    CATEGORIES,
-    FACETS,
-    FRAMINGS,
-    GENDERS,
-    KEYPOINT_NAMES,
-    VIEWS,
-    PoseTemplate,
-    render_openpose,
-    thumbnail_path,
-)
+from avatargen.poses.render import THUMBNAIL_BACKGROUND, render_openpose, thumbnail_path
+from avatargen.poses.template import CATEGORIES, FACETS, FRAMINGS, GENDERS, KEYPOINT_NAMES, VIEWS, PoseTemplate
 from tests.conftest import ROOT
 
 NECK_TO_R_SHOULDER = (153, 0, 0)  # OpenPose limb colour (255, 0, 0) at controlnet-aux's 0.6 brightness
@@ -226,7 +216,7 @@ def test_thumbnail_is_rendered_once_and_cached(library, tmp_path):
 
     with Image.open(path) as image:
         assert image.size == (192, 288)
-        assert image.convert("RGB").getpixel((0, 0)) == poses.THUMBNAIL_BACKGROUND
+        assert image.convert("RGB").getpixel((0, 0)) == THUMBNAIL_BACKGROUND
         assert len(image.convert("RGB").getcolors(1 << 16)) > 10  # a coloured skeleton on it
 
     moved = dataclasses.replace(t, keypoints=((0.5, 0.5, 1.0),) + t.keypoints[1:])
@@ -334,7 +324,7 @@ def test_grouped_query_lists_each_base_pose_once(library):
 def test_contact_sheets_show_every_category(library, tmp_path):
     from PIL import Image
 
-    from avatargen.poses.library import contact_sheet
+    from avatargen.poses.render import contact_sheet
 
     for category in CATEGORIES:
         templates, _ = library.query(category=category, group=True, limit=1000)
@@ -347,7 +337,8 @@ def test_contact_sheets_show_every_category(library, tmp_path):
 def test_importing_the_module_loads_nothing_heavy():
     code = (
         "import sys, avatargen.poses.library, avatargen.poses.plausibility, avatargen.poses.extract; "
-        "import avatargen.poses.body; "
+        "import avatargen.poses.body, avatargen.poses.template, avatargen.poses.search, avatargen.poses.framing; "
+        "import avatargen.poses.render; "
         "heavy = {'torch', 'datasets', 'controlnet_aux', 'PIL', 'numpy', 'mediapipe'} & set(sys.modules); "
         "assert not heavy, heavy"
     )

@@ -22,7 +22,8 @@ from avatargen.db.tables import CreditTransaction, CustomPose, Generation, User,
 from avatargen.engine.identity import require_face
 from avatargen.errors import InsufficientCredits, NotFound, UnknownPose, UserError
 from avatargen.generations.webhooks import check_url
-from avatargen.poses.library import PoseLibrary, PoseTemplate
+from avatargen.poses.library import PoseLibrary
+from avatargen.poses.template import PoseTemplate
 from avatargen.presets import QUALITIES, STYLES
 from avatargen.settings import Settings
 from avatargen.storage.store import APP_FOLDER, Storage, load_photo, photo_work

@@ -13,7 +13,8 @@ from avatargen.engine.loading import LazyEngine
 from avatargen.engine.zerogpu import on_gpu
 from avatargen.errors import UserError
 from avatargen.generations.service import AvatarService
-from avatargen.poses.library import PoseTemplate, render_openpose
+from avatargen.poses.render import render_openpose
+from avatargen.poses.template import PoseTemplate
 from avatargen.presets import QUALITIES, STYLES, Style
 
 log = logging.getLogger(__name__)

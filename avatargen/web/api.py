@@ -20,7 +20,8 @@ from avatargen.accounts.requester import requester
 from avatargen.db.tables import User
 from avatargen.errors import UserError
 from avatargen.generations.service import MAX_BATCH, MAX_PAGE, MAX_SEED, AvatarService
-from avatargen.poses.library import PoseTemplate, thumbnail_image, thumbnail_path
+from avatargen.poses.render import thumbnail_image, thumbnail_path
+from avatargen.poses.template import FACETS, PoseTemplate
 from avatargen.presets import QUALITIES, STYLES
 from avatargen.storage.store import load_photo
 from avatargen.web import params
@@ -31,7 +32,6 @@ MAX_POSES_PAGE = 200
 MAX_OFFSET = 10_000_000
 MAX_SEARCH = 100  # characters of pose search text
 MAX_NAME = 60  # characters of a custom pose's name
-FACETS = ("category", "gender", "view", "framing")
 
 
 def user_errors(fn: Callable) -> Callable:
