@@ -43,7 +43,7 @@ class GenerationRequest:
     negative_prompt: str
     quality: Quality  # output size and sampling: steps and guidance, and their fast-mode counterparts
     seed: int
-    framing: str | None = None  # the pose's framing (poses.FRAMINGS): decides the face-detail pass under "auto"
+    framing: str | None = None  # the pose's framing (poses.template.FRAMINGS): picks the face pass under "auto"
 
     @property
     def width(self) -> int:
