@@ -5,7 +5,7 @@ from pathlib import Path
 import gradio as gr
 
 from avatargen.errors import UserError
-from avatargen.poses.library import PoseTemplate
+from avatargen.poses.template import PoseTemplate
 from avatargen.ui import jobs
 from avatargen.ui.events import listen
 from avatargen.ui.layout import MAX_PICKS, Page
