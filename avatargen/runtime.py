@@ -12,13 +12,14 @@ from avatargen.accounts.users import Users
 from avatargen.credits.ledger import Ledger
 from avatargen.credits.limits import RateLimits
 from avatargen.db.connect import create_db_engine, init_db
+from avatargen.engine.loading import LazyEngine
 from avatargen.generations.jobs import Jobs
 from avatargen.generations.pose_book import PoseBook
 from avatargen.generations.queue import JobQueue
 from avatargen.generations.recovery import Recovery
 from avatargen.generations.service import Generations
 from avatargen.generations.webhooks import Webhooks
-from avatargen.generations.worker import GenerationWorker, LazyEngine
+from avatargen.generations.worker import GenerationWorker
 from avatargen.poses.library import PoseLibrary
 from avatargen.services import Services
 from avatargen.settings import Settings
@@ -144,6 +145,7 @@ def build_runtime(settings: Settings, *, load_engine: "Callable[[], AvatarEngine
 
 
 def _load_engine(settings: Settings) -> "AvatarEngine":
-    from avatargen.engine.engine import EngineConfig, load_engine
+    from avatargen.engine.config import EngineConfig
+    from avatargen.engine.loading import load_engine
 
     return load_engine(EngineConfig.from_settings(settings))

@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from avatargen.engine import config as engine_config
+
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 SPACE_STORAGE = Path("/data")  # a Space's persistent storage, when it has some
 
@@ -77,13 +79,13 @@ class Settings(BaseSettings):
     max_job_attempts: int = Field(2, ge=1)  # runs a job may start before a crash fails and refunds it
     stale_job_seconds: float = Field(120, gt=0)  # a processing row silent this long is taken as crashed
 
-    base_model: str = "stable-diffusion-v1-5/stable-diffusion-v1-5"
-    controlnet_model: str = "lllyasviel/control_v11p_sd15_openpose"
-    ip_adapter_model: str = "h94/IP-Adapter"  # empty: no identity adapter
-    ip_adapter_weight: str = "models/ip-adapter-plus-face_sd15.safetensors"
-    fast_lora_model: str = "latent-consistency/lcm-lora-sdv1-5"
-    identity_strength: float = Field(0.7, ge=0, le=2)  # IP-Adapter scale
-    pose_strength: float = Field(1.0, ge=0, le=2)  # ControlNet conditioning scale
+    base_model: str = engine_config.DEFAULT_BASE_MODEL
+    controlnet_model: str = engine_config.DEFAULT_CONTROLNET_MODEL
+    ip_adapter_model: str = engine_config.DEFAULT_IP_ADAPTER_MODEL  # empty: no identity adapter
+    ip_adapter_weight: str = engine_config.DEFAULT_IP_ADAPTER_WEIGHT
+    fast_lora_model: str = engine_config.DEFAULT_FAST_LORA_MODEL
+    identity_strength: float = Field(engine_config.DEFAULT_IDENTITY_STRENGTH, ge=0, le=2)  # IP-Adapter scale
+    pose_strength: float = Field(engine_config.DEFAULT_POSE_STRENGTH, ge=0, le=2)  # ControlNet conditioning scale
     fast: bool | None = None  # LCM-LoRA few-step mode; unset: on when the device is the CPU
     compile: bool = False  # torch.compile the UNet and ControlNet, warmed up per size and batch size
     low_memory: bool | None = None  # CPU offload + sliced VAE; unset: on when free GPU memory is short

@@ -47,14 +47,11 @@ from PIL import Image  # noqa: E402
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPVisionConfig, CLIPVisionModelWithProjection  # noqa: E402
 
 from avatargen.engine import tiny  # noqa: E402
-from avatargen.engine.engine import (  # noqa: E402
-    AvatarEngine,
-    EngineConfig,
-    GenerationRequest,
-    pipeline_class,
-    prepare_pipeline,
-)
-from avatargen.poses.library import PoseLibrary, render_openpose  # noqa: E402
+from avatargen.engine.config import EngineConfig  # noqa: E402
+from avatargen.engine.engine import AvatarEngine, GenerationRequest  # noqa: E402
+from avatargen.engine.pipelines import pipeline_class, prepare_pipeline  # noqa: E402
+from avatargen.poses.library import PoseLibrary  # noqa: E402
+from avatargen.poses.render import render_openpose  # noqa: E402
 from avatargen.presets import FAST_GUIDANCE_SCALE, FAST_STEPS, QUALITIES, Quality  # noqa: E402
 
 # stable-diffusion-v1-5/stable-diffusion-v1-5: unet/config.json
@@ -291,30 +288,21 @@ def timed_call(run: Callable[[], Any], clock: StepClock) -> tuple[float, float]:
     return total, clock.end - clock.start
 
 
-def bench(args: argparse.Namespace) -> dict[str, Any]:
-    diffusers_logging.set_verbosity_error()  # casting random weights to a dtype warns for every model
-    device = args.device
-    dtype = torch.float16 if device == "cuda" else torch.float32
-    started = time.perf_counter()
-    components = full_size_components(dtype, tiny_stack=args.tiny)
-    plain = StableDiffusionControlNetPipeline(**components, requires_safety_checker=False)
-    plain.to(device)
-    plain.set_progress_bar_config(disable=True)
-    built_s = time.perf_counter() - started
-    print(f"built the pipeline in {built_s:.0f} s", flush=True)
+class Recorder:
+    """Times each cell of the matrix (after a warm-up call, if asked) and keeps its row."""
 
-    matrix = args.matrix
-    steps = {"cfg": args.steps, "fast": args.fast_steps}
-    clock = StepClock(device)
-    identity = photo()
-    rows: list[Row] = []
+    def __init__(self, args: argparse.Namespace, clock: StepClock):
+        self.args = args
+        self.clock = clock
+        self.steps = {"cfg": args.steps, "fast": args.fast_steps}
+        self.rows: list[Row] = []
 
-    def record(engine: str, mode: str, size: str, batch: int, run: Callable[[], Any]) -> None:
+    def record(self, engine: str, mode: str, size: str, batch: int, run: Callable[[], Any]) -> None:
         width, height = SIZES[size]
-        if args.warm_up:
+        if self.args.warm_up:
             run()  # first call of a shape: cuDNN algorithm search, compilation, allocator growth
-        total, denoising = timed_call(run, clock)
-        n, real = steps[mode], REAL_STEPS[mode]
+        total, denoising = timed_call(run, self.clock)
+        n, real = self.steps[mode], REAL_STEPS[mode]
         per_step = denoising / n
         seconds = (total + (real - n) * per_step) / batch
         row = Row(
@@ -333,17 +321,55 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             images_per_s=round(1 / seconds, 4),
             extrapolated=n != real,
         )
-        rows.append(row)
+        self.rows.append(row)
         print(json.dumps(asdict(row)), flush=True)
 
-    # 1. plain diffusers: the pipeline as its docs set it up (fp16 on CUDA, default SDPA attention), no extras
+
+def bench(args: argparse.Namespace) -> dict[str, Any]:
+    diffusers_logging.set_verbosity_error()  # casting random weights to a dtype warns for every model
+    device = args.device
+    dtype = torch.float16 if device == "cuda" else torch.float32
+    started = time.perf_counter()
+    components = full_size_components(dtype, tiny_stack=args.tiny)
+    plain = StableDiffusionControlNetPipeline(**components, requires_safety_checker=False)
+    plain.to(device)
+    plain.set_progress_bar_config(disable=True)
+    built_s = time.perf_counter() - started
+    print(f"built the pipeline in {built_s:.0f} s", flush=True)
+
+    recorder = Recorder(args, StepClock(device))
     schedulers = {
         "cfg": plain.scheduler,
         "fast": LCMScheduler.from_config(SCHEDULER_CONFIG),  # the LCM-LoRA's fused weights cost the same
     }
     for scheduler in schedulers.values():
-        clock.attach(scheduler)
-    for engine, mode, size, batch in matrix:
+        recorder.clock.attach(scheduler)
+    bench_plain(plain, schedulers, recorder)
+    plain.scheduler = schedulers["cfg"]
+    bench_ours(our_engines(plain, schedulers["fast"], args, dtype), recorder)
+    return {
+        "device": device,
+        "device_name": torch.cuda.get_device_name() if device == "cuda" else platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "load_average_at_start": os.getloadavg()[0],
+        "torch": torch.__version__,
+        "diffusers": __import__("diffusers").__version__,
+        "dtype": str(dtype).removeprefix("torch."),
+        "compile": args.compile,
+        "tiny_stack": args.tiny,
+        "warm_up": args.warm_up,
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "build_seconds": round(built_s, 1),
+        "total_seconds": round(time.perf_counter() - started, 1),
+        "rows": [asdict(row) for row in recorder.rows],
+    }
+
+
+def bench_plain(plain: StableDiffusionControlNetPipeline, schedulers: dict[str, Any], recorder: Recorder) -> None:
+    """1. plain diffusers: the pipeline as its docs set it up (fp16 on CUDA, default SDPA attention), no extras."""
+    steps, clock = recorder.steps, recorder.clock
+    for engine, mode, size, batch in recorder.args.matrix:
         if engine != "diffusers":
             continue
         width, height = SIZES[size]
@@ -362,25 +388,38 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                 callback_on_step_end=lambda pipe, i, t, tensors: clock.step_end() or tensors,
             )
 
-        record(engine, mode, size, batch, run_plain)
+        recorder.record(engine, mode, size, batch, run_plain)
 
-    # 2. our engine on the same weights: IP-Adapter plus-face, per-request identities, `prepare_pipeline`
-    plain.scheduler = schedulers["cfg"]
+
+def our_engines(
+    plain: StableDiffusionControlNetPipeline, fast_scheduler: Any, args: argparse.Namespace, dtype: torch.dtype
+) -> dict[str, AvatarEngine]:
+    """Our engine on the plain pipeline's weights, per mode: IP-Adapter plus-face, `prepare_pipeline`."""
     ours = pipeline_class().from_pipe(plain, dtype=dtype)  # without a dtype, from_pipe casts to float32
     add_identity_adapter(ours, dtype, tiny_stack=args.tiny)
-    prepare_pipeline(ours, device, compile=args.compile)
-    fast = pipeline_class().from_pipe(ours, scheduler=schedulers["fast"], dtype=dtype)
+    prepare_pipeline(ours, args.device, compile=args.compile)
+    fast = pipeline_class().from_pipe(ours, scheduler=fast_scheduler, dtype=dtype)
     for model in ("unet", "controlnet", "vae", "text_encoder", "image_encoder"):
         assert getattr(fast, model).dtype == dtype, f"{model} is {getattr(fast, model).dtype}, not {dtype}"
     for pipe in (ours, fast):
         pipe.set_progress_bar_config(disable=True)
-    engines = {
+    return {
         mode: AvatarEngine(
-            pipe, device=device, dtype=dtype, placeholder=True, name="bench", config=EngineConfig(fast=mode == "fast")
+            pipe,
+            device=args.device,
+            dtype=dtype,
+            placeholder=True,
+            name="bench",
+            config=EngineConfig(fast=mode == "fast"),
         )
         for mode, pipe in (("cfg", ours), ("fast", fast))
     }
-    for engine, mode, size, batch in matrix:
+
+
+def bench_ours(engines: dict[str, AvatarEngine], recorder: Recorder) -> None:
+    """2. our engine on the same weights, per-request identities."""
+    steps, identity = recorder.steps, photo()
+    for engine, mode, size, batch in recorder.args.matrix:
         if engine != "avatargen":
             continue
         width, height = SIZES[size]
@@ -397,32 +436,14 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             )
             for i in range(batch)
         ]
-        record(
+        recorder.record(
             engine,
             mode,
             size,
             batch,
-            lambda requests=requests, mode=mode: engines[mode].generate(requests, clock.step_end),
+            lambda requests=requests, mode=mode: engines[mode].generate(requests, recorder.clock.step_end),
         )
         gc.collect()
-
-    return {
-        "device": device,
-        "device_name": torch.cuda.get_device_name() if device == "cuda" else platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "load_average_at_start": os.getloadavg()[0],
-        "torch": torch.__version__,
-        "diffusers": __import__("diffusers").__version__,
-        "dtype": str(dtype).removeprefix("torch."),
-        "compile": args.compile,
-        "tiny_stack": args.tiny,
-        "warm_up": args.warm_up,
-        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "build_seconds": round(built_s, 1),
-        "total_seconds": round(time.perf_counter() - started, 1),
-        "rows": [asdict(row) for row in rows],
-    }
 
 
 def find(rows: list[dict[str, Any]], engine: str, mode: str, size: str, batch: int) -> dict[str, Any] | None:

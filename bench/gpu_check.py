@@ -39,16 +39,11 @@ import torch  # noqa: E402
 from diffusers import StableDiffusionControlNetPipeline  # noqa: E402
 from diffusers.utils import logging as diffusers_logging  # noqa: E402
 
-from avatargen.engine.engine import (  # noqa: E402
-    FACE_DETAIL_STRENGTH,
-    AvatarEngine,
-    EngineConfig,
-    GenerationRequest,
-    face_detail_steps,
-    pipeline_class,
-    prepare_pipeline,
-)
+from avatargen.engine.config import EngineConfig  # noqa: E402
+from avatargen.engine.engine import AvatarEngine, GenerationRequest  # noqa: E402
+from avatargen.engine.face_detail import FACE_DETAIL_STRENGTH, face_detail_steps  # noqa: E402
 from avatargen.engine.identity import FaceBox  # noqa: E402
+from avatargen.engine.pipelines import pipeline_class, prepare_pipeline  # noqa: E402
 from avatargen.presets import Quality  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("bench_engine", ROOT / "bench" / "engine.py")

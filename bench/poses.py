@@ -29,16 +29,11 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 
-from avatargen.poses.library import (  # noqa: E402
-    CATEGORIES,
-    FRAMINGS,
-    GENDERS,
-    VIEWS,
-    PoseLibrary,
-    render_openpose,
-    thumbnail_image,
-    thumbnail_path,
-)
+from timing import summary, timings  # noqa: E402  (bench/, the script's folder)
+
+from avatargen.poses.library import PoseLibrary  # noqa: E402
+from avatargen.poses.render import render_openpose, thumbnail_image, thumbnail_path  # noqa: E402
+from avatargen.poses.template import CATEGORIES, FRAMINGS, GENDERS, VIEWS  # noqa: E402
 from avatargen.presets import QUALITIES  # noqa: E402
 
 COLD = (
@@ -47,25 +42,6 @@ COLD = (
 )
 WORDS = ("", "", "", "hands", "sitting", "twirl", "three-quarter", "hip", "phone", "yoga", "wall", "arms up", "hair")
 WORDS += ("hand on the chin", "lying", "jumping", "profile", "laughing", "bench", "sitting on a chair")
-
-
-def timings(run, repeat: int) -> list[float]:
-    out = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        run()
-        out.append(time.perf_counter() - started)
-    return out
-
-
-def summary(seconds: list[float]) -> dict:
-    ordered = sorted(seconds)
-    return {
-        "runs": len(ordered),
-        "median_ms": 1000 * statistics.median(ordered),
-        "p90_ms": 1000 * ordered[int(0.9 * (len(ordered) - 1))],
-        "max_ms": 1000 * ordered[-1],
-    }
 
 
 def random_query(rng: random.Random) -> dict:
@@ -77,12 +53,8 @@ def random_query(rng: random.Random) -> dict:
     return query
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--repeat", type=int, default=200, help="runs of each in-process measurement")
-    args = parser.parse_args()
-    results: dict[str, dict] = {}
-
+def measure_loads(results: dict[str, dict]) -> int:
+    """Cold loads in fresh processes, and warm ones here; returns how many templates the library holds."""
     cold, wall = [], []
     for _ in range(5):
         started = time.perf_counter()
@@ -94,26 +66,30 @@ def main() -> None:
         templates = int(out.stdout.split()[1])
     results["cold load (import + load, fresh process)"] = summary(cold)
     results["cold process, start to exit"] = summary(wall)
-
-    library = PoseLibrary.load()
     results["warm load"] = summary(timings(PoseLibrary.load, 10))
+    return templates
 
+
+def measure_queries(results: dict[str, dict], library: PoseLibrary, repeat: int) -> list[int]:
+    """Random filter + search + page queries, plain, with private templates and grouped; returns their matches."""
     rng = random.Random(0)
-    queries = [random_query(rng) for _ in range(args.repeat)]
+    queries = [random_query(rng) for _ in range(repeat)]
     found = [library.query(**q)[1] for q in queries]
     it = iter(queries * 2)
-    results["query: filter + search + page"] = summary(timings(lambda: library.query(**next(it)), args.repeat))
+    results["query: filter + search + page"] = summary(timings(lambda: library.query(**next(it)), repeat))
     private = [replace(t, id=f"custom-{i}", owner=1) for i, t in enumerate(list(library)[:20])]
     it = iter(queries * 2)
     results["query with 20 private templates"] = summary(
-        timings(lambda: library.query(**next(it), include=private), args.repeat)
+        timings(lambda: library.query(**next(it), include=private), repeat)
     )
-    results["query: everything, one page"] = summary(timings(lambda: library.query(limit=24), args.repeat))
+    results["query: everything, one page"] = summary(timings(lambda: library.query(limit=24), repeat))
     it = iter(queries * 2)
-    results["query: grouped by base pose"] = summary(
-        timings(lambda: library.query(**next(it), group=True), args.repeat)
-    )
+    results["query: grouped by base pose"] = summary(timings(lambda: library.query(**next(it), group=True), repeat))
+    return found
 
+
+def measure_pictures(results: dict[str, dict], library: PoseLibrary, repeat: int) -> None:
+    """Conditioning images at the quality presets' sizes, thumbnails drawn and cached, the whole library's."""
     template = library.get("portrait-chin-hand-f-front-half")  # with hands
     render_openpose(template, 64, 96)  # first use imports controlnet-aux (torch): not what is measured
     for name, quality in QUALITIES.items():
@@ -124,14 +100,15 @@ def main() -> None:
     results["thumbnail 192x288: draw"] = summary(timings(lambda: thumbnail_image(template, 192, 288), 30))
     with tempfile.TemporaryDirectory() as cache:
         thumbnail_path(template, Path(cache))
-        results["thumbnail 192x288: cached"] = summary(
-            timings(lambda: thumbnail_path(template, Path(cache)), args.repeat)
-        )
+        results["thumbnail 192x288: cached"] = summary(timings(lambda: thumbnail_path(template, Path(cache)), repeat))
         started = time.perf_counter()
         for t in library:
             thumbnail_path(t, Path(cache))
         results["thumbnails: whole library, once"] = {"runs": 1, "total_s": time.perf_counter() - started}
 
+
+def measure_extraction(results: dict[str, dict]) -> None:
+    """mediapipe's pose from the astronaut photo: the first call (loading the model), then 20 more."""
     from PIL import Image
     from skimage import data
 
@@ -142,6 +119,18 @@ def main() -> None:
     extract_pose(photo)
     results["extract: first call (loads mediapipe)"] = {"runs": 1, "median_ms": 1000 * (time.perf_counter() - started)}
     results["extract: astronaut 512x512"] = summary(timings(lambda: extract_pose(photo), 20))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=200, help="runs of each in-process measurement")
+    args = parser.parse_args()
+    results: dict[str, dict] = {}
+    templates = measure_loads(results)
+    library = PoseLibrary.load()
+    found = measure_queries(results, library, args.repeat)
+    measure_pictures(results, library, args.repeat)
+    measure_extraction(results)
 
     report = {
         "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cpu, Python {platform.python_version()}",

@@ -9,7 +9,7 @@ The build publishes every (variation, view, framing) that reads, on one body eac
 A shot whose gesture is lost at its view (a seated pose seen from the front, a gesture flattened in profile,
 a back view without the face, a wrist without its elbow) is left out, and so is one that repeats a template
 already taken (a twin, avatargen.poses.plausibility.twins). Mirror images are not published: they are a render-time
-flip (avatargen.poses.library.render_openpose(mirror=True)).
+flip (avatargen.poses.render.render_openpose(mirror=True)).
 """
 
 import argparse
@@ -24,9 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-
-from avatargen.poses.body import (  # noqa: E402
+from avatargen.poses.body import (
     BODIES,
     FACE,
     FINGER_BONES,
@@ -36,20 +34,8 @@ from avatargen.poses.body import (  # noqa: E402
     KNUCKLES,
     Body,
 )
-from avatargen.poses.library import (  # noqa: E402
-    CATEGORIES,
-    FORMAT_VERSION,
-    FRAMING_LABEL,
-    FRAMINGS,
-    GENDERS,
-    HAND_POINTS,
-    KEYPOINT_NAMES,
-    VIEW_LABEL,
-    VIEWS,
-    canvas_box,
-    to_canvas,
-)
-from avatargen.poses.plausibility import (  # noqa: E402
+from avatargen.poses.framing import canvas_box, to_canvas
+from avatargen.poses.plausibility import (
     PENETRATION_LIMIT,
     TWIN_MEAN,
     TWIN_WORST,
@@ -59,10 +45,22 @@ from avatargen.poses.plausibility import (  # noqa: E402
     torso_penetration,
     twin_distances,
 )
+from avatargen.poses.template import (
+    CATEGORIES,
+    FORMAT_VERSION,
+    FRAMING_LABEL,
+    FRAMINGS,
+    GENDERS,
+    HAND_POINTS,
+    KEYPOINT_NAMES,
+    VIEW_LABEL,
+    VIEWS,
+)
 
 DATA = Path(__file__).resolve().with_name("base_poses.yaml")
 OUT = Path(__file__).resolve().parents[1] / "avatargen" / "poses" / "templates.parquet"  # ships inside the package
 CONTACT_TOLERANCE = 0.03  # metres: a solved contact is this close or the build fails
+DECIMALS = 4  # of the canvas coordinates written (1/10000 of the canvas height)
 
 # Camera orbit angle around the person for each view. The person faces +z; a camera at +yaw sits
 # towards the person's left, so they face the viewer's left (three-quarter-left, side-left).
@@ -483,7 +481,7 @@ def shoot(pose: Pose, body: Body, view: str, framing: str, pitch: float = 0.0):
                 hand.append([0.0, 0.0, 0.0])
                 continue
             x, y = (point[0] - left) / (height * 2 / 3), (point[1] - top) / height
-            hand.append([round(x, 4), round(y, 4), 1.0] if 0 <= x <= 1 and 0 <= y <= 1 else [0.0, 0.0, 0.0])
+            hand.append([x, y, 1.0] if 0 <= x <= 1 and 0 <= y <= 1 else [0.0, 0.0, 0.0])
         hands.append(hand)
     return body_points, hands
 
@@ -804,11 +802,16 @@ def rows() -> list[dict]:
             "view": s.view,
             "framing": s.framing,
             "tags": s.tags(),
-            "keypoints": s.keypoints(),
-            "hands": s.hands(),
+            "keypoints": _rounded(s.keypoints()),
+            "hands": None if s.hands() is None else [_rounded(hand) for hand in s.hands()],
         }
         for s in shots()
     ]
+
+
+def _rounded(points: list[list[float]]) -> list[list[float]]:
+    # what is written: noise below this (the least squares differ by BLAS kernel) does not reach the file
+    return [[round(float(c), DECIMALS) for c in point] for point in points]
 
 
 POINTS = pa.list_(pa.list_(pa.float64()))
@@ -841,7 +844,8 @@ def build(out: Path = OUT) -> int:
 
 def contact_sheets(library_path: Path, folder: Path, *, every: bool = False) -> list[Path]:
     """One PNG per category (one template per base pose, or `every` template) under `folder`."""
-    from avatargen.poses.library import PoseLibrary, contact_sheet
+    from avatargen.poses.library import PoseLibrary
+    from avatargen.poses.render import contact_sheet
 
     library = PoseLibrary.load(library_path)
     folder.mkdir(parents=True, exist_ok=True)

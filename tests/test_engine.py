@@ -15,23 +15,15 @@ import pytest
 from PIL import Image, ImageDraw
 from skimage import data
 
-from avatargen.engine import engine as engine_module
-from avatargen.engine.engine import (
-    FACE_DETAIL_STRENGTH,
-    FAST_LORA_WEIGHT,
-    AvatarEngine,
-    EngineConfig,
-    GenerationRequest,
-    Plan,
-    face_detail_steps,
-    load_engine,
-    needs_low_memory,
-    wants_face_detail,
-)
+from avatargen.engine import loading
+from avatargen.engine.config import FAST_LORA_WEIGHT, EngineConfig
+from avatargen.engine.engine import AvatarEngine, GenerationRequest, Plan
+from avatargen.engine.face_detail import FACE_DETAIL_STRENGTH, face_detail_steps, wants_face_detail
 from avatargen.engine.identity import FaceBox
+from avatargen.engine.loading import load_engine, needs_low_memory
 from avatargen.engine.tiny import _LAYOUT, build_tiny_components, save_tiny_pipeline
 from avatargen.generations.worker import compose_prompt
-from avatargen.poses.library import FRAMINGS
+from avatargen.poses.template import FRAMINGS
 from avatargen.presets import FAST_GUIDANCE_SCALE, FAST_STEPS, QUALITIES, STYLES, Quality
 
 pytestmark = pytest.mark.filterwarnings("ignore:SymbolDatabase.GetPrototype:UserWarning")  # mediapipe's protobuf
@@ -111,7 +103,7 @@ def sd_seed0(engine: AvatarEngine) -> Image.Image:
 
 def test_importing_engine_and_identity_loads_no_model_library():
     code = (
-        "import sys, avatargen.engine.engine, avatargen.engine.identity, avatargen.presets;"
+        "import sys, avatargen.engine.config, avatargen.engine.loading, avatargen.engine.identity, avatargen.presets;"
         "assert not {'torch', 'diffusers', 'mediapipe'} & set(sys.modules)"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -138,7 +130,7 @@ def test_tiny_engine_loads_ip_adapter_through_diffusers(engine: AvatarEngine):
 def test_a_plain_pipeline_is_wrapped_for_per_request_identities(engine: AvatarEngine):
     from diffusers import StableDiffusionControlNetPipeline
 
-    from avatargen.engine.engine import pipeline_class
+    from avatargen.engine.pipelines import pipeline_class
 
     plain = StableDiffusionControlNetPipeline(**engine.pipeline.components)
     wrapped = AvatarEngine(plain, device="cpu", dtype=engine.dtype, placeholder=True, name="tiny")
@@ -393,7 +385,7 @@ def test_diffusers_kind_raises_when_models_are_missing(tmp_path):
 
 
 def test_auto_falls_back_to_tiny_offline(tiny_cache, caplog: pytest.LogCaptureFixture):
-    with caplog.at_level(logging.WARNING, logger="avatargen.engine.engine"):
+    with caplog.at_level(logging.WARNING, logger="avatargen.engine.loading"):
         engine = load_engine(EngineConfig(kind="auto", cache_dir=tiny_cache))
     assert engine.placeholder is True
     assert engine.name == "tiny"
@@ -492,7 +484,8 @@ def test_lcm_lora_loads_offline_by_hub_id_from_a_filled_cache(tiny_cache, tmp_pa
     )
     code = f"""
 from pathlib import Path
-from avatargen.engine.engine import EngineConfig, load_engine
+from avatargen.engine.config import EngineConfig
+from avatargen.engine.loading import load_engine
 folder = Path({str(folder)!r})
 engine = load_engine(EngineConfig(
     kind="diffusers", cache_dir=Path({str(tmp_path)!r}), base_model=str(folder),
@@ -549,7 +542,7 @@ def test_compile_with_cpu_offload_is_refused(tiny_cache, monkeypatch: pytest.Mon
     with pytest.raises(pydantic.ValidationError, match="cannot go with AVATARGEN_LOW_MEMORY"):
         Settings(compile=True, low_memory=True)
 
-    monkeypatch.setattr(engine_module, "pick_device", lambda: ("cuda", torch.float16))
+    monkeypatch.setattr(loading, "pick_device", lambda: ("cuda", torch.float16))
     with pytest.raises(ValueError, match="without CPU offload"):
         load_engine(
             EngineConfig(kind="auto", cache_dir=tiny_cache, compile=True, low_memory=True)

@@ -1,6 +1,7 @@
 """The GPU check script (bench/gpu_check.py) runs end to end on the CPU with the tiny stack: ready for a GPU."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "bench" / "gpu_check.py"
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}  # the script imports this checkout's package, whichever is installed
 
 
 def test_dry_run_measures_every_row_and_writes_its_section(tmp_path):
@@ -20,6 +22,7 @@ def test_dry_run_measures_every_row_and_writes_its_section(tmp_path):
     subprocess.run(
         [sys.executable, str(SCRIPT), "--dry-run", "--markdown", str(markdown), "--json", str(results)],
         cwd=ROOT,
+        env=ENV,
         check=True,
         timeout=600,
         capture_output=True,
@@ -46,6 +49,6 @@ def test_without_a_gpu_it_says_so():
 
     if torch.cuda.is_available():
         pytest.skip("a GPU is here: `bash bench/gpu_check.sh` runs the real check")
-    run = subprocess.run([sys.executable, str(SCRIPT)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    run = subprocess.run([sys.executable, str(SCRIPT)], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300)
     assert run.returncode == 2
     assert "no CUDA device" in run.stderr and "--dry-run" in run.stderr

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from avatargen.errors import UserError
-from avatargen.poses.library import render_openpose
+from avatargen.poses.render import render_openpose
 from avatargen.web.api import Api
 
 

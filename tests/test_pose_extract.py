@@ -9,8 +9,9 @@ from skimage import data
 from avatargen.errors import NoPersonFound, UserError
 from avatargen.poses import extract as pose_extract
 from avatargen.poses.extract import describe_pose, detect_pose, extract_pose
-from avatargen.poses.library import KEYPOINT_NAMES, PoseTemplate, render_openpose
 from avatargen.poses.plausibility import assess, pose_distance
+from avatargen.poses.render import render_openpose
+from avatargen.poses.template import KEYPOINT_NAMES, PoseTemplate
 
 K = {name: i for i, name in enumerate(KEYPOINT_NAMES)}
 # Where the astronaut's joints are in skimage's 512 x 512 photo (pixels, x to the right), read off the

@@ -1,6 +1,6 @@
 """The whole pose library, template by template: size, facet shares, plausibility, duplicates, names.
 
-The plausibility checks (avatargen/pose_quality.py) are calibrated here on real people: mediapipe's
+The plausibility checks (avatargen/poses/plausibility.py) are calibrated here on real people: mediapipe's
 detections on the photos of people that scikit-image and matplotlib ship must pass them, and the
 library's templates must score in the same range.
 """
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from avatargen.poses.extract import describe_pose, detect_pose
-from avatargen.poses.library import ASPECT, CATEGORIES, FRAMINGS, GENDERS, KEYPOINT_NAMES, VIEWS
+from avatargen.poses.framing import ASPECT
 from avatargen.poses.plausibility import (
     MISSING,
     PENETRATION_LIMIT,
@@ -24,6 +24,7 @@ from avatargen.poses.plausibility import (
     torso_penetration,
     twins,
 )
+from avatargen.poses.template import CATEGORIES, FRAMINGS, GENDERS, KEYPOINT_NAMES, VIEWS
 
 K = {name: i for i, name in enumerate(KEYPOINT_NAMES)}
 VIEW_LABEL = {v: v.replace("-left", " left").replace("-right", " right") for v in VIEWS}

@@ -20,6 +20,7 @@ from avatargen import settings as settings_module
 from avatargen.accounts.requester import HF_PREFIX
 from avatargen.accounts.users import find as find_user
 from avatargen.db.connect import transaction
+from avatargen.db.tables import utcnow
 from avatargen.engine import zerogpu
 from avatargen.errors import UserError
 from avatargen.settings import Settings
@@ -183,10 +184,8 @@ def test_daily_credits_top_up_once_per_day_under_racing_first_requests(tmp_path,
         assert services.ledger.statement(user)["balance"] == 20
         assert services.ledger.top_up_daily(user) == 0  # once a day
 
-        import avatargen.generations.service as service_module
-
-        tomorrow = service_module.utcnow() + timedelta(days=1)
-        monkeypatch.setattr(service_module, "utcnow", lambda: tomorrow)
+        tomorrow = utcnow() + timedelta(days=1)
+        monkeypatch.setattr(services.ledger, "clock", lambda: tomorrow)
         assert services.ledger.top_up_daily(user) == 0  # a balance at the floor needs nothing
     finally:
         runtime.close()

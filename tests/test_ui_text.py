@@ -1,6 +1,6 @@
 """What the page says, from API records: names not ids, times, prices, failures with their refund."""
 
-from avatargen.poses.library import PoseTemplate
+from avatargen.poses.template import PoseTemplate
 from avatargen.ui.text import (
     batch_status,
     caption,

@@ -4,7 +4,7 @@ Query functions take the session and never commit: the caller's transaction deci
 pays for (or a refund and the status change that causes it) are written together or not at all. May import `db`.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy import Engine, func, update
@@ -74,9 +74,10 @@ def _topped_up_since(session: Session, user_id: int, moment: datetime) -> bool:
 class Ledger:
     """Reads and grants that stand alone; charges and refunds are recorded by the generations service."""
 
-    def __init__(self, database: Engine, *, daily_credits: int = 0):
+    def __init__(self, database: Engine, *, daily_credits: int = 0, clock: Callable[[], datetime] = utcnow):
         self.database = database
         self.daily_credits = daily_credits  # a balance below this is topped up to it once per UTC day; 0: off
+        self.clock = clock  # what "today" is
 
     def statement(self, user: User, *, limit: int = 50) -> dict:
         """The balance and the newest entries."""
@@ -110,7 +111,7 @@ class Ledger:
         others see its entry. Returns the credits added (0 when none were due).
         """
         floor = self.daily_credits
-        today = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+        today = self.clock().replace(hour=0, minute=0, second=0, microsecond=0)
         with transaction(self.database) as session:
             if _topped_up_since(session, user.id, today) or balance(session, user.id) >= floor:
                 return 0

@@ -1,6 +1,7 @@
 """The person's face: found in their photo with MediaPipe's offline face detector, cropped for the identity adapter.
 
-Importing this module loads nothing; the detector loads on first use, once, and is shared by all threads.
+Imports nothing of the engine (only `avatargen.errors`); the detector (mediapipe) loads on first use, once, and is
+shared by all threads.
 """
 
 from __future__ import annotations

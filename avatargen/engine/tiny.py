@@ -1,7 +1,8 @@
 """A tiny random-weight stack built in code: ControlNet pipeline, IP-Adapter and LCM-LoRA, saved in the hub layout.
 
 It works offline and runs fast on CPU at real output sizes. The engine loads it through the same calls as the real
-models (`from_pretrained`, `load_ip_adapter`, `load_lora_weights`), pointed at local folders.
+models (`from_pretrained`, `load_ip_adapter`, `load_lora_weights`), pointed at local folders. Imports torch,
+diffusers and transformers, and of the engine only `engine.config` (the hub-layout file names).
 """
 
 import os
@@ -30,17 +31,14 @@ from transformers import (
     CLIPVisionModelWithProjection,
 )
 
-from avatargen.engine.engine import FAST_LORA_WEIGHT
+from avatargen.engine.config import FAST_LORA_WEIGHT, IMAGE_ENCODER_FOLDER, IP_ADAPTER_SUBFOLDER, IP_ADAPTER_WEIGHT
 
 # Written into a saved folder last: its content names the layout, so a folder from an older layout is rebuilt.
 _COMPLETE_MARKER = ".tiny-complete"
 _LAYOUT = "tiny pipeline v3: controlnet pipeline, ip-adapter plus-face, kohya-layout lcm-lora; seed 0\n"
 
-# Where the extras sit inside the saved folder, mirroring the hub repos they stand in for.
+# Where the extras sit inside the saved folder, standing in for the hub repos; inside each, the repo's own layout.
 IP_ADAPTER_FOLDER = "ip-adapter"  # like h94/IP-Adapter
-IP_ADAPTER_SUBFOLDER = "models"
-IP_ADAPTER_WEIGHT = "ip-adapter-plus-face_sd15.safetensors"
-IMAGE_ENCODER_FOLDER = "image_encoder"  # inside IP_ADAPTER_SUBFOLDER, like the SD 1.5 adapters of h94/IP-Adapter
 FAST_LORA_FOLDER = "lcm-lora"  # like latent-consistency/lcm-lora-sdv1-5
 
 _HIDDEN_SIZE = 32  # text encoder width == cross-attention dim of the UNet and ControlNet

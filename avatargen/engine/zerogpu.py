@@ -5,7 +5,8 @@ from this one (so it sees the engine already loaded here), sends it the argument
 the person whose Gradio request is current (it reads it from Gradio's request context variable), and sends the
 result back. So on ZeroGPU: the job runs in the thread of the person's own request (`Runtime.run_queued`, called
 by the API after queueing), only picklable requests cross into the GPU process, and progress stays at 0 until the
-images come back. Claims, heartbeats, the ledger and recovery are the same code as everywhere.
+images come back. Claims, heartbeats, the ledger and recovery are the same code as everywhere. Imports nothing of
+avatargen; `spaces` only on ZeroGPU.
 """
 
 import functools

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from pathlib import Path
 
-from avatargen.engine.engine import MAX_IDENTITY_IMAGES
+from avatargen.engine.config import MAX_IDENTITY_IMAGES
 from avatargen.errors import UserError
 from avatargen.presets import QUALITIES, STYLES
 

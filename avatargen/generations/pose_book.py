@@ -13,7 +13,8 @@ from avatargen.credits.ledger import lock_user
 from avatargen.db.connect import transaction
 from avatargen.db.tables import UNFINISHED, CustomPose, Generation, User
 from avatargen.errors import NotFound, UnknownPose, UserError
-from avatargen.poses.library import PoseLibrary, PoseTemplate
+from avatargen.poses.library import PoseLibrary
+from avatargen.poses.template import PoseTemplate
 from avatargen.settings import Settings
 from avatargen.storage.photos import load_photo, photo_work
 

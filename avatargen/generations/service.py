@@ -24,7 +24,7 @@ from avatargen.generations import queries
 from avatargen.generations.options import MAX_BATCH, MAX_SEED, GenerationOptions, check_choice
 from avatargen.generations.pose_book import PoseBook
 from avatargen.generations.webhooks import check_url
-from avatargen.poses.library import PoseTemplate
+from avatargen.poses.template import PoseTemplate
 from avatargen.presets import QUALITIES
 from avatargen.settings import Settings
 from avatargen.storage.photos import load_photo, photo_work

@@ -6,19 +6,17 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from avatargen.db.tables import Generation
 from avatargen.engine.engine import GenerationRequest
+from avatargen.engine.loading import LazyEngine
 from avatargen.engine.zerogpu import on_gpu
 from avatargen.errors import UserError
 from avatargen.generations.jobs import Jobs
 from avatargen.generations.pose_book import PoseBook
-from avatargen.poses.library import PoseTemplate, render_openpose
+from avatargen.poses.render import render_openpose
+from avatargen.poses.template import PoseTemplate
 from avatargen.presets import QUALITIES, STYLES, Style
-
-if TYPE_CHECKING:
-    from avatargen.engine.engine import AvatarEngine
 
 log = logging.getLogger(__name__)
 
@@ -28,33 +26,6 @@ PROGRESS_EVERY_S = 0.25  # at most this often a progress write to the DB
 def compose_prompt(style: Style, pose: PoseTemplate) -> str:
     """The prompt of a generation: the style's, then what the pose shows."""
     return f"{style.prompt}, {pose.name.lower()}"
-
-
-class LazyEngine:
-    """Loads the engine on first use, once, whichever thread asks first."""
-
-    def __init__(self, load: Callable[[], "AvatarEngine"]):
-        self._load = load
-        self._lock = threading.Lock()
-        self._engine: AvatarEngine | None = None
-        self.error: str | None = None
-
-    @property
-    def loaded(self) -> "AvatarEngine | None":
-        return self._engine
-
-    def get(self) -> "AvatarEngine":
-        with self._lock:
-            if self._engine is None:
-                started = time.perf_counter()
-                try:
-                    self._engine = self._load()
-                except Exception as error:
-                    self.error = f"{type(error).__name__}: {error}"
-                    raise
-                self.error = None
-                log.info("engine %s ready in %.1f s", self._engine.name, time.perf_counter() - started)
-            return self._engine
 
 
 class GenerationWorker:

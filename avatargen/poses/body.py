@@ -1,4 +1,7 @@
-"""Body measurements: the one home of the bone lengths the pose build, the quality checks and extraction use."""
+"""Body measurements: the one home of the bone lengths the pose build, the plausibility checks and extraction use.
+
+Imports nothing of avatargen.
+"""
 
 from __future__ import annotations
 

@@ -3,6 +3,7 @@
 The detector is mediapipe's pose landmarker (its model ships in the wheel and runs offline on the CPU),
 or controlnet-aux's OpenPose body model when its weights (`lllyasviel/Annotators`) are already in the
 Hugging Face cache: nothing is ever downloaded here. Both load lazily, once, and are used under a lock.
+Imports `avatargen.errors`, `poses.body`, `poses.template`, `poses.framing`; numpy, PIL, detectors only when used.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import TYPE_CHECKING
 
 from avatargen.errors import NoPersonFound
 from avatargen.poses.body import FOOT, NECK_TO_NOSE, SHOULDER_WIDTH, TORSO, UNISEX
-from avatargen.poses.library import ASPECT, FACE_POINTS, KEYPOINT_NAMES, canvas_box, to_canvas
+from avatargen.poses.framing import ASPECT, canvas_box, to_canvas
+from avatargen.poses.template import FACE_POINTS, KEYPOINT_NAMES
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -62,7 +64,7 @@ def extract_pose(image: Image.Image) -> Keypoints:
     """The pose of the person in `image`: 18 COCO-18 (x, y, visibility) keypoints on a 2:3 canvas.
 
     The canvas is fitted around the person by the same rule as the library's templates
-    (`avatargen.poses.library.canvas_box`), at the framing the photo shows, so the pose renders like a template.
+    (`avatargen.poses.framing.canvas_box`), at the framing the photo shows, so the pose renders like a template.
     Raises `NoPersonFound` when there is no person whose shoulders can be seen.
     """
     return detect_pose(image).keypoints

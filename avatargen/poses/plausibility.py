@@ -17,6 +17,7 @@ The limits were calibrated on real people: mediapipe's detections on the photos 
 scikit-image and matplotlib ship (tests/test_pose_library.py) pass them, and every library template must.
 A detector's noise on real photos makes bones look up to ~1.6x too long (a man bent over a camera), so
 the stretch limit is loose; the library's templates, drawn from exact proportions, stay below ~1.2.
+Imports `poses.body`, `poses.template` and `poses.framing` only.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from avatargen.poses.body import HEAD_SPAN, LIMB_BONES, NECK_TO_NOSE, SHOULDER_WIDTH, TORSO
-from avatargen.poses.library import ASPECT, FACE_POINTS, FRAMINGS, KEYPOINT_NAMES, MIRROR_INDEX
+from avatargen.poses.framing import ASPECT
+from avatargen.poses.template import FACE_POINTS, FRAMINGS, KEYPOINT_NAMES, MIRROR_INDEX
 
 K = {name: i for i, name in enumerate(KEYPOINT_NAMES)}
 
@@ -56,7 +58,7 @@ Keypoints = Sequence[Sequence[float]]
 
 
 @dataclass(frozen=True)
-class Quality:
+class Plausibility:
     """What the checks found in one pose. `ok` when nothing is wrong."""
 
     stretch: float | None  # the longest limb bone over what the body's scale allows (None: too little visible)
@@ -105,11 +107,11 @@ def stretch(keypoints: Keypoints) -> float | None:
     return max(ratios) if ratios else None
 
 
-def assess(keypoints: Keypoints, framing: str | None = None) -> Quality:
+def assess(keypoints: Keypoints, framing: str | None = None) -> Plausibility:
     """Run the 2D checks on one pose (18 x, y, visibility on the 2:3 canvas); `framing` adds its own checks."""
     problems = []
     if len(keypoints) != len(KEYPOINT_NAMES) or any(len(p) != 3 for p in keypoints):
-        return Quality(None, (f"expected {len(KEYPOINT_NAMES)} keypoints of (x, y, visibility)",))
+        return Plausibility(None, (f"expected {len(KEYPOINT_NAMES)} keypoints of (x, y, visibility)",))
     for name, (x, y, v) in zip(KEYPOINT_NAMES, keypoints, strict=True):
         if v and not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
             problems.append(f"{name} is outside the canvas")
@@ -132,7 +134,7 @@ def assess(keypoints: Keypoints, framing: str | None = None) -> Quality:
         x, _, v = keypoints[K["neck"]]
         if v and not 0.08 <= x <= 0.92:
             problems.append("the body is not centred")
-    return Quality(s, tuple(problems))
+    return Plausibility(s, tuple(problems))
 
 
 def torso_penetration(points: Mapping[str, Sequence[float]]) -> float | None:

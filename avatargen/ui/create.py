@@ -6,7 +6,7 @@ from pathlib import Path
 import gradio as gr
 
 from avatargen.errors import UserError
-from avatargen.poses.library import PoseTemplate
+from avatargen.poses.template import PoseTemplate
 from avatargen.presets import QUALITIES, STYLES
 from avatargen.ui.events import listen
 from avatargen.ui.header import Header

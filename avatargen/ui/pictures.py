@@ -7,7 +7,7 @@ from pathlib import Path
 import gradio as gr
 from PIL import Image
 
-from avatargen.poses.library import PoseTemplate
+from avatargen.poses.template import PoseTemplate
 from avatargen.web.api import Api
 
 PREVIEW_SIZE = (320, 480)  # the large picture of the chosen pose

@@ -3,7 +3,7 @@
 import html
 from datetime import datetime
 
-from avatargen.poses.library import PoseTemplate
+from avatargen.poses.template import PoseTemplate
 from avatargen.presets import STYLES
 
 CHECK = "✓ "  # marks a picked pose in the gallery's captions

@@ -22,7 +22,8 @@ from avatargen.db.tables import User
 from avatargen.errors import UserError
 from avatargen.generations.options import MAX_BATCH, MAX_SEED, GenerationOptions
 from avatargen.generations.pose_book import MAX_NAME
-from avatargen.poses.library import PoseTemplate, thumbnail_image, thumbnail_path
+from avatargen.poses.render import thumbnail_image, thumbnail_path
+from avatargen.poses.template import FACETS, PoseTemplate
 from avatargen.presets import QUALITIES, STYLES
 from avatargen.services import Services
 from avatargen.storage.photos import load_photo
@@ -33,7 +34,6 @@ log = logging.getLogger(__name__)
 MAX_POSES_PAGE = 200
 MAX_OFFSET = 10_000_000
 MAX_SEARCH = 100  # characters of pose search text
-FACETS = ("category", "gender", "view", "framing")
 
 
 def user_errors(fn: Callable) -> Callable:

@@ -1,0 +1,129 @@
+"""The face-detail pass: where the face is small, it is cropped with context, upscaled, partly re-denoised with the
+identity adapter stronger, and blended back. Imports `engine.identity` (face boxes); torch only inside the pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from PIL import Image
+
+from avatargen.engine.identity import FaceBox, square_around
+
+if TYPE_CHECKING:
+    from diffusers import StableDiffusionInpaintPipeline
+
+FACE_DETAIL_FRAMINGS = ("three-quarter", "full-body")  # under "auto": the framings where the face is small
+FACE_DETAIL_SIZE = 512  # side of the upscaled face crop; a face whose crop is already larger is left as it is
+FACE_DETAIL_STRENGTH = 0.4  # the share of the steps the pass re-denoises
+FACE_DETAIL_CONTEXT = 2.0  # the crop's side over the face box's longer side
+FACE_DETAIL_MASK = 1.2  # the repainted ellipse's size over the face box's
+FACE_DETAIL_IDENTITY_GAIN = 1.3  # identity strength in the pass over the main pass's, capped at 1
+
+# Finds the face in an output image (the largest one), or None
+FaceFinder = Callable[[Image.Image], "FaceBox | None"]
+
+Box = tuple[int, int, int, int]  # (left, top, right, bottom) in pixels
+
+
+def face_detail_steps(steps: int) -> int:
+    """Denoising steps the face-detail pass runs for a generation of `steps`: the share `FACE_DETAIL_STRENGTH`."""
+    # as diffusers' `get_timesteps` counts them
+    return min(int(steps * FACE_DETAIL_STRENGTH), steps)
+
+
+def wants_face_detail(mode: str, framing: str | None) -> bool:
+    """Whether a request of `framing` gets the face-detail pass under `mode` ("auto", "on" or "off")."""
+    return mode == "on" or (mode == "auto" and framing in FACE_DETAIL_FRAMINGS)
+
+
+def repaint_faces(
+    pipe: StableDiffusionInpaintPipeline,
+    images: list[Image.Image],
+    *,
+    seeds: list[int],
+    conditioning: Callable[[list[int]], dict[str, Any]],
+    steps: int,
+    guidance_scale: float,
+    on_step_end: Callable[..., Any],
+    find_face: FaceFinder,
+    identity_strength: float | None,
+) -> list[Image.Image]:
+    """`images` with the small face `find_face` sees in each repainted by `pipe`; the others as they are.
+
+    Args:
+        pipe: the inpainting pipeline (one identity per prompt), on the main pipeline's components.
+        seeds: each image's request seed.
+        conditioning: the pipeline arguments (prompts, identity) of the images at the given indices.
+        steps, guidance_scale: the main pass's; the pass runs `face_detail_steps(steps)` of them.
+        identity_strength: the main pass's identity adapter scale, raised for the pass and restored after;
+            None without an identity adapter.
+    """
+    import torch
+
+    faces = [find_face(image) for image in images]
+    boxes = [
+        None if face is None else _face_window(face, image.size) for face, image in zip(faces, images, strict=True)
+    ]
+    todo = [i for i, box in enumerate(boxes) if box is not None]
+    if not todo:
+        return list(images)
+    side = (FACE_DETAIL_SIZE, FACE_DETAIL_SIZE)
+    windows = [images[i].crop(boxes[i]).resize(side, Image.Resampling.LANCZOS) for i in todo]
+    masks = [_face_mask(faces[i], boxes[i]) for i in todo]
+    generators = [torch.Generator("cpu").manual_seed(seeds[i]) for i in todo]
+    if identity_strength is not None:
+        pipe.set_ip_adapter_scale(max(identity_strength, min(1.0, identity_strength * FACE_DETAIL_IDENTITY_GAIN)))
+    try:
+        with torch.inference_mode():
+            output = pipe(
+                image=windows,
+                mask_image=masks,
+                width=FACE_DETAIL_SIZE,
+                height=FACE_DETAIL_SIZE,
+                strength=FACE_DETAIL_STRENGTH,
+                num_inference_steps=steps,
+                guidance_scale=guidance_scale,
+                generator=generators,
+                output_type="pil",
+                callback_on_step_end=on_step_end,
+                **conditioning(todo),
+            )
+    finally:
+        if identity_strength is not None:
+            pipe.set_ip_adapter_scale(identity_strength)
+    results = list(images)
+    for i, window, mask in zip(todo, output.images, masks, strict=True):
+        results[i] = _blend(results[i], window, mask, boxes[i])
+    return results
+
+
+def _blend(image: Image.Image, window: Image.Image, mask: Image.Image, box: Box) -> Image.Image:
+    # the repainted window scaled back into its box, through the feathered mask
+    size = (box[2] - box[0], box[3] - box[1])
+    result = image.copy()
+    window = window.convert("RGB").resize(size, Image.Resampling.LANCZOS)
+    result.paste(window, box[:2], mask.resize(size, Image.Resampling.LANCZOS))
+    return result
+
+
+def _face_window(face: FaceBox, size: tuple[int, int]) -> Box | None:
+    # the square around the face with context, inside the image; None when it needs no upscaling
+    side = FACE_DETAIL_CONTEXT * max(face.width, face.height)
+    if side > FACE_DETAIL_SIZE:
+        return None
+    return square_around((face.left + face.right) / 2, (face.top + face.bottom) / 2, side, *size)
+
+
+def _face_mask(face: FaceBox, window: Box) -> Image.Image:
+    # the face's ellipse, enlarged and feathered, on the upscaled window: white is repainted
+    from PIL import ImageDraw, ImageFilter
+
+    scale = FACE_DETAIL_SIZE / (window[2] - window[0])
+    cx = ((face.left + face.right) / 2 - window[0]) * scale
+    cy = ((face.top + face.bottom) / 2 - window[1]) * scale
+    rx, ry = face.width * FACE_DETAIL_MASK * scale / 2, face.height * FACE_DETAIL_MASK * scale / 2
+    mask = Image.new("L", (FACE_DETAIL_SIZE, FACE_DETAIL_SIZE), 0)
+    ImageDraw.Draw(mask).ellipse((cx - rx, cy - ry, cx + rx, cy + ry), fill=255)
+    return mask.filter(ImageFilter.GaussianBlur(FACE_DETAIL_SIZE / 32))
