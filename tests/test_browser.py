@@ -373,7 +373,7 @@ def test_one_tile_per_pose_and_a_switcher_for_its_views_and_framings(sign_in, se
     expect(page.locator("#pose-page")).to_contain_text(f"· {bases} poses", timeout=WAIT)
     tile(page, "poses", 0).click()
     expect(page.locator("#variant")).to_be_visible(timeout=WAIT)
-    poses = served.runtime.services.poses
+    poses = served.runtime.services.poses.library
     first = poses.query(group=True, limit=1)[0][0]
     other = next(t for t in poses.variants(first.base_pose) if t.id != first.id)
     expect(page.locator("#chosen")).to_contain_text(first.name, timeout=WAIT)
