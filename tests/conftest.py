@@ -18,6 +18,7 @@ from avatargen.generations.worker import LazyEngine  # noqa: E402
 from avatargen.poses.library import PoseLibrary  # noqa: E402
 from avatargen.runtime import Runtime, build_runtime  # noqa: E402
 from avatargen.settings import Settings  # noqa: E402
+from tests.helpers import Clock  # noqa: E402
 from tests.servers import PostgresServer, RedisServer, postgres_missing, redis_missing  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,6 +84,12 @@ def backend(request) -> dict:
 @pytest.fixture
 def settings(tmp_path: Path, backend: dict) -> Settings:
     return Settings(data_dir=tmp_path / "data", engine="tiny", starting_credits=100, **backend)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """A clock the test moves by hand, for what expires, retries or backs off."""
+    return Clock()
 
 
 @pytest.fixture
