@@ -1,7 +1,7 @@
 """`python -m avatargen status` on both backends: queue depth per priority, workers alive, jobs per state."""
 
 from avatargen.generations.health import render, status
-from tests.test_jobs import wait_for
+from tests.helpers import wait_for
 
 
 def test_status_reports_the_queue_the_workers_the_jobs_and_the_oldest_wait(settings, runtime, service, photo, pose_id):
