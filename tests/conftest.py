@@ -6,6 +6,7 @@ for name in [key for key in os.environ if key.startswith("AVATARGEN_")]:
     del os.environ[name]
 
 import importlib.util  # noqa: E402
+import random  # noqa: E402
 import threading  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -22,6 +23,27 @@ from tests.helpers import Clock  # noqa: E402
 from tests.servers import PostgresServer, RedisServer, postgres_missing, redis_missing  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("order", "test order: every test passes in any order, not only the file's")
+    group.addoption("--reverse-order", action="store_true", help="run the collected tests last to first")
+    group.addoption("--shuffle-seed", type=int, metavar="N", help="shuffle the files, and the tests in each, by seed N")
+
+
+def pytest_collection_modifyitems(config, items):
+    if (seed := config.getoption("--shuffle-seed")) is not None:
+        shuffle = random.Random(seed).shuffle
+        by_file: dict[str, list] = {}
+        for item in items:  # a file's tests stay together, so each module-scoped app is launched once
+            by_file.setdefault(item.nodeid.split("::")[0], []).append(item)
+        files = list(by_file.values())
+        shuffle(files)
+        for tests in files:
+            shuffle(tests)
+        items[:] = [item for tests in files for item in tests]
+    if config.getoption("--reverse-order"):
+        items.reverse()
 
 
 class FakeEngine:
