@@ -73,6 +73,15 @@ class FakeEngine:
         return [Image.new("RGB", (r.width, r.height), (r.seed * 40 % 256, 80, 120)) for r in requests]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def gradio_cache(tmp_path_factory):
+    """Gradio's upload cache for this run alone: files there are named by content, so another run on the machine
+    (or its upload purge) would otherwise share, and delete, this run's uploads."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio")))
+        yield
+
+
 @pytest.fixture(scope="session")
 def postgres():
     """A throwaway PostgreSQL server on loopback for the whole session (skipped when it cannot run here)."""
