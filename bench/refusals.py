@@ -61,8 +61,8 @@ def main() -> None:
     result = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
         "calls": args.calls,
-        "small_search_s": {"median": statistics.median(small), "max": max(small)},
-        "huge_search_refused_s": {"median": statistics.median(huge), "max": max(huge)},
+        "small_search_s": {"median": round(statistics.median(small), 3), "max": round(max(small), 3)},
+        "huge_search_refused_s": {"median": round(statistics.median(huge), 3), "max": round(max(huge), 3)},
     }
     print(json.dumps(result, indent=2))
     out = ROOT / "bench" / "results" / "refusals.json"
