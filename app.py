@@ -42,7 +42,7 @@ def engine_notice(runtime: Runtime) -> str | None:
 def create_app(runtime: Runtime) -> gr.Blocks:
     """The page, and the named API endpoints next to it."""
     api = Api(
-        runtime.service,
+        runtime.services,
         thumbnails=runtime.settings.cache_dir / "thumbnails",
         run_inline=runtime.run_queued if zero_gpu() else None,
     )
@@ -56,12 +56,12 @@ def launch(settings: Settings, **launch_options) -> tuple[Runtime, gr.Blocks]:
     """Start workers, warm the engine, and serve. Returns once serving when prevent_thread_lock is set."""
     runtime = build_runtime(settings)
     if settings.auth == "none":
-        runtime.service.user_for(None)  # the one local user exists before the page's first requests race for it
+        runtime.services.users.user_for(None)  # the one local user exists before the page's first requests race for it
     runtime.start_workers(0 if zero_gpu() else None)  # on ZeroGPU each request runs its own job
     if settings.worker_threads:
         runtime.warm_up()
     demo = create_app(runtime)
-    auth = SignInGuard(runtime.service.authenticate).sign_in if settings.auth == "password" else None
+    auth = SignInGuard(runtime.services.users.authenticate).sign_in if settings.auth == "password" else None
     demo.queue(default_concurrency_limit=8).launch(
         server_name=settings.host,
         server_port=settings.port,

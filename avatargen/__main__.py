@@ -12,10 +12,10 @@ from avatargen.settings import get_settings, use_space_storage
 
 use_space_storage()  # before huggingface_hub is imported: it reads HF_HOME once
 
-from avatargen.db import queries as db  # noqa: E402
+from avatargen.db.connect import transaction  # noqa: E402
 from avatargen.errors import UserError  # noqa: E402
 from avatargen.generations.health import render, status  # noqa: E402
-from avatargen.generations.webhooks import check_url  # noqa: E402
+from avatargen.generations.webhooks import check_url, set_person_webhook  # noqa: E402
 from avatargen.runtime import build_runtime  # noqa: E402
 
 
@@ -59,10 +59,11 @@ def main(argv: list[str] | None = None) -> int:
             _set_webhook(runtime, args.name, args.url)
         elif args.command == "user":
             password = args.password or _ask_password()
-            created = runtime.service.add_user(args.name, password=password, admin=args.admin, credits=args.credits)
+            created = runtime.services.users.add(args.name, password=password, admin=args.admin, credits=args.credits)
             print(f"created {created.role} {created.username!r} (id {created.id})")
         elif args.command == "credits":
-            print(f"{args.name}: balance {runtime.service.grant_credits(args.name, args.amount)} credits")
+            services = runtime.services
+            print(f"{args.name}: balance {services.ledger.grant(services.users.named(args.name), args.amount)} credits")
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -72,12 +73,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _set_webhook(runtime, name: str, url: str) -> None:
-    with runtime.service.session() as session:
-        user = db.get_user(session, name)
-        if user is None:
-            raise UserError(f"No user named {name!r}.")
-        db.set_person_webhook(session, user_id=user.id, url=check_url(url) if url else None)
-        session.commit()
+    user = runtime.services.users.named(name)
+    with transaction(runtime.services.database) as session:
+        set_person_webhook(session, user_id=user.id, url=check_url(url) if url else None)
     print(f"{name}: finished generations are posted to {url}" if url else f"{name}: no webhook")
     if url and not runtime.settings.webhook_secret:
         print("note: AVATARGEN_WEBHOOK_SECRET is not set, so no webhooks are sent", file=sys.stderr)

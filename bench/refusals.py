@@ -50,7 +50,7 @@ def main() -> None:
         settings = Settings(data_dir=Path(scratch) / "data", engine="tiny", auth="password", port=free_port())
         runtime, demo = app.launch(settings, prevent_thread_lock=True, quiet=True)
         try:
-            runtime.service.add_user("bench", password="bench-password")
+            runtime.services.users.add("bench", password="bench-password")
             client = Client(f"http://127.0.0.1:{settings.port}/", auth=("bench", "bench-password"), verbose=False)
             small = seconds_per_call(lambda: client.predict(search="hands on hips", api_name="/poses"), args.calls)
             huge = seconds_per_call(lambda: client.predict(search=HUGE_SEARCH, api_name="/poses"), args.calls)

@@ -29,11 +29,13 @@ ROOT = Path(__file__).resolve().parents[1]
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 from skimage import data  # noqa: E402
-from sqlmodel import Session, select  # noqa: E402
+from sqlmodel import select  # noqa: E402
 
+from avatargen.accounts.users import insert as insert_user  # noqa: E402
+from avatargen.credits import ledger  # noqa: E402
 from avatargen.db import connect  # noqa: E402
-from avatargen.db import queries as db  # noqa: E402
-from avatargen.db.tables import CreditTransaction, Generation  # noqa: E402
+from avatargen.db.tables import FINISHED, Generation, Reason  # noqa: E402
+from avatargen.generations.options import GenerationOptions  # noqa: E402
 from avatargen.runtime import build_runtime  # noqa: E402
 from avatargen.settings import Settings  # noqa: E402
 from tests.servers import PostgresServer, RedisServer  # noqa: E402
@@ -72,15 +74,15 @@ def throughput(pg: PostgresServer, redis: RedisServer, workers: int, jobs: int, 
             time.sleep(0.5)
         photo = base / "astronaut.jpg"
         Image.fromarray(np.asarray(data.astronaut())).save(photo, quality=92)
-        service = runtime.service
-        user = service.add_user(f"bench{workers}")
-        pose_id = service.poses.query(limit=1)[0][0].id
+        services = runtime.services
+        user = services.users.add(f"bench{workers}")
+        pose_id = services.poses.library.query(limit=1)[0][0].id
         for seed in range(jobs):
-            service.create_generation(user, photo=photo, pose_id=pose_id, seed=seed)
+            services.generations.create(user, photo=photo, pose_ids=[pose_id], options=GenerationOptions(seed=seed))
         while True:
-            with service.session() as session:
+            with connect.transaction(services.database) as session:
                 rows = session.exec(select(Generation).where(Generation.user_id == user.id)).all()
-            if all(row.status in ("completed", "failed") for row in rows):
+            if all(row.status in FINISHED for row in rows):
                 break
             assert time.monotonic() < deadline, "jobs did not finish"
             time.sleep(0.2)
@@ -104,20 +106,17 @@ def contended_debits(url: str, *, clients: int, seconds: float) -> dict:
     """`clients` threads debiting one balance through the service's debit transaction, for `seconds`."""
     engine = connect.create_db_engine(url, pool_size=clients, max_overflow=0)
     connect.init_db(engine)
-    with Session(engine) as session:
-        user = db.add_user(session, username="contended", starting_credits=10**9)
-        session.commit()
-        user_id = user.id
+    with connect.transaction(engine) as session:
+        user_id = insert_user(session, username="contended", starting_credits=10**9).id
     done = [0] * clients
     stop = threading.Event()
 
     def debit(index: int) -> None:
         while not stop.is_set():
-            with Session(engine) as session:
-                db.lock_user(session, user_id)
-                if db.balance(session, user_id) >= 1:
-                    session.add(CreditTransaction(user_id=user_id, delta=-1, reason="generation"))
-                session.commit()
+            with connect.transaction(engine) as session:
+                ledger.lock_user(session, user_id)
+                if ledger.balance(session, user_id) >= 1:
+                    ledger.record(session, user_id=user_id, delta=-1, reason=Reason.generation)
             done[index] += 1
 
     threads = [threading.Thread(target=debit, args=(index,)) for index in range(clients)]
@@ -129,8 +128,8 @@ def contended_debits(url: str, *, clients: int, seconds: float) -> dict:
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - started
-    with Session(engine) as session:
-        balance = db.balance(session, user_id)
+    with connect.transaction(engine) as session:
+        balance = ledger.balance(session, user_id)
     engine.dispose()
     assert balance == 10**9 - sum(done), "the ledger lost or doubled a debit"
     return {

@@ -14,10 +14,12 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from avatargen.db.tables import Generation, User  # noqa: E402
 from avatargen.engine.engine import GenerationRequest  # noqa: E402
-from avatargen.generations.worker import LazyEngine  # noqa: E402
+from avatargen.generations.options import GenerationOptions  # noqa: E402
 from avatargen.poses.library import PoseLibrary  # noqa: E402
 from avatargen.runtime import Runtime, build_runtime  # noqa: E402
+from avatargen.services import Services  # noqa: E402
 from avatargen.settings import Settings  # noqa: E402
 from tests.helpers import Clock  # noqa: E402
 from tests.servers import PostgresServer, RedisServer, postgres_missing, redis_missing  # noqa: E402
@@ -137,10 +139,19 @@ def runtime(settings: Settings, fake_engine: FakeEngine):
 
 
 def make_runtime(settings: Settings, engine) -> Runtime:
-    built = build_runtime(settings)
-    built.engine = LazyEngine(lambda: engine)
-    built.queue.handler.engine = built.engine
-    return built
+    return build_runtime(settings, load_engine=lambda: engine)
+
+
+def generate_batch(services: Services, user: User, *, photo, pose_ids: list[str], **options) -> list[Generation]:
+    """Start generations the way the endpoints do: options parsed into one `GenerationOptions`."""
+    if "more_photos" in options:
+        options["more_photos"] = tuple(options["more_photos"])
+    return services.generations.create(user, photo=photo, pose_ids=pose_ids, options=GenerationOptions(**options))
+
+
+def generate_one(services: Services, user: User, *, photo, pose_id: str, **options) -> Generation:
+    [generation] = generate_batch(services, user, photo=photo, pose_ids=[pose_id], **options)
+    return generation
 
 
 @pytest.fixture
@@ -154,13 +165,13 @@ def photo(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def service(runtime):
-    return runtime.service
+def services(runtime) -> Services:
+    return runtime.services
 
 
 @pytest.fixture
-def pose_id(service) -> str:
-    return service.poses.query(limit=1)[0][0].id
+def pose_id(services) -> str:
+    return services.poses.library.query(limit=1)[0][0].id
 
 
 @pytest.fixture(scope="module")

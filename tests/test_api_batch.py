@@ -16,8 +16,8 @@ def served(tmp_path_factory):
     settings = Settings(data_dir=tmp_path_factory.mktemp("api") / "data", engine="tiny", auth="password", batch_size=1)
     engine = FakeEngine(gated=True)
     with serve(settings, engine=engine) as launched:
-        launched.runtime.service.add_user("ann", password=PASSWORD)
-        launched.runtime.service.add_user("ben", password=PASSWORD, credits=12)
+        launched.runtime.services.users.add("ann", password=PASSWORD)
+        launched.runtime.services.users.add("ben", password=PASSWORD, credits=12)
         yield launched.url, launched.runtime, engine
         engine.gate.set()
 
@@ -29,7 +29,7 @@ def client(url: str, name: str) -> Client:
 def test_a_batch_is_charged_whole_listed_as_jobs_and_private(served, photo):
     url, runtime, engine = served
     ann, ben = client(url, "ann"), client(url, "ben")
-    poses = [t.id for t in runtime.service.poses.query(limit=9)[0]]
+    poses = [t.id for t in runtime.services.poses.library.query(limit=9)[0]]
 
     started = ann.predict(handle_file(str(photo)), poses[:3], "sd", False, "anime", 11, api_name="/generate_batch")
     assert started["message"] == "Avatar generations started"

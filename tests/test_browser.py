@@ -17,7 +17,7 @@ from PIL import Image
 import app
 from avatargen.runtime import Runtime
 from avatargen.settings import Settings
-from tests.conftest import FakeEngine, make_runtime
+from tests.conftest import FakeEngine, generate_batch, make_runtime
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = [
@@ -48,12 +48,12 @@ class Served:
     engine: FakeEngine
 
     def user(self, name: str, credits: int = 100) -> str:
-        self.runtime.service.add_user(name, password=PASSWORD, credits=credits)
+        self.runtime.services.users.add(name, password=PASSWORD, credits=credits)
         return name
 
     def generations(self, name: str) -> list:
-        service = self.runtime.service
-        return service.list_generations(service.user_for(name), limit=100)[0]
+        services = self.runtime.services
+        return services.generations.page(services.users.user_for(name), limit=100)[0]
 
 
 @pytest.fixture(scope="module")
@@ -236,7 +236,7 @@ def test_a_failed_pose_extraction_leaves_the_page_usable(browser, served, tmp_pa
     toast(page, "person")
     no_error_badges(page)
     tile(page, "poses", 0).click()  # the gallery still answers
-    expect(page.locator("#chosen")).to_contain_text(served.runtime.service.poses.query(limit=1)[0][0].name)
+    expect(page.locator("#chosen")).to_contain_text(served.runtime.services.poses.library.query(limit=1)[0][0].name)
     no_error_badges(page)
 
 
@@ -253,7 +253,7 @@ def test_the_highlight_follows_the_pose_across_pages_filters_and_own_poses(brows
     page.locator("#previous").click()
     expect(tile(page, "poses", 5).locator(".caption-label")).to_have_text(f"✓ {sixth}", timeout=WAIT)
 
-    category = served.runtime.service.poses.query(search=sixth, limit=1)[0][0].category
+    category = served.runtime.services.poses.library.query(search=sixth, limit=1)[0][0].category
     page.get_by_label("Category").click()
     page.get_by_role("option", name=category, exact=True).click()
     expect(page.locator("#poses .caption-label").filter(has_text="✓")).to_have_count(1, timeout=WAIT)
@@ -283,7 +283,7 @@ def test_no_match_is_visible_and_clear_filters_brings_the_poses_back(browser, se
     expect(page.locator("#no-match")).to_be_visible(timeout=WAIT)
     expect(page.locator("#poses")).to_be_hidden()
     page.locator("#no-match-clear").click()
-    expect(page.locator("#pose-page")).to_contain_text(f"{len(served.runtime.service.poses)} poses", timeout=WAIT)
+    expect(page.locator("#pose-page")).to_contain_text(f"{len(served.runtime.services.poses.library)} poses", timeout=WAIT)
     expect(page.locator("#no-match")).to_be_hidden()
     expect(page.locator("#search input, #search textarea").first).to_have_value("")
 
@@ -355,12 +355,12 @@ def test_one_tile_per_pose_and_a_switcher_for_its_views_and_framings(browser, se
     from playwright.sync_api import expect
 
     page = sign_in(browser, served, served.user("gus"))
-    bases = len(served.runtime.service.poses.base_poses())
+    bases = len(served.runtime.services.poses.library.base_poses())
     page.locator("#grouped input").check()
     expect(page.locator("#pose-page")).to_contain_text(f"· {bases} poses", timeout=WAIT)
     tile(page, "poses", 0).click()
     expect(page.locator("#variant")).to_be_visible(timeout=WAIT)
-    poses = served.runtime.service.poses
+    poses = served.runtime.services.poses
     first = poses.query(group=True, limit=1)[0][0]
     other = next(t for t in poses.variants(first.base_pose) if t.id != first.id)
     expect(page.locator("#chosen")).to_contain_text(first.name, timeout=WAIT)
@@ -449,7 +449,7 @@ def test_history_shows_names_details_failures_and_deletes_only_when_confirmed(br
 
     name = served.user("liam")
     page = sign_in(browser, served, name)
-    first = served.runtime.service.poses.query(limit=1)[0][0]
+    first = served.runtime.services.poses.library.query(limit=1)[0][0]
     start_batch(page, [0])
     expect(page.locator("#status")).to_contain_text("Done", timeout=WAIT)
     engine.fail_with = RuntimeError("the GPU caught fire")
@@ -512,14 +512,14 @@ def test_history_pages(browser, served, photo):
     from playwright.sync_api import expect
 
     name = served.user("mia")
-    service = served.runtime.service
-    user = service.user_for(name)
-    poses = [t.id for t in service.poses.query(limit=7)[0]]
+    services = served.runtime.services
+    user = services.users.user_for(name)
+    poses = [t.id for t in services.poses.library.query(limit=7)[0]]
     made = []
     for chosen in (poses, poses[:6]):  # two batches, one after the other: both fit under the jobs-in-flight limit
-        made += service.create_generations(user, photo=photo, pose_ids=chosen)
+        made += generate_batch(services, user, photo=photo, pose_ids=chosen)
         for _ in range(600):
-            if not service.jobs(user):
+            if not services.generations.jobs(user):
                 break
             time.sleep(0.1)
     page = sign_in(browser, served, name)

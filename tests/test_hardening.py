@@ -35,7 +35,7 @@ def served(tmp_path_factory, clock):
         patch.setenv("GRADIO_TEMP_DIR", str(uploads))
         with serve(settings, schedule=Schedule(clock=clock)) as launched:
             for name in ("alice", "bob", "carol"):
-                launched.runtime.service.add_user(name, password=f"{name}-password")
+                launched.runtime.services.users.add(name, password=f"{name}-password")
             yield launched.url, launched.runtime, uploads, launched.api
 
 
@@ -191,9 +191,9 @@ def test_saved_poses_are_capped_per_person_and_names_must_be_text(served, photo)
     assert message == "You have 1 saved poses, the most one person can keep; delete one to save another."
     carol.predict(saved["id"], api_name="/delete_pose")
     with pytest.raises(UserError, match="the most one person can keep"):  # the service checks it too
-        user = runtime.service.user_for("carol")
-        runtime.service.extract_pose(user, photo=photo)
-        runtime.service.extract_pose(user, photo=photo)
+        user = runtime.services.users.user_for("carol")
+        runtime.services.poses.extract(user, photo=photo)
+        runtime.services.poses.extract(user, photo=photo)
 
 
 def test_a_shared_upload_is_purged_only_after_its_last_use(tmp_path, monkeypatch):

@@ -9,11 +9,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import BigInteger, inspect, text
-from sqlmodel import SQLModel
+from sqlmodel import Session, SQLModel
 
+from avatargen.credits.ledger import lock_user
 from avatargen.db import connect
-from avatargen.db import queries as db
 from avatargen.db.tables import Generation
+from tests.conftest import generate_one
 
 ROOT = Path(__file__).parents[1]
 MIGRATE = (
@@ -39,26 +40,26 @@ def test_migrations_build_exactly_the_models_schema_on_postgres(postgres):
     engine.dispose()
 
 
-def test_the_largest_seed_and_stats_round_trip_as_plain_numbers(settings, service, runtime, photo, pose_id):
-    user = service.add_user("numbers", password="password")
-    generation = service.create_generation(user, photo=photo, pose_id=pose_id, seed=2**32 - 1)
+def test_the_largest_seed_and_stats_round_trip_as_plain_numbers(settings, services, runtime, photo, pose_id):
+    user = services.users.add("numbers", password="password")
+    generation = generate_one(services, user, photo=photo, pose_id=pose_id, seed=2**32 - 1)
     assert runtime.queue.run_next()
-    with service.session() as session:
+    with Session(services.database, expire_on_commit=False) as session:
         assert session.get(Generation, generation.id).seed == 2**32 - 1
-    stats = service.stats(user)
+    stats = services.generations.stats(user)
     assert type(stats["averageProcessingTime"]) is float and stats["completedGenerations"] == 1
 
 
-def test_a_debit_waits_for_the_row_lock_held_by_another(settings, service):
+def test_a_debit_waits_for_the_row_lock_held_by_another(settings, services):
     """A second locker blocks until the first commits (PostgreSQL: `SELECT … FOR UPDATE`; SQLite: its write lock)."""
-    user = service.add_user("locked", password="password")
+    user = services.users.add("locked", password="password")
     order: list[str] = []
-    first = service.session()
-    db.lock_user(first, user.id)
+    first = Session(services.database, expire_on_commit=False)
+    lock_user(first, user.id)
 
     def second() -> None:
-        with service.session() as session:
-            db.lock_user(session, user.id)
+        with Session(services.database, expire_on_commit=False) as session:
+            lock_user(session, user.id)
             order.append("second")
             session.commit()
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from avatargen.db.tables import CreditTransaction, Generation, User
 from avatargen.settings import Settings
@@ -141,9 +141,9 @@ def cluster(postgres, tmp_path_factory):
         queue_url=redis.url, stale_job_seconds=STALE_S, max_job_attempts=3,
     )  # fmt: skip
     runtime = make_runtime(settings, engine=None)  # this process only reads, writes users and checks
-    runtime.service.add_user("alice", password="alice-pw")
-    runtime.service.add_user("bob", password="bob-password", credits=3)
-    runtime.service.grant_credits("bob", 3)
+    runtime.services.users.add("alice", password="alice-pw")
+    runtime.services.users.add("bob", password="bob-password", credits=3)
+    runtime.services.grant_credits("bob", 3)
     built = Cluster(settings, redis, base)
     built.start_front()
     built.start_front()
@@ -181,14 +181,14 @@ def test_both_front_ends_share_one_state(served, cluster, photo):
 
 def test_200_jobs_survive_a_killed_worker_a_restarted_worker_and_a_restarted_redis(cluster, photo, tmp_path):
     built, runtime = cluster
-    service = runtime.service
+    services = runtime.services
     built.stop_workers()
     for _ in range(3):
         built.start_worker(slow_fake=True)
     names = [f"crowd{index:02d}" for index in range(USERS)]
     for name in names:
-        service.add_user(name, password=f"{name}-password", credits=100)  # room for 10 jobs of up to 10 credits
-    pose_id = service.poses.query(limit=1)[0][0].id
+        services.users.add(name, password=f"{name}-password", credits=100)  # room for 10 jobs of up to 10 credits
+    pose_id = services.poses.library.query(limit=1)[0][0].id
     with Image.open(photo) as original:  # each person their own bytes: Gradio shares one upload copy per content
         photos = []
         for index in range(USERS):
@@ -224,7 +224,7 @@ def test_200_jobs_survive_a_killed_worker_a_restarted_worker_and_a_restarted_red
         sender.start()
 
     def finished() -> int:
-        with service.session() as session:
+        with Session(services.database, expire_on_commit=False) as session:
             rows = session.exec(select(Generation.status)).all()
         return sum(status in ("completed", "failed") for status in rows)
 
@@ -236,7 +236,7 @@ def test_200_jobs_survive_a_killed_worker_a_restarted_worker_and_a_restarted_red
             time.sleep(0.2)
 
     def pending() -> int:
-        with service.session() as session:
+        with Session(services.database, expire_on_commit=False) as session:
             return len(session.exec(select(Generation.id).where(Generation.status == "pending")).all())
 
     baseline = finished()  # the scenario's jobs
@@ -267,7 +267,7 @@ def test_200_jobs_survive_a_killed_worker_a_restarted_worker_and_a_restarted_red
     report = built.status()
     assert report["jobs"]["pending"] == report["jobs"]["processing"] == 0
     assert len(report["workers"]) == 2  # the untouched one and the new one; the killed one went silent
-    with service.session() as session:
+    with Session(services.database, expire_on_commit=False) as session:
         for name in names:
             user = session.exec(select(User).where(User.username == name)).one()
             rows = {g.id: g for g in session.exec(select(Generation).where(Generation.user_id == user.id))}
@@ -283,7 +283,7 @@ def test_200_jobs_survive_a_killed_worker_a_restarted_worker_and_a_restarted_red
                     -row.credit_used
                 ]
             balance = sum(t.delta for t in ledger)
-            assert balance == service.credits(user)["balance"] >= 0
+            assert balance == services.ledger.statement(user)["balance"] >= 0
             assert balance == 100 - sum(row.credit_used for row in rows.values() if row.status == "completed")
         every = session.exec(select(Generation)).all()
     keys = {g.input_image_path for g in every} | {g.output_image_path for g in every if g.output_image_path}

@@ -17,11 +17,13 @@ from gradio_client import Client, handle_file
 import app
 from avatargen import settings as settings_module
 from avatargen.accounts.requester import HF_PREFIX
+from avatargen.accounts.users import find as find_user
+from avatargen.db.connect import transaction
 from avatargen.engine import zerogpu
 from avatargen.errors import UserError
 from avatargen.settings import Settings
 from avatargen.web.api import Api
-from tests.conftest import make_runtime
+from tests.conftest import generate_one, make_runtime
 from tests.helpers import refused, serve, wait_until_done
 
 HUB_USERS = {"hf_token_of_bob": "bob-hf", "hf_token_of_odd": "odd name!"}
@@ -83,10 +85,8 @@ def test_signed_out_visitors_browse_but_are_asked_to_sign_in(space, photo):
     assert "Sign in with Hugging Face to see your generations" in refused(
         lambda: visitor.predict(api_name="/generations")
     )
-    with runtime.service.session() as session:  # nobody was created or charged
-        from avatargen.db import queries as db
-
-        assert db.get_user(session, "local") is None
+    with transaction(runtime.services.database) as session:  # nobody was created or charged
+        assert find_user(session, "local") is None
     config = httpx.get(f"{url}config").text
     assert "Sign in with Hugging Face" in config  # the page offers the login button
 
@@ -96,7 +96,7 @@ def test_hf_users_sign_in_generate_and_keep_their_work_to_themselves(space, phot
     ada = oauth_session(url)
     event, credits = raw_call(url, "credits", [], ada)
     assert event == "complete" and credits[0]["data"]["balance"] == 100  # starting credits on the first visit
-    assert runtime.service.user_for(HF_PREFIX + "ada").username == "hf:ada"
+    assert runtime.services.users.user_for(HF_PREFIX + "ada").username == "hf:ada"
 
     bob = Client(url, token="hf_token_of_bob", verbose=False)  # a script with a Hugging Face token
     pose_id = bob.predict(limit=1, api_name="/poses")["data"][0]["id"]
@@ -126,9 +126,9 @@ def test_an_expired_oauth_session_counts_as_signed_out():
     assert requester(types.SimpleNamespace(request=request), "hf") is None
 
 
-def test_password_accounts_cannot_take_a_hugging_face_name(service):
+def test_password_accounts_cannot_take_a_hugging_face_name(services):
     with pytest.raises(UserError, match="cannot contain ':'"):
-        service.add_user("hf:ada", password="long-enough")
+        services.users.add("hf:ada", password="long-enough")
 
 
 def test_a_space_signs_in_with_hugging_face_and_keeps_its_data(monkeypatch, tmp_path):
@@ -156,26 +156,27 @@ def test_a_space_signs_in_with_hugging_face_and_keeps_its_data(monkeypatch, tmp_
 def test_daily_credits_top_up_once_per_day_under_racing_first_requests(tmp_path, fake_engine, monkeypatch):
     settings = Settings(data_dir=tmp_path / "data", engine="tiny", auth="hf", starting_credits=5, daily_credits=20)
     runtime = make_runtime(settings, fake_engine)
-    service = runtime.service
+    services = runtime.services
     try:
         results = []
-        threads = [threading.Thread(target=lambda: results.append(service.user_for("hf:ada").id)) for _ in range(8)]
+        visit = lambda: results.append(services.users.user_for("hf:ada").id)  # noqa: E731
+        threads = [threading.Thread(target=visit) for _ in range(8)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
         assert len(set(results)) == 1
-        user = service.user_for("hf:ada")
-        ledger = service.credits(user)["transactions"]
+        user = services.users.user_for("hf:ada")
+        ledger = services.ledger.statement(user)["transactions"]
         assert sorted((t["reason"], t["delta"]) for t in ledger) == [("daily", 15), ("grant", 5)]
-        assert service.credits(user)["balance"] == 20
-        assert service.top_up_daily(user) == 0  # once a day
+        assert services.ledger.statement(user)["balance"] == 20
+        assert services.ledger.top_up_daily(user) == 0  # once a day
 
         import avatargen.generations.service as service_module
 
         tomorrow = service_module.utcnow() + timedelta(days=1)
         monkeypatch.setattr(service_module, "utcnow", lambda: tomorrow)
-        assert service.top_up_daily(user) == 0  # a balance at the floor needs nothing
+        assert services.ledger.top_up_daily(user) == 0  # a balance at the floor needs nothing
     finally:
         runtime.close()
 
@@ -183,20 +184,20 @@ def test_daily_credits_top_up_once_per_day_under_racing_first_requests(tmp_path,
 def test_placeholder_fallback_generations_are_free(tmp_path, fake_engine, photo):
     settings = Settings(data_dir=tmp_path / "data", engine="auto")
     runtime = make_runtime(settings, fake_engine)  # the fake engine is a placeholder, like the tiny fallback
-    service = runtime.service
+    services = runtime.services
     try:
-        user = service.user_for(None)
-        pose_id = service.poses.query(limit=1)[0][0].id
-        assert service.price("hd", True) == 10  # not known yet: the engine has not loaded
-        early = service.create_generation(user, photo=photo, pose_id=pose_id, quality="hd", priority=True)
-        assert early.credit_used == 10 and service.credits(user)["balance"] == 90
+        user = services.users.user_for(None)
+        pose_id = services.poses.library.query(limit=1)[0][0].id
+        assert services.generations.price("hd", True) == 10  # not known yet: the engine has not loaded
+        early = generate_one(services, user, photo=photo, pose_id=pose_id, quality="hd", priority=True)
+        assert early.credit_used == 10 and services.ledger.statement(user)["balance"] == 90
         runtime.queue.run_next()  # the engine loads: a placeholder
-        done = service.get_generation(user, early.id)
+        done = services.generations.get(user, early.id)
         assert (done.status, done.placeholder, done.credit_used) == ("completed", True, 0)
-        assert service.credits(user)["balance"] == 100  # refunded once made
+        assert services.ledger.statement(user)["balance"] == 100  # refunded once made
 
-        assert service.price("hd", True) == 0  # now known: shown and charged as free
-        later = service.create_generation(user, photo=photo, pose_id=pose_id, quality="hd", priority=True)
+        assert services.generations.price("hd", True) == 0  # now known: shown and charged as free
+        later = generate_one(services, user, photo=photo, pose_id=pose_id, quality="hd", priority=True)
         assert (later.credit_used, later.placeholder, later.to_public()["placeholder"]) == (0, True, True)
         assert app.engine_notice(runtime).startswith("⚠️ **Placeholder mode.**")
         assert "free" in app.engine_notice(runtime)
@@ -204,14 +205,14 @@ def test_placeholder_fallback_generations_are_free(tmp_path, fake_engine, photo)
         runtime.close()
 
 
-def test_explicit_tiny_keeps_normal_prices(runtime, service, photo, pose_id):
+def test_explicit_tiny_keeps_normal_prices(runtime, services, photo, pose_id):
     runtime.engine.get()
-    user = service.user_for(None)
-    assert service.price("sd", False) == 5
-    assert service.create_generation(user, photo=photo, pose_id=pose_id).credit_used == 5
+    user = services.users.user_for(None)
+    assert services.generations.price("sd", False) == 5
+    assert generate_one(services, user, photo=photo, pose_id=pose_id).credit_used == 5
 
 
-def test_zero_gpu_runs_the_job_inside_spaces_gpu_within_the_request(runtime, service, photo, pose_id, monkeypatch):
+def test_zero_gpu_runs_the_job_inside_spaces_gpu_within_the_request(runtime, services, photo, pose_id, monkeypatch):
     calls = []
 
     def gpu(duration):
@@ -229,7 +230,7 @@ def test_zero_gpu_runs_the_job_inside_spaces_gpu_within_the_request(runtime, ser
     monkeypatch.setenv("SPACES_ZERO_GPU", "true")
     zerogpu._gpu_function.cache_clear()
     try:
-        api = Api(service, thumbnails=runtime.settings.cache_dir / "thumbnails", run_inline=runtime.run_queued)
+        api = Api(services, thumbnails=runtime.settings.cache_dir / "thumbnails", run_inline=runtime.run_queued)
         record = api.generate(str(photo), pose_id, "sd", False, "realistic", None)["data"]
     finally:
         zerogpu._gpu_function.cache_clear()

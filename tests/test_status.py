@@ -1,13 +1,14 @@
 """`python -m avatargen status` on both backends: queue depth per priority, workers alive, jobs per state."""
 
 from avatargen.generations.health import render, status
+from tests.conftest import generate_one
 from tests.helpers import wait_for
 
 
-def test_status_reports_the_queue_the_workers_the_jobs_and_the_oldest_wait(settings, runtime, service, photo, pose_id):
-    user = service.add_user("watched", password="password")
+def test_status_reports_the_queue_the_workers_the_jobs_and_the_oldest_wait(settings, runtime, services, photo, pose_id):
+    user = services.users.add("watched", password="password")
     for priority in (False, True, False):
-        service.create_generation(user, photo=photo, pose_id=pose_id, priority=priority)
+        generate_one(services, user, photo=photo, pose_id=pose_id, priority=priority)
     report = status(settings)
     assert report["queue"] == {"priority": 1, "normal": 2}
     assert report["jobs"] == {"pending": 3, "processing": 0, "completed": 0, "failed": 0}

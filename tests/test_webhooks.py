@@ -5,12 +5,12 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from sqlmodel import Session
 
-from avatargen.db import queries as db
 from avatargen.errors import UserError
-from avatargen.generations.webhooks import sign
+from avatargen.generations.webhooks import set_person_webhook, sign
 from avatargen.schedule import Schedule
-from tests.conftest import make_runtime
+from tests.conftest import generate_one, make_runtime
 
 SECRET = "test-secret"
 
@@ -74,12 +74,12 @@ def hooked(settings, fake_engine, clock):
 
 def test_a_completed_job_is_posted_signed_and_retried_with_back_off(hooked, clock, photo, pose_id):
     receiver = Receiver(failures=2)
-    service = hooked.service
-    user = service.add_user("hooked", password="password")
-    with service.session() as session:
-        db.set_person_webhook(session, user_id=user.id, url=f"{receiver.url}/person")
+    services = hooked.services
+    user = services.users.add("hooked", password="password")
+    with Session(services.database, expire_on_commit=False) as session:
+        set_person_webhook(session, user_id=user.id, url=f"{receiver.url}/person")
         session.commit()
-    generation = service.create_generation(user, photo=photo, pose_id=pose_id)
+    generation = generate_one(services, user, photo=photo, pose_id=pose_id)
     assert hooked.queue.run_next()
 
     def later(seconds: float) -> int:
@@ -102,12 +102,12 @@ def test_a_completed_job_is_posted_signed_and_retried_with_back_off(hooked, cloc
 
 def test_a_request_url_wins_over_the_person_url_and_failures_are_posted_too(hooked, photo, pose_id, fake_engine):
     person, request = Receiver(), Receiver()
-    service = hooked.service
-    user = service.add_user("both", password="password")
-    with service.session() as session:
-        db.set_person_webhook(session, user_id=user.id, url=person.url)
+    services = hooked.services
+    user = services.users.add("both", password="password")
+    with Session(services.database, expire_on_commit=False) as session:
+        set_person_webhook(session, user_id=user.id, url=person.url)
         session.commit()
-    generation = service.create_generation(user, photo=photo, pose_id=pose_id, webhook_url=f"{request.url}/job")
+    generation = generate_one(services, user, photo=photo, pose_id=pose_id, webhook_url=f"{request.url}/job")
     fake_engine.fail_with = RuntimeError("out of memory")
     assert hooked.queue.run_next()
     [post] = request.wait(1)
@@ -119,23 +119,23 @@ def test_a_request_url_wins_over_the_person_url_and_failures_are_posted_too(hook
 
 def test_a_slow_receiver_never_holds_up_the_worker(hooked, photo, pose_id):
     receiver = Receiver(held=True)
-    service = hooked.service
-    user = service.add_user("patient", password="password")
-    with service.session() as session:
-        db.set_person_webhook(session, user_id=user.id, url=receiver.url)
+    services = hooked.services
+    user = services.users.add("patient", password="password")
+    with Session(services.database, expire_on_commit=False) as session:
+        set_person_webhook(session, user_id=user.id, url=receiver.url)
         session.commit()
-    made = [service.create_generation(user, photo=photo, pose_id=pose_id, seed=seed) for seed in (1, 2)]
+    made = [generate_one(services, user, photo=photo, pose_id=pose_id, seed=seed) for seed in (1, 2)]
     while hooked.queue.run_next():
         pass
-    assert all(service.get_generation(user, g.id).status == "completed" for g in made)
+    assert all(services.generations.get(user, g.id).status == "completed" for g in made)
     assert receiver.posts == []  # both jobs done while the receiver has not answered the first post
     receiver.answer.set()
     assert len(receiver.wait(2, timeout=20)) == 2
 
 
 def test_a_bad_webhook_url_is_refused_before_charging(hooked, photo, pose_id):
-    service = hooked.service
-    user = service.add_user("typo", password="password")
+    services = hooked.services
+    user = services.users.add("typo", password="password")
     with pytest.raises(UserError, match="webhook URL must be an http"):
-        service.create_generation(user, photo=photo, pose_id=pose_id, webhook_url="ftp://example.com/x")
-    assert service.credits(user)["balance"] == 100 and service.list_generations(user)[1] == 0
+        generate_one(services, user, photo=photo, pose_id=pose_id, webhook_url="ftp://example.com/x")
+    assert services.ledger.statement(user)["balance"] == 100 and services.generations.page(user)[1] == 0

@@ -55,13 +55,21 @@ class RateLimits:
                 f"Try again in {wait} s. You were not charged."
             )
 
-    def check_in_flight(self, user: User, count: int) -> None:
-        """Refuse a new job when `count` (this person's pending and processing jobs) is at the tier's limit."""
+    def check_room(self, user: User, flying: int, adding: int) -> None:
+        """Refuse new jobs when this person's `flying` (pending and processing) jobs are at the tier's limit, or
+        when all `adding` of a request would take them past it."""
         limit = self.in_flight.get(user.role, 0)
-        if limit and count >= limit:
+        if not limit:
+            return
+        if flying >= limit:
             raise RateLimited(
-                f"You have {count} jobs in flight; the limit is {limit}. "
+                f"You have {flying} jobs in flight; the limit is {limit}. "
                 "Wait for one to finish, then try again. You were not charged."
+            )
+        if flying + adding > limit:
+            raise RateLimited(
+                f"These {adding} generations would make {flying + adding} jobs in flight; the limit is {limit}. "
+                "Pick fewer poses or wait for some to finish. You were not charged."
             )
 
     def _redis_hit(self, user_id: int, now: float) -> tuple[int, float]:

@@ -1,11 +1,13 @@
 """Database set-up: the SQLAlchemy engine per URL, and the schema brought to the newest migration at start."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, event, text
-from sqlmodel import create_engine
+from sqlmodel import Session, create_engine
 
 MIGRATION_LOCK = 0x61766174  # PostgreSQL advisory lock key held while migrating ("avat")
 
@@ -47,3 +49,13 @@ def init_db(engine: Engine) -> None:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         command.upgrade(alembic_config(connection), "head")
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Session]:
+    """One transaction: committed when the block ends, rolled back when it raises.
+
+    The services own every transaction; query functions never commit. Rows stay readable after it ends.
+    """
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        yield session

@@ -2,9 +2,10 @@
 
 import uuid
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from sqlalchemy import JSON, BigInteger, Column, Index
-from sqlmodel import Field, SQLModel
+from sqlmodel import AutoString, Field, SQLModel
 
 
 def utcnow() -> datetime:
@@ -15,11 +16,40 @@ def iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+# Stored as plain text columns (sa_type=AutoString), so the schema stays what the migrations built.
+class Role(StrEnum):
+    user = "user"
+    admin = "admin"
+
+
+class Reason(StrEnum):
+    """Why a balance changed."""
+
+    grant = "grant"  # the starting credits
+    daily = "daily"  # the daily top-up
+    generation = "generation"  # a charge (negative)
+    refund = "refund"
+    admin = "admin"  # `python -m avatargen credits grant`
+
+
+class Status(StrEnum):
+    """pending → processing → completed | failed."""
+
+    pending = "pending"
+    processing = "processing"
+    completed = "completed"
+    failed = "failed"
+
+
+UNFINISHED = (Status.pending, Status.processing)
+FINISHED = (Status.completed, Status.failed)
+
+
 # A person who signs in; the balance is the sum of their ledger.
 class User(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(unique=True, index=True, max_length=64)
-    role: str = "user"  # user | admin
+    role: Role = Field(default=Role.user, sa_type=AutoString)
     password_hash: str | None = None  # scrypt, password auth only
     created_at: datetime = Field(default_factory=utcnow)
 
@@ -29,7 +59,7 @@ class CreditTransaction(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="user.id", index=True)
     delta: int
-    reason: str  # grant | daily | generation | refund | admin
+    reason: Reason = Field(sa_type=AutoString)
     generation_id: str | None = Field(default=None, index=True)
     created_at: datetime = Field(default_factory=utcnow)
 
@@ -62,7 +92,7 @@ class Generation(SQLModel, table=True):
     seed: int = Field(sa_type=BigInteger)  # 0 … 2**32-1: wider than PostgreSQL's INTEGER
     width: int
     height: int
-    status: str = Field(default="pending", index=True)  # pending | processing | completed | failed
+    status: Status = Field(default=Status.pending, index=True, sa_type=AutoString)
     error_message: str | None = None
     credit_used: int
     progress: float = 0.0  # share of denoising steps done
@@ -93,7 +123,7 @@ class Generation(SQLModel, table=True):
             "seed": self.seed,
             "width": self.width,
             "height": self.height,
-            "status": self.status,
+            "status": str(self.status),
             "progress": round(self.progress, 3),
             "errorMessage": self.error_message,
             "placeholder": self.placeholder,

@@ -1,16 +1,40 @@
 """Health for `python -m avatargen status`: queue depth per priority, workers alive, jobs per state, oldest pending."""
 
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 
-from sqlmodel import Session
+from sqlalchemy import func
+from sqlmodel import Session, select
 
 from avatargen.db import connect
-from avatargen.db import queries as db
-from avatargen.db.tables import utcnow
+from avatargen.db.tables import Generation, Status, WorkerBeat, utcnow
 from avatargen.generations.queue import JobQueue
 from avatargen.settings import Settings
 
-STATES = ("pending", "processing", "completed", "failed")
+
+def beat(session: Session, *, name: str, threads: int, started_at: datetime, now: datetime) -> None:
+    """Record that worker process `name` is alive now."""
+    session.merge(WorkerBeat(name=name, threads=threads, started_at=started_at, seen_at=now))
+
+
+def forget_worker(session: Session, name: str) -> None:
+    row = session.get(WorkerBeat, name)
+    if row is not None:
+        session.delete(row)
+
+
+def _worker_beats(session: Session, *, seen_after: datetime) -> Sequence[WorkerBeat]:
+    query = select(WorkerBeat).where(WorkerBeat.seen_at >= seen_after).order_by(WorkerBeat.started_at)
+    return session.exec(query).all()
+
+
+def _jobs_by_state(session: Session) -> dict[str, int]:
+    rows = session.exec(select(Generation.status, func.count()).group_by(Generation.status)).all()
+    return {str(status): count for status, count in rows}
+
+
+def _oldest_pending(session: Session) -> datetime | None:
+    return session.exec(select(func.min(Generation.created_at)).where(Generation.status == Status.pending)).one()
 
 
 def status(settings: Settings) -> dict:
@@ -20,24 +44,24 @@ def status(settings: Settings) -> dict:
     try:
         connect.init_db(database)
         now = utcnow()
-        with Session(database) as session:
-            beats = db.worker_beats(session, seen_after=now - timedelta(seconds=settings.stale_job_seconds))
-            states = db.jobs_by_state(session)
-            oldest = db.oldest_pending(session)
+        with connect.transaction(database) as session:
+            beats = _worker_beats(session, seen_after=now - timedelta(seconds=settings.stale_job_seconds))
+            states = _jobs_by_state(session)
+            oldest = _oldest_pending(session)
     finally:
         database.dispose()
     return {
         "queue": JobQueue(settings.queue_location).depth(),
         "workers": [
             {
-                "name": beat.name,
-                "threads": beat.threads,
-                "seenSecondsAgo": round((now - beat.seen_at).total_seconds(), 1),
-                "upSeconds": round((now - beat.started_at).total_seconds()),
+                "name": worker.name,
+                "threads": worker.threads,
+                "seenSecondsAgo": round((now - worker.seen_at).total_seconds(), 1),
+                "upSeconds": round((now - worker.started_at).total_seconds()),
             }
-            for beat in beats
+            for worker in beats
         ],
-        "jobs": {state: states.get(state, 0) for state in STATES},
+        "jobs": {str(state): states.get(state, 0) for state in Status},
         "oldestPendingSeconds": None if oldest is None else round((now - oldest).total_seconds(), 1),
     }
 

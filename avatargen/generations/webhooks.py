@@ -149,3 +149,15 @@ class Webhooks:
         delivery.attempt += 1
         log.info("webhook %s to %s failed (%s); retrying in %.0f s", delivery.id, host, problem, wait)
         self.schedule.after(wait, partial(self._deliver, delivery))
+
+
+def set_person_webhook(session: Session, *, user_id: int, url: str | None) -> None:
+    """Set (or with None remove) the URL a person's finished generations are posted to."""
+    current = session.exec(
+        select(WebhookTarget).where(WebhookTarget.user_id == user_id, WebhookTarget.generation_id.is_(None))
+    ).first()
+    if current is not None:
+        session.delete(current)
+        session.flush()
+    if url:
+        session.add(WebhookTarget(user_id=user_id, url=url))

@@ -12,7 +12,8 @@ from avatargen.db.tables import Generation
 from avatargen.engine.engine import GenerationRequest
 from avatargen.engine.zerogpu import on_gpu
 from avatargen.errors import UserError
-from avatargen.generations.service import AvatarService
+from avatargen.generations.jobs import Jobs
+from avatargen.generations.pose_book import PoseBook
 from avatargen.poses.library import PoseTemplate, render_openpose
 from avatargen.presets import QUALITIES, STYLES, Style
 
@@ -59,14 +60,17 @@ class LazyEngine:
 class GenerationWorker:
     """The job handler: turns a queued generation id (plus same-size pending ones) into images or refunds."""
 
-    def __init__(self, service: AvatarService, engine: LazyEngine, *, batch_size: int = 1, heartbeat_s: float = 10.0):
-        self.service = service
+    def __init__(
+        self, jobs: Jobs, poses: PoseBook, engine: LazyEngine, *, batch_size: int = 1, heartbeat_s: float = 10.0
+    ):
+        self.jobs = jobs
+        self.poses = poses
         self.engine = engine
         self.batch_size = batch_size
         self.heartbeat_s = heartbeat_s  # how often a held claim says it is alive
 
     def __call__(self, generation_id: str) -> None:
-        batch = self.service.claim_batch(generation_id, size=self.batch_size)
+        batch = self.jobs.claim_batch(generation_id, size=self.batch_size)
         if not batch:  # taken by another worker, finished, or deleted: this message has nothing to do
             return
         with self._heartbeat(batch):
@@ -88,13 +92,11 @@ class GenerationWorker:
                 return
         for generation, image in zip(ready, images, strict=True):
             try:
-                key = self.service.storage.save_image(
-                    image, kind="outputs", user_id=generation.user_id, name=f"avatar-{generation.id}"
-                )
+                key = self.jobs.save_output(generation, image)
             except Exception as error:
                 self._fail(generation, error)
                 continue
-            self.service.complete(generation, key, placeholder=engine.placeholder)
+            self.jobs.complete(generation, key, placeholder=engine.placeholder)
 
     @contextlib.contextmanager
     def _heartbeat(self, batch: list[Generation]):
@@ -104,7 +106,7 @@ class GenerationWorker:
         def beat() -> None:
             while not done.wait(self.heartbeat_s):
                 try:
-                    self.service.heartbeat(batch)
+                    self.jobs.heartbeat(batch)
                 except Exception:
                     log.exception("heartbeat failed")
 
@@ -119,7 +121,7 @@ class GenerationWorker:
     def _fail(self, generation: Generation, error: Exception) -> None:
         log.error("generation %s failed", generation.id, exc_info=error)
         reason = str(error) if isinstance(error, UserError) else "the generator ran into an error"
-        self.service.fail(
+        self.jobs.fail(
             generation.id,
             f"The image could not be generated: {reason.rstrip('.')}. Your {generation.credit_used} credits were "
             "refunded.",
@@ -127,12 +129,12 @@ class GenerationWorker:
         )
 
     def build_request(self, generation: Generation) -> GenerationRequest:
-        pose = self.service.pose_for(generation)
+        pose = self.poses.pose_of(generation.user_id, generation.pose_template_id)
         style = STYLES[generation.style]
         quality = QUALITIES[generation.quality]
         return GenerationRequest(
             pose_image=render_openpose(pose, generation.width, generation.height, mirror=generation.mirrored),
-            identity_images=tuple(self.service.storage.open_image(key) for key in generation.input_image_paths),
+            identity_images=self.jobs.photos(generation),
             prompt=compose_prompt(style, pose),
             negative_prompt=style.negative_prompt,
             # the size the row was charged for, should the presets change while it waits
@@ -151,6 +153,6 @@ class GenerationWorker:
                 return
             last = now
             for generation in batch:
-                self.service.report_progress(generation, step / total)
+                self.jobs.report_progress(generation, step / total)
 
         return report

@@ -26,7 +26,7 @@ def let_go(api: Api, path: str | None) -> None:
 
 def example_poses(api: Api) -> list[PoseTemplate]:
     """A few library poses a first-time visitor can try in one click."""
-    found = [api.service.poses.query(search=words, limit=1)[0] for words in EXAMPLE_SEARCHES]
+    found = [api.services.poses.library.query(search=words, limit=1)[0] for words in EXAMPLE_SEARCHES]
     return [templates[0] for templates in found if templates]
 
 
@@ -47,7 +47,7 @@ def show_picks(ui: Page, api: Api, picks: list[str], quality: str, priority: boo
         if len(templates) > 1:
             info += f"  \n{len(templates)} poses picked: one avatar each."
     tray = [(api.pose_picture(t, TRAY_SIZE), t.name) for t in templates]
-    others = api.service.poses.variants(last.base_pose) if last is not None and last.owner is None else []
+    others = api.services.poses.variants(last.base_pose) if last is not None and last.owner is None else []
     return {
         ui.variant: gr.Dropdown(
             choices=[(t.name, t.id) for t in others], value=last.id if others else None, visible=len(others) > 1

@@ -21,10 +21,10 @@ def show_page(
     query = {f: v for f, v in zip(FACET_LABELS, values, strict=True) if v and v != ANY}
     query |= {"search": search_words(search), "limit": PAGE_SIZE, "group": bool(group)}
     page = max(page, 0)
-    templates, total = api.service.poses.query(offset=page * PAGE_SIZE, **query)
+    templates, total = api.services.poses.library.query(offset=page * PAGE_SIZE, **query)
     if not templates and total:  # past the last page (the filters changed meanwhile): the last one
         page = (total - 1) // PAGE_SIZE
-        templates, total = api.service.poses.query(offset=page * PAGE_SIZE, **query)
+        templates, total = api.services.poses.library.query(offset=page * PAGE_SIZE, **query)
     mine = api.my_poses(request)
     pages = max(1, -(-total // PAGE_SIZE))
     if not total:

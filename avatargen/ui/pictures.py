@@ -20,7 +20,7 @@ def templates_of(api: Api, pose_ids: list[str], request: gr.Request) -> list[Pos
 
     Library poses come from memory; the person's own are read once, and only when an id is not a library one.
     """
-    library = api.service.poses
+    library = api.services.poses.library
     mine = {} if all(p in library for p in pose_ids) else {t.id: t for t in api.my_poses(request)}
     return [library.get(p) if p in library else mine[p] for p in pose_ids if p in library or p in mine]
 

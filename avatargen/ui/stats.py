@@ -28,7 +28,7 @@ def every_day(days: pd.DataFrame) -> pd.DataFrame:
 def show(ui: Page, api: Api, request: gr.Request) -> dict:
     if api.visitor(request) is None:
         return {ui.stats: f"{SIGN_IN} to see your stats and credits."}
-    credits = api.service.credits(api.user(request), limit=LEDGER_ROWS)
+    credits = api.services.ledger.statement(api.user(request), limit=LEDGER_ROWS)
     breakdown = api.breakdown(request)["data"]
     days = every_day(pd.DataFrame(breakdown["day"], columns=["day", "generations", "credits"]))
     styles = pd.DataFrame(breakdown["style"], columns=["style", "generations", "credits"])

@@ -11,13 +11,16 @@ from gradio.components.api_component import Api as RawValue
 from PIL import Image
 
 from avatargen.accounts.requester import requester
+from avatargen.db.paging import MAX_PAGE
 from avatargen.db.tables import User
 from avatargen.errors import UserError
-from avatargen.generations.service import MAX_BATCH, MAX_PAGE, MAX_SEED, AvatarService
+from avatargen.generations.options import MAX_BATCH, MAX_SEED, GenerationOptions
+from avatargen.generations.pose_book import MAX_NAME
 from avatargen.poses.library import PoseTemplate, thumbnail_image, thumbnail_path
 from avatargen.presets import QUALITIES, STYLES
 from avatargen.schedule import Schedule
-from avatargen.storage.store import load_photo
+from avatargen.services import Services
+from avatargen.storage.photos import load_photo
 from avatargen.web import params
 from avatargen.web.downloads import PrivateCopies
 from avatargen.web.errors import user_errors
@@ -26,7 +29,6 @@ from avatargen.web.uploads import UploadPurge, discarding_uploads, more_uploads,
 MAX_POSES_PAGE = 200
 MAX_OFFSET = 10_000_000
 MAX_SEARCH = 100  # characters of pose search text
-MAX_NAME = 60  # characters of a custom pose's name
 FACETS = ("category", "gender", "view", "framing")
 
 
@@ -41,13 +43,13 @@ class Api:
 
     def __init__(
         self,
-        service: AvatarService,
+        services: Services,
         *,
         thumbnails: Path,
         run_inline: Callable[[str], None] | None = None,
         schedule: Schedule | None = None,
     ):
-        self.service = service
+        self.services = services
         self.thumbnails = thumbnails
         schedule = schedule or Schedule(name="avatargen-expiry")  # purged uploads, expired downloads
         self.uploads = UploadPurge(schedule)
@@ -56,17 +58,17 @@ class Api:
 
     def user(self, request: gr.Request | None, *, to: str = "continue") -> User:
         """The person making this request; a signed-out visitor is asked to sign in `to` do what they tried."""
-        auth = self.service.settings.auth
+        auth = self.services.settings.auth
         name = requester(request, auth)
         if name is None and auth != "none":
             raise UserError(f"Sign in {'with Hugging Face ' if auth == 'hf' else ''}to {to}.")
-        return self.service.user_for(name)
+        return self.services.users.user_for(name)
 
     def visitor(self, request: gr.Request | None) -> User | None:
         """The person making this request, or None for a signed-out visitor (who may still browse)."""
-        auth = self.service.settings.auth
+        auth = self.services.settings.auth
         name = requester(request, auth)
-        return None if name is None and auth != "none" else self.service.user_for(name)
+        return None if name is None and auth != "none" else self.services.users.user_for(name)
 
     def generate(
         self,
@@ -105,45 +107,41 @@ class Api:
     def _start(self, photo, pose_ids, quality, priority, style, seed, more_photos, mirror, request) -> list:
         """The options of /generate and /generate_batch, parsed once; on ZeroGPU the jobs run before answering."""
         user = self.user(request, to="generate avatars")
-        generations = self.service.create_generations(
-            user,
-            photo=uploaded("photo", photo),
-            pose_ids=pose_ids,
+        options = GenerationOptions(
             quality=params.choice("quality", quality, QUALITIES),
             priority=params.flag("priority", priority),
             style=params.choice("style", style, STYLES),
             seed=params.whole("seed", seed, lo=0, hi=MAX_SEED, default=None),
-            more_photos=more_uploads(more_photos),
+            more_photos=tuple(more_uploads(more_photos)),
             mirror=params.flag("mirror", mirror),
         )
+        service = self.services.generations
+        generations = service.create(user, photo=uploaded("photo", photo), pose_ids=pose_ids, options=options)
         if self.run_inline is None:
             return generations
         for generation in generations:
             self.run_inline(generation.id)
-        return [self.service.get_generation(user, generation.id) for generation in generations]
+        return [service.get(user, generation.id) for generation in generations]
 
     def jobs(self, request: gr.Request = None) -> dict:
         """Unfinished generations with their queue position (1 = next) and an estimate in seconds."""
-        return {"data": self.service.jobs(self.user(request, to="see your jobs"))}
+        return {"data": self.services.generations.jobs(self.user(request, to="see your jobs"))}
 
     def breakdown(self, request: gr.Request = None) -> dict:
         """Generations and credits per day, style and quality."""
-        return {"data": self.service.breakdown(self.user(request, to="see your stats"))}
+        return {"data": self.services.generations.breakdown(self.user(request, to="see your stats"))}
 
     def history(self, *, limit: int, offset: int, request: gr.Request = None) -> tuple[list[dict], int]:
         """Finished generations (completed or failed), newest first, and how many there are."""
-        rows, total = self.service.list_generations(
-            self.user(request, to="see your generations"),
-            limit=limit,
-            offset=offset,
-            statuses=("completed", "failed"),
+        rows, total = self.services.generations.finished(
+            self.user(request, to="see your generations"), limit=limit, offset=offset
         )
         return [row.to_public() for row in rows], total
 
     def generations(self, limit: int = 20, offset: int = 0, request: gr.Request = None) -> dict:
         limit = params.whole("limit", limit, lo=1, hi=MAX_PAGE, default=20)
         offset = params.whole("offset", offset, lo=0, hi=MAX_OFFSET, default=0)
-        rows, total = self.service.list_generations(
+        rows, total = self.services.generations.page(
             self.user(request, to="see your generations"), limit=limit, offset=offset
         )
         return {
@@ -153,22 +151,23 @@ class Api:
 
     def generation(self, id: str, request: gr.Request = None) -> dict:
         user = self.user(request, to="see your generations")
-        return {"data": self.service.get_generation(user, params.ident("id", id)).to_public()}
+        return {"data": self.services.generations.get(user, params.ident("id", id)).to_public()}
 
     def delete_generation(self, id: str, request: gr.Request = None) -> dict:
-        self.service.delete_generation(self.user(request, to="delete your generations"), params.ident("id", id))
+        self.services.generations.delete(self.user(request, to="delete your generations"), params.ident("id", id))
         return {"message": "Generation deleted successfully"}
 
     def stats(self, request: gr.Request = None) -> dict:
-        return {"data": self.service.stats(self.user(request, to="see your stats"))}
+        return {"data": self.services.generations.stats(self.user(request, to="see your stats"))}
 
     def credits(self, request: gr.Request = None) -> dict:
-        return {"data": self.service.credits(self.user(request, to="see your credits"))}
+        return {"data": self.services.ledger.statement(self.user(request, to="see your credits"))}
 
     def price(self, quality: str = "sd", priority: bool = False) -> dict:
         quality = params.choice("quality", quality, QUALITIES, default="sd")
         priority = params.flag("priority", priority)
-        return {"data": {"quality": quality, "priority": priority, "credits": self.service.price(quality, priority)}}
+        credits = self.services.generations.price(quality, priority)
+        return {"data": {"quality": quality, "priority": priority, "credits": credits}}
 
     def styles(self) -> dict:
         return {"data": [{"id": key, "label": style.label} for key, style in STYLES.items()]}
@@ -188,13 +187,13 @@ class Api:
     ) -> dict:
         """Pose templates. `group`: one per base pose, with the views, framings and variants it offers.
         `mirror`: each as its mirror image (what `/generate` draws with `mirror=true`)."""
-        facets = self.service.poses.facets()
+        facets = self.services.poses.facets()
         group, mirror = params.flag("group", group), params.flag("mirror", mirror)
         filters = {
             facet: params.choice(facet, value or None, facets.get(facet, ()), default=None)
             for facet, value in zip(FACETS, (category, gender, view, framing), strict=True)
         }
-        templates, total = self.service.query_poses(
+        templates, total = self.services.poses.query(
             self.visitor(request),
             **filters,
             search=search_words(search),
@@ -202,7 +201,7 @@ class Api:
             offset=(offset := params.whole("offset", offset, lo=0, hi=MAX_OFFSET, default=0)),
             group=group,
         )
-        records = self.service.poses.grouped_record if group else PoseTemplate.to_public
+        records = self.services.poses.grouped_record if group else PoseTemplate.to_public
         return {
             "data": [records(template.mirrored() if mirror else template) for template in templates],
             "meta": {"total": total, "limit": limit, "offset": offset, "hasMore": offset + len(templates) < total},
@@ -211,18 +210,16 @@ class Api:
 
     def check_photo(self, path: str) -> Image.Image:
         """Decode an upload with the app's own photo checks (the ones generating applies); UserError says why not."""
-        settings = self.service.settings
+        settings = self.services.settings
         return load_photo(path, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_upload_pixels)
 
     def pose(self, id: str, request: gr.Request = None) -> PoseTemplate:
         """A library pose, or one of the person's own."""
-        user = self.visitor(request)
-        return self.service.poses.get(id) if user is None else self.service.pose(user, id)
+        return self.services.poses.pose(self.visitor(request), id)
 
     def my_poses(self, request: gr.Request = None) -> list[PoseTemplate]:
         """The person's own poses (none for a signed-out visitor)."""
-        user = self.visitor(request)
-        return [] if user is None else self.service.my_poses(user)
+        return self.services.poses.mine(self.visitor(request))
 
     def pose_picture(self, template: PoseTemplate, size: tuple[int, int] = (192, 288)) -> str | Image.Image:
         """A pose's picture: library ones are files rendered once; a person's own are drawn each time, so they never
@@ -233,30 +230,31 @@ class Api:
 
     def input_photo(self, id: str, request: gr.Request = None) -> Path:
         """The stored photo a generation was made from (to make it again)."""
-        return self.service.input_path(self.user(request, to="use your photos"), params.ident("id", id))
+        user = self.user(request, to="use your photos")
+        return self.services.generations.input_paths(user, params.ident("id", id))[0]
 
     def more_input_photos(self, id: str, request: gr.Request = None) -> list[Path]:
         """The stored extra photos a generation was made with."""
-        generation = self.service.get_generation(self.user(request, to="use your photos"), params.ident("id", id))
-        return [self.service.storage.path(key) for key in generation.extra_input_paths]
+        user = self.user(request, to="use your photos")
+        return self.services.generations.input_paths(user, params.ident("id", id))[1:]
 
     def facets(self) -> dict[str, list[str]]:
-        return self.service.poses.facets()
+        return self.services.poses.facets()
 
     def extract_pose(self, photo: str | None, name: str | None = None, request: gr.Request = None) -> dict:
         name = params.text("name", name, most=MAX_NAME, default=None)
         user = self.user(request, to="save your own poses")
-        template = self.service.extract_pose(user, photo=uploaded("photo", photo), name=name)
+        template = self.services.poses.extract(user, photo=uploaded("photo", photo), name=name)
         return {"message": "Pose saved to your private poses", "data": template.to_public()}
 
     def delete_pose(self, id: str, request: gr.Request = None) -> dict:
-        self.service.delete_pose(self.user(request, to="delete your poses"), params.ident("id", id))
+        self.services.poses.delete(self.user(request, to="delete your poses"), params.ident("id", id))
         return {"message": "Pose deleted successfully"}
 
     def download_output(self, id: str, request: gr.Request = None) -> str:
         """The output image of the person's own generation, as a private, short-lived file."""
         generation_id = params.ident("id", id)
-        source = self.service.output_path(self.user(request, to="download your avatars"), generation_id)
+        source = self.services.generations.output_path(self.user(request, to="download your avatars"), generation_id)
         return self.private.copy(source, name=f"avatar-{generation_id}.jpg")
 
 

@@ -1,0 +1,114 @@
+"""Generations as a worker sees them: claim, keep alive, report progress, complete or fail (+ refund, once).
+
+A claim is the `attempts` number it set: progress, completion and failure only apply while that claim still holds
+the row, so a worker thought dead that wakes up late changes nothing. Knows nothing of the engine.
+"""
+
+from collections.abc import Callable
+
+from PIL import Image
+from sqlalchemy import Engine
+
+from avatargen.credits import ledger
+from avatargen.db.connect import transaction
+from avatargen.db.tables import Generation, Reason, Status
+from avatargen.generations import queries
+from avatargen.storage.store import Storage
+
+
+def output_name(generation_id: str) -> str:
+    """The name every attempt saves a generation's output under (so a later attempt finds an earlier one's)."""
+    return f"avatar-{generation_id}"
+
+
+class Jobs:
+    def __init__(
+        self,
+        database: Engine,
+        *,
+        storage: Storage,
+        placeholders_free: bool = False,  # an output of the placeholder model is refunded (`auto` fell back)
+        notify: Callable[[str], None] = lambda generation_id: None,  # a generation finished (webhooks)
+    ):
+        self.database = database
+        self.storage = storage
+        self.placeholders_free = placeholders_free
+        self.notify = notify
+
+    def claim(self, generation_id: str) -> Generation | None:
+        with transaction(self.database) as session:
+            if not queries.claim_generation(session, generation_id):
+                return None
+            return session.get(Generation, generation_id)
+
+    def claim_batch(self, generation_id: str, *, size: int) -> list[Generation]:
+        """Claim this generation and up to size-1 more pending ones of the same size (to run in one call)."""
+        first = self.claim(generation_id)
+        if first is None:
+            return []
+        batch = [first]
+        if size > 1:
+            with transaction(self.database) as session:
+                candidates = queries.next_pending_like(session, first, limit=size - 1)
+            batch += [claimed for gid in candidates if (claimed := self.claim(gid)) is not None]
+        return batch
+
+    def is_pending(self, generation_id: str) -> bool:
+        with transaction(self.database) as session:
+            row = session.get(Generation, generation_id)
+        return row is not None and row.status == Status.pending
+
+    def heartbeat(self, batch: list[Generation]) -> None:
+        """Tell other workers these claims are alive (while loading models or waiting for the GPU)."""
+        with transaction(self.database) as session:
+            for generation in batch:
+                queries.touch(session, generation.id, generation.attempts)
+
+    def report_progress(self, generation: Generation, progress: float) -> None:
+        with transaction(self.database) as session:
+            queries.set_progress(session, generation.id, generation.attempts, progress)
+
+    def photos(self, generation: Generation) -> tuple[Image.Image, ...]:
+        """The stored photos of the person a generation was asked with, the first one first."""
+        return tuple(self.storage.open_image(key) for key in generation.input_image_paths)
+
+    def save_output(self, generation: Generation, image: Image.Image) -> str:
+        name = output_name(generation.id)
+        return self.storage.save_image(image, kind="outputs", user_id=generation.user_id, name=name)
+
+    def complete(self, generation: Generation, output_key: str, *, placeholder: bool = False) -> None:
+        """Record the output; a placeholder image is free when `placeholders_free` (its charge is refunded in the
+        same transaction)."""
+        free = placeholder and self.placeholders_free
+        with transaction(self.database) as session:
+            charged = generation.credit_used if free else 0
+            finished = queries.complete_generation(session, generation.id, generation.attempts, output_key, free=free)
+            if finished and charged:
+                refund = {"delta": charged, "reason": Reason.refund, "generation_id": generation.id}
+                ledger.record(session, user_id=generation.user_id, **refund)
+        if not finished:  # deleted, or taken over after this worker was thought dead: the output has no owner
+            self.storage.delete(output_key)
+            return
+        self._drop_earlier_outputs(generation.user_id, generation.id, keep=output_key)
+        self.notify(generation.id)
+
+    def fail(self, generation_id: str, message: str, *, attempt: int | None = None) -> bool:
+        """Mark a processing generation failed and refund it, in one transaction; True only the first time.
+
+        With `attempt`, only while that claim still holds the row."""
+        with transaction(self.database) as session:
+            row = session.get(Generation, generation_id)
+            if row is None or not queries.fail_generation(session, generation_id, message, attempt=attempt):
+                return False
+            ledger.record(
+                session, user_id=row.user_id, delta=row.credit_used, reason=Reason.refund, generation_id=generation_id
+            )
+        self._drop_earlier_outputs(row.user_id, generation_id, keep=None)
+        self.notify(generation_id)
+        return True
+
+    def _drop_earlier_outputs(self, user_id: int, generation_id: str, *, keep: str | None) -> None:
+        """Delete outputs an earlier attempt saved but never recorded (its worker died between the two)."""
+        for key in self.storage.outputs_of(user_id, output_name(generation_id)):
+            if key != keep:
+                self.storage.delete(key)

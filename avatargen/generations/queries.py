@@ -1,0 +1,210 @@
+"""Queries over generations. They take the session and never commit: the services own the transactions."""
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import and_, case, func, or_, update
+from sqlmodel import Session, select
+
+from avatargen.db.tables import UNFINISHED, Generation, Status, utcnow
+
+
+def in_flight(session: Session, user_id: int) -> int:
+    """This person's jobs waiting or running."""
+    query = select(func.count()).where(Generation.user_id == user_id, Generation.status.in_(UNFINISHED))
+    return session.exec(query).one()
+
+
+def unfinished_with_pose(session: Session, *, user_id: int, pose_id: str) -> bool:
+    query = select(Generation.id).where(
+        Generation.user_id == user_id,
+        Generation.pose_template_id == pose_id,
+        Generation.status.in_(UNFINISHED),
+    )
+    return session.exec(query.limit(1)).first() is not None
+
+
+def get_generation(session: Session, *, user_id: int, generation_id: str) -> Generation | None:
+    row = session.get(Generation, generation_id)
+    return row if row is not None and row.user_id == user_id else None
+
+
+def list_generations(
+    session: Session, *, user_id: int, limit: int, offset: int, statuses: Sequence[str] | None = None
+) -> tuple[Sequence[Generation], int]:
+    mine = select(Generation).where(Generation.user_id == user_id)
+    if statuses:
+        mine = mine.where(Generation.status.in_(statuses))
+    total = session.exec(select(func.count()).select_from(mine.subquery())).one()
+    rows = session.exec(mine.order_by(Generation.created_at.desc(), Generation.id).offset(offset).limit(limit)).all()
+    return rows, total
+
+
+def unfinished_generations(session: Session, *, user_id: int) -> Sequence[Generation]:
+    query = (
+        select(Generation)
+        .where(Generation.user_id == user_id, Generation.status.in_(UNFINISHED))
+        .order_by(Generation.created_at, Generation.id)
+    )
+    return session.exec(query).all()
+
+
+def queue_ahead(session: Session, generation: Generation) -> int:
+    """Pending rows of anyone that a worker takes before this pending one (priority first, then oldest)."""
+    older = or_(
+        Generation.created_at < generation.created_at,
+        and_(Generation.created_at == generation.created_at, Generation.id < generation.id),
+    )
+    ahead = and_(Generation.priority, older) if generation.priority else or_(Generation.priority, older)
+    query = select(func.count(Generation.id)).where(Generation.status == Status.pending, ahead)
+    return session.exec(query).one()
+
+
+def recent_run_seconds(session: Session, *, quality: str, limit: int = 20) -> float | None:
+    """The average run time of the last `limit` completed generations of a quality (anyone's), or None."""
+    seconds = _seconds_between(session, Generation.started_at, Generation.completed_at).label("seconds")
+    recent = (
+        select(seconds)
+        .where(Generation.status == Status.completed, Generation.quality == quality, Generation.started_at.is_not(None))
+        .order_by(Generation.completed_at.desc())
+        .limit(limit)
+        .subquery()
+    )
+    average = session.exec(select(func.avg(recent.c.seconds))).one()
+    return None if average is None else float(average)
+
+
+def generation_breakdown(session: Session, *, user_id: int) -> list[tuple[str, str, str, int, int]]:
+    """(UTC day, style, quality, generations, credits kept) for a person; failed ones were refunded."""
+    day = func.date(Generation.created_at)
+    kept = func.sum(case((Generation.status == Status.failed, 0), else_=Generation.credit_used))
+    query = (
+        select(day, Generation.style, Generation.quality, func.count(Generation.id), kept)
+        .where(Generation.user_id == user_id)
+        .group_by(day, Generation.style, Generation.quality)
+        .order_by(day)
+    )
+    return [(str(d), style, quality, int(n), int(c or 0)) for d, style, quality, n, c in session.exec(query).all()]
+
+
+def input_in_use(session: Session, key: str) -> bool:
+    """Whether some generation still uses this stored photo (the generations of one batch share it)."""
+    return session.exec(select(Generation.id).where(Generation.input_image_path == key).limit(1)).first() is not None
+
+
+def generation_counts(session: Session, *, user_id: int) -> dict:
+    mine = Generation.user_id == user_id
+    seconds = _seconds_between(session, Generation.started_at, Generation.completed_at)
+    row = session.exec(
+        select(
+            func.count(Generation.id),
+            func.count(Generation.id).filter(Generation.status == Status.completed),
+            func.count(Generation.id).filter(Generation.status == Status.failed),
+            func.avg(seconds).filter(Generation.status == Status.completed),
+        ).where(mine)
+    ).one()
+    return {
+        "totalGenerations": row[0],
+        "completedGenerations": row[1],
+        "failedGenerations": row[2],
+        "averageProcessingTime": round(float(row[3]), 3) if row[3] is not None else None,  # PostgreSQL: Decimal
+    }
+
+
+def _seconds_between(session: Session, start, end):
+    if session.get_bind().dialect.name == "sqlite":
+        return (func.julianday(end) - func.julianday(start)) * 86400.0
+    return func.extract("epoch", end - start)
+
+
+def claim_generation(session: Session, generation_id: str) -> bool:
+    """Atomically move a row pending → processing; False when someone else has it (or it is gone)."""
+    now = utcnow()
+    result = session.exec(
+        update(Generation)
+        .where(Generation.id == generation_id, Generation.status == Status.pending)
+        .values(
+            status=Status.processing, started_at=now, heartbeat_at=now, progress=0.0, attempts=Generation.attempts + 1
+        )
+    )
+    return result.rowcount == 1
+
+
+def next_pending_like(session: Session, generation: Generation, *, limit: int) -> list[str]:
+    """Ids of pending rows of the same size as `generation`: priority first, then oldest first."""
+    query = (
+        select(Generation.id)
+        .where(
+            Generation.status == Status.pending,
+            Generation.width == generation.width,
+            Generation.height == generation.height,
+            Generation.id != generation.id,
+        )
+        .order_by(Generation.priority.desc(), Generation.created_at, Generation.id)
+        .limit(limit)
+    )
+    return list(session.exec(query).all())
+
+
+def _held(generation_id: str, attempt: int | None):
+    """Rows still `processing` under this claim (a claim is identified by its attempt number)."""
+    held = [Generation.id == generation_id, Generation.status == Status.processing]
+    return held if attempt is None else [*held, Generation.attempts == attempt]
+
+
+def set_progress(session: Session, generation_id: str, attempt: int, progress: float) -> None:
+    session.exec(
+        update(Generation).where(*_held(generation_id, attempt)).values(progress=progress, heartbeat_at=utcnow())
+    )
+
+
+def touch(session: Session, generation_id: str, attempt: int) -> None:
+    session.exec(update(Generation).where(*_held(generation_id, attempt)).values(heartbeat_at=utcnow()))
+
+
+def complete_generation(session: Session, generation_id: str, attempt: int, output_path: str, *, free: bool) -> bool:
+    """Mark a held row completed (`free`: its charge is dropped); False when the claim no longer holds it."""
+    values = {"status": Status.completed, "output_image_path": output_path, "progress": 1.0, "completed_at": utcnow()}
+    if free:
+        values |= {"placeholder": True, "credit_used": 0}
+    return session.exec(update(Generation).where(*_held(generation_id, attempt)).values(**values)).rowcount == 1
+
+
+def fail_generation(session: Session, generation_id: str, message: str, *, attempt: int | None = None) -> bool:
+    """Mark a processing row failed; False when it is not (or, with `attempt`, no longer under that claim)."""
+    result = session.exec(
+        update(Generation)
+        .where(*_held(generation_id, attempt))
+        .values(status=Status.failed, error_message=message, completed_at=utcnow())
+    )
+    return result.rowcount == 1
+
+
+def requeue_stale(
+    session: Session, *, stale_before: datetime, max_attempts: int
+) -> tuple[list[tuple[str, bool]], list[str]]:
+    """Rows left `processing` by a dead worker: back to pending, or failed when out of attempts.
+
+    Returns ((id, priority) of the rows put back, ids of the rows to fail); the caller enqueues and refunds.
+    """
+    stale = session.exec(
+        select(Generation.id, Generation.priority, Generation.attempts).where(
+            Generation.status == Status.processing, Generation.heartbeat_at < stale_before
+        )
+    ).all()
+    retry = [(gid, priority) for gid, priority, attempts in stale if attempts < max_attempts]
+    give_up = [gid for gid, _, attempts in stale if attempts >= max_attempts]
+    if retry:
+        session.exec(
+            update(Generation)
+            .where(Generation.id.in_([gid for gid, _ in retry]), Generation.status == Status.processing)
+            .values(status=Status.pending, progress=0.0, started_at=None, heartbeat_at=None)
+        )
+    return retry, give_up
+
+
+def pending_ids(session: Session, *, created_before: datetime | None = None) -> list[tuple[str, bool]]:
+    query = select(Generation.id, Generation.priority).where(Generation.status == Status.pending)
+    if created_before is not None:
+        query = query.where(Generation.created_at < created_before)
+    return list(session.exec(query.order_by(Generation.created_at)).all())
