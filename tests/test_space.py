@@ -172,10 +172,10 @@ def test_daily_credits_top_up_once_per_day_under_racing_first_requests(tmp_path,
         assert services.ledger.statement(user)["balance"] == 20
         assert services.ledger.top_up_daily(user) == 0  # once a day
 
-        import avatargen.generations.service as service_module
+        from avatargen.credits import ledger
 
-        tomorrow = service_module.utcnow() + timedelta(days=1)
-        monkeypatch.setattr(service_module, "utcnow", lambda: tomorrow)
+        tomorrow = ledger.utcnow() + timedelta(days=1)
+        monkeypatch.setattr(ledger, "utcnow", lambda: tomorrow)
         assert services.ledger.top_up_daily(user) == 0  # a balance at the floor needs nothing
     finally:
         runtime.close()

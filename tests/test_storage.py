@@ -5,7 +5,8 @@ import pytest
 from PIL import Image
 
 from avatargen.errors import InvalidPhoto
-from avatargen.storage.store import MAX_DECODED_SIDE, Storage, load_photo, safe_name
+from avatargen.storage.photos import MAX_DECODED_SIDE, load_photo
+from avatargen.storage.store import Storage, safe_name
 
 LIMITS = {"max_bytes": 20_000_000, "max_pixels": 40_000_000}
 
