@@ -11,17 +11,17 @@ from avatargen.ui.events import listen
 from avatargen.ui.layout import MAX_PICKS, Page
 from avatargen.ui.pictures import PICTURE_SIZE, PREVIEW_SIZE, TRAY_SIZE, templates_of
 from avatargen.ui.text import SIGN_IN, caption, facets_line, price_line
-from avatargen.web.api import Api, uploads
+from avatargen.web.api import Api
 
 SAMPLE_PHOTO = Path(__file__).resolve().parents[1] / "assets" / "sample-photo.jpg"
 EXAMPLE_SEARCHES = ("arms crossed", "hands on hips", "sitting", "jump")
 MAX_MORE_PHOTOS = 3
 
 
-def let_go(path: str | None) -> None:
+def let_go(api: Api, path: str | None) -> None:
     """Gradio's cached copy of an upload goes (after the purge's delay, unless a call holds it again)."""
-    uploads.hold(path)
-    uploads.release(path)
+    api.uploads.hold(path)
+    api.uploads.release(path)
 
 
 def example_poses(api: Api) -> list[PoseTemplate]:
@@ -152,7 +152,7 @@ def take_photo(ui: Page, api: Api, path: str | None) -> dict:
     try:
         image = api.check_photo(path)
     except UserError:
-        let_go(path)  # unreadable: nothing will use it
+        let_go(api, path)  # unreadable: nothing will use it
         raise
     image.thumbnail((640, 640))
     return {ui.photo: path, ui.photo_from: None, ui.photo_preview: image}
@@ -171,7 +171,7 @@ def take_more(ui: Page, api: Api, paths: list[str] | None) -> dict:
                 raise UserError(f"Photo {number}: {error}") from None
     except UserError:
         for path in paths:
-            let_go(path)
+            let_go(api, path)
         raise
     return {ui.more_photos: paths, ui.more_info: more_line(len(paths))}
 
@@ -209,7 +209,7 @@ def generate(
     stored = str(api.input_photo(ids[0], request=request))  # the app's own copies, without metadata
     stored_more = [str(path) for path in api.more_input_photos(ids[0], request=request)]
     for upload in (photo, *(more or [])):
-        let_go(upload)  # Gradio's copies of the uploads are no longer needed
+        let_go(api, upload)  # Gradio's copies of the uploads are no longer needed
     return (
         {ui.batch: followed, ui.photo: stored, ui.photo_from: ids[0], ui.more_photos: stored_more}
         | jobs.show_run(ui, api, followed, request)
