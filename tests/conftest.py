@@ -138,8 +138,8 @@ def runtime(settings: Settings, fake_engine: FakeEngine):
     built.close()
 
 
-def make_runtime(settings: Settings, engine) -> Runtime:
-    return build_runtime(settings, load_engine=lambda: engine)
+def make_runtime(settings: Settings, engine, **options) -> Runtime:
+    return build_runtime(settings, load_engine=lambda: engine, **options)
 
 
 def generate_batch(services: Services, user: User, *, photo, pose_ids: list[str], **options) -> list[Generation]:

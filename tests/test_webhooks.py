@@ -65,9 +65,10 @@ class Receiver:
 @pytest.fixture
 def hooked(settings, fake_engine, clock):
     built = make_runtime(
-        settings.model_copy(update={"webhook_secret": SECRET, "webhook_private_ok": True}), fake_engine
+        settings.model_copy(update={"webhook_secret": SECRET, "webhook_private_ok": True}),
+        fake_engine,
+        schedule=Schedule(clock=clock),  # the back-off runs on the test's clock
     )
-    built.webhooks.schedule = Schedule(clock=clock)  # back-off on the test's clock, before anything is sent
     yield built
     built.close()
 
