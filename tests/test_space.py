@@ -183,10 +183,10 @@ def test_daily_credits_top_up_once_per_day_under_racing_first_requests(tmp_path,
         assert services.ledger.statement(user)["balance"] == 20
         assert services.ledger.top_up_daily(user) == 0  # once a day
 
-        import avatargen.generations.service as service_module
+        import avatargen.credits.ledger as ledger_module
 
-        tomorrow = service_module.utcnow() + timedelta(days=1)
-        monkeypatch.setattr(service_module, "utcnow", lambda: tomorrow)
+        tomorrow = ledger_module.utcnow() + timedelta(days=1)
+        monkeypatch.setattr(ledger_module, "utcnow", lambda: tomorrow)
         assert services.ledger.top_up_daily(user) == 0  # a balance at the floor needs nothing
     finally:
         runtime.close()
