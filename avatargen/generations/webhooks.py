@@ -21,7 +21,7 @@ from hashlib import sha256
 from urllib.parse import urlparse
 
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from avatargen.db.tables import Generation, WebhookTarget
 from avatargen.errors import UserError
@@ -48,7 +48,8 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 
 def _private(host: str) -> bool:
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+        # A host name resolves to IPv4 and IPv6 addresses only, whose socket addresses start with the address string.
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None) if isinstance(info[4][0], str)}
     except OSError:
         return False
     return any(not ipaddress.ip_address(address.split("%")[0]).is_global for address in addresses)
@@ -104,7 +105,7 @@ class Webhooks:
             if row is None:
                 return
             targets = session.exec(
-                select(WebhookTarget).where(WebhookTarget.user_id == row.user_id).order_by(WebhookTarget.id)
+                select(WebhookTarget).where(WebhookTarget.user_id == row.user_id).order_by(col(WebhookTarget.id))
             ).all()
             url = next((t.url for t in targets if t.generation_id == row.id), None) or next(
                 (t.url for t in targets if t.generation_id is None), None
@@ -154,7 +155,7 @@ class Webhooks:
 def set_person_webhook(session: Session, *, user_id: int, url: str | None) -> None:
     """Set (or with None remove) the URL a person's finished generations are posted to."""
     current = session.exec(
-        select(WebhookTarget).where(WebhookTarget.user_id == user_id, WebhookTarget.generation_id.is_(None))
+        select(WebhookTarget).where(WebhookTarget.user_id == user_id, col(WebhookTarget.generation_id).is_(None))
     ).first()
     if current is not None:
         session.delete(current)
