@@ -16,15 +16,6 @@ def in_flight(session: Session, user_id: int) -> int:
     return session.exec(query).one()
 
 
-def unfinished_with_pose(session: Session, *, user_id: int, pose_id: str) -> bool:
-    query = select(Generation.id).where(
-        Generation.user_id == user_id,
-        Generation.pose_template_id == pose_id,
-        col(Generation.status).in_(UNFINISHED),
-    )
-    return session.exec(query.limit(1)).first() is not None
-
-
 def get_generation(session: Session, *, user_id: int, generation_id: str) -> Generation | None:
     row = session.get(Generation, generation_id)
     return row if row is not None and row.user_id == user_id else None
