@@ -21,6 +21,7 @@ from avatargen.generations.service import Generations
 from avatargen.generations.webhooks import Webhooks
 from avatargen.generations.worker import GenerationWorker
 from avatargen.poses.library import PoseLibrary
+from avatargen.schedule import Schedule
 from avatargen.services import Services
 from avatargen.settings import Settings
 from avatargen.storage.store import Storage
@@ -94,9 +95,14 @@ class Runtime:
         self.services.database.dispose()
 
 
-def build_runtime(settings: Settings, *, load_engine: "Callable[[], AvatarEngine] | None" = None) -> Runtime:
+def build_runtime(
+    settings: Settings,
+    *,
+    load_engine: "Callable[[], AvatarEngine] | None" = None,
+    schedule: Schedule | None = None,
+) -> Runtime:
     """Everything the app and the workers run on. `load_engine` builds the generation engine on first use
-    (default: the one the settings name)."""
+    (default: the one the settings name); `schedule` times webhook retries (default: on the monotonic clock)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     database = create_db_engine(settings.db_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
     init_db(database)
@@ -107,6 +113,7 @@ def build_runtime(settings: Settings, *, load_engine: "Callable[[], AvatarEngine
         secret=settings.webhook_secret,
         attempts=settings.webhook_attempts,
         private_ok=settings.webhook_private_ok,
+        schedule=schedule,
     )
     storage = Storage(settings.data_dir)
     ledger = Ledger(database, daily_credits=settings.daily_credits)

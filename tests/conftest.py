@@ -6,6 +6,7 @@ for name in [key for key in os.environ if key.startswith("AVATARGEN_")]:
     del os.environ[name]
 
 import importlib.util  # noqa: E402
+import random  # noqa: E402
 import threading  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -20,9 +21,31 @@ from avatargen.poses.library import PoseLibrary  # noqa: E402
 from avatargen.runtime import Runtime, build_runtime  # noqa: E402
 from avatargen.services import Services  # noqa: E402
 from avatargen.settings import Settings  # noqa: E402
+from tests.helpers import Clock  # noqa: E402
 from tests.servers import PostgresServer, RedisServer, postgres_missing, redis_missing  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("order", "test order: every test passes in any order, not only the file's")
+    group.addoption("--reverse-order", action="store_true", help="run the collected tests last to first")
+    group.addoption("--shuffle-seed", type=int, metavar="N", help="shuffle the files, and the tests in each, by seed N")
+
+
+def pytest_collection_modifyitems(config, items):
+    if (seed := config.getoption("--shuffle-seed")) is not None:
+        shuffle = random.Random(seed).shuffle
+        by_file: dict[str, list] = {}
+        for item in items:  # a file's tests stay together, so each module-scoped app is launched once
+            by_file.setdefault(item.nodeid.split("::")[0], []).append(item)
+        files = list(by_file.values())
+        shuffle(files)
+        for tests in files:
+            shuffle(tests)
+        items[:] = [item for tests in files for item in tests]
+    if config.getoption("--reverse-order"):
+        items.reverse()
 
 
 class FakeEngine:
@@ -50,6 +73,15 @@ class FakeEngine:
             if progress:
                 progress(step, 2)
         return [Image.new("RGB", (r.width, r.height), (r.seed * 40 % 256, 80, 120)) for r in requests]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def gradio_cache(tmp_path_factory):
+    """Gradio's upload cache for this run alone: files there are named by content, so another run on the machine
+    (or its upload purge) would otherwise share, and delete, this run's uploads."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio")))
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -88,6 +120,12 @@ def settings(tmp_path: Path, backend: dict) -> Settings:
 
 
 @pytest.fixture
+def clock() -> Clock:
+    """A clock the test moves by hand, for what expires, retries or backs off."""
+    return Clock()
+
+
+@pytest.fixture
 def fake_engine() -> FakeEngine:
     return FakeEngine()
 
@@ -100,8 +138,8 @@ def runtime(settings: Settings, fake_engine: FakeEngine):
     built.close()
 
 
-def make_runtime(settings: Settings, engine) -> Runtime:
-    return build_runtime(settings, load_engine=lambda: engine)
+def make_runtime(settings: Settings, engine, **options) -> Runtime:
+    return build_runtime(settings, load_engine=lambda: engine, **options)
 
 
 def generate_batch(services: Services, user: User, *, photo, pose_ids: list[str], **options) -> list[Generation]:

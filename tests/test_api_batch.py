@@ -1,37 +1,25 @@
 """/generate_batch, /jobs and /breakdown through gradio_client against the launched app (model faked)."""
 
-import socket
-import time
-
 import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
-import app
 from avatargen.settings import Settings
-from tests.conftest import FakeEngine, make_runtime
+from tests.conftest import FakeEngine
+from tests.helpers import serve, wait_for
 
 PASSWORD = "a-long-password"
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("api") / "data", engine="tiny", auth="password", port=port, batch_size=1
-    )
+    settings = Settings(data_dir=tmp_path_factory.mktemp("api") / "data", engine="tiny", auth="password", batch_size=1)
     engine = FakeEngine(gated=True)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(app, "build_runtime", lambda s: make_runtime(s, engine))
-        runtime, demo = app.launch(settings, prevent_thread_lock=True, quiet=True)
-    runtime.services.users.add("ann", password=PASSWORD)
-    runtime.services.users.add("ben", password=PASSWORD, credits=12)
-    yield f"http://127.0.0.1:{port}/", runtime, engine
-    engine.gate.set()
-    demo.close()
-    runtime.close()
+    with serve(settings, engine=engine) as launched:
+        launched.runtime.services.users.add("ann", password=PASSWORD)
+        launched.runtime.services.users.add("ben", password=PASSWORD, credits=12)
+        yield launched.url, launched.runtime, engine
+        engine.gate.set()
 
 
 def client(url: str, name: str) -> Client:
@@ -63,10 +51,7 @@ def test_a_batch_is_charged_whole_listed_as_jobs_and_private(served, photo):
     assert ben.predict(api_name="/credits")["data"]["balance"] == 12
 
     engine.gate.set()
-    deadline = time.monotonic() + 60
-    while ann.predict(api_name="/jobs")["data"] and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert ann.predict(api_name="/jobs")["data"] == []
+    wait_for(lambda: ann.predict(api_name="/jobs")["data"] == [], timeout=60, what="the jobs to finish")
     breakdown = ann.predict(api_name="/breakdown")["data"]
     assert breakdown["style"] == [{"style": "anime", "generations": 3, "credits": 15}]
     assert [row["generations"] for row in breakdown["day"]] == [3]

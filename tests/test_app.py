@@ -1,26 +1,18 @@
 """End to end: the real app (password auth, tiny real pipeline) driven by two users through gradio_client."""
 
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from gradio_client import Client, handle_file
-from gradio_client.exceptions import AppError
 from PIL import Image
 
 import app
 from avatargen.settings import Settings
+from tests.helpers import refused, serve, wait_until_done
 
 ROOT = Path(__file__).parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def cli(settings: Settings, *args: str, stdin: str | None = None) -> str:
@@ -40,33 +32,13 @@ def cli(settings: Settings, *args: str, stdin: str | None = None) -> str:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("app") / "data", auth="password", engine="tiny", port=free_port()
-    )
+    settings = Settings(data_dir=tmp_path_factory.mktemp("app") / "data", auth="password", engine="tiny")
     settings.data_dir.mkdir(parents=True)
     assert "created user 'alice'" in cli(settings, "user", "add", "alice", "--password", "alice-pw")
     cli(settings, "user", "add", "bob", "--credits", "3", stdin="bob-password\n")  # asked for, not an argument
     assert "balance 6 credits" in cli(settings, "credits", "grant", "bob", "3")
-    runtime, demo = app.launch(settings, prevent_thread_lock=True, quiet=True)
-    yield settings, f"http://127.0.0.1:{settings.port}/", runtime
-    demo.close()
-    runtime.close()
-
-
-def wait_until_done(client: Client, generation_id: str, timeout: float = 120) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        record = client.predict(generation_id, api_name="/generation")["data"]
-        if record["status"] in ("completed", "failed"):
-            return record
-        time.sleep(0.2)
-    raise AssertionError(f"generation {generation_id} did not finish")
-
-
-def refused(call) -> str:
-    with pytest.raises(AppError) as error:
-        call()
-    return str(error.value)
+    with serve(settings) as launched:
+        yield launched.settings, launched.url, launched.runtime
 
 
 def test_two_users_generate_and_keep_their_work_to_themselves(served, photo):

@@ -7,20 +7,16 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-import app
 from avatargen.settings import Settings
-from tests.test_app import free_port
+from tests.helpers import serve
 
 ROOT = Path(__file__).parents[1]
 
 
 @pytest.fixture(scope="module")
 def url(tmp_path_factory):
-    settings = Settings(data_dir=tmp_path_factory.mktemp("example") / "data", engine="tiny", port=free_port())
-    runtime, demo = app.launch(settings, prevent_thread_lock=True, quiet=True)
-    yield f"http://127.0.0.1:{settings.port}/"
-    demo.close()
-    runtime.close()
+    with serve(Settings(data_dir=tmp_path_factory.mktemp("example") / "data", engine="tiny")) as launched:
+        yield launched.url
 
 
 def run_example(*args: str) -> subprocess.CompletedProcess:

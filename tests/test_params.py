@@ -2,16 +2,8 @@
 
 import math
 
-import pytest
-
-from avatargen.errors import UserError
 from avatargen.web import params
-
-
-def refused(call) -> str:
-    with pytest.raises(UserError) as error:
-        call()
-    return str(error.value)
+from tests.helpers import refused
 
 
 def test_flags_are_booleans_or_their_names_never_truthy_guesses():

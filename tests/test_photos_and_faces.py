@@ -6,10 +6,9 @@ from gradio_client import Client, handle_file
 from PIL import Image
 from skimage import data
 
-import app
 from avatargen.engine.identity import FaceBox
 from avatargen.settings import Settings
-from tests.test_app import free_port, refused, wait_until_done
+from tests.helpers import refused, serve, wait_until_done
 
 pytestmark = pytest.mark.filterwarnings("ignore:SymbolDatabase.GetPrototype:UserWarning")
 
@@ -19,10 +18,6 @@ FACE = FaceBox(left=232, top=120, right=280, bottom=176, score=0.9)  # the tiny 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     folder = tmp_path_factory.mktemp("photos")
-    settings = Settings(data_dir=folder / "data", engine="tiny", port=free_port(), starting_credits=100)
-    runtime, demo = app.launch(settings, prevent_thread_lock=True, quiet=True)
-    engine = runtime.engine.get()
-    engine.find_face = lambda image: FACE
     photos = {
         "astronaut": folder / "astronaut.jpg",
         "cameraman": folder / "cameraman.jpg",  # another person, face ~115 px
@@ -31,9 +26,10 @@ def served(tmp_path_factory):
     Image.fromarray(data.astronaut()).save(photos["astronaut"], quality=92)
     Image.fromarray(data.camera()).convert("RGB").resize((768, 768)).save(photos["cameraman"], quality=92)
     Image.fromarray(data.astronaut()).resize((256, 256)).save(photos["small"], quality=92)
-    yield Client(f"http://127.0.0.1:{settings.port}/", verbose=False), engine, photos
-    demo.close()
-    runtime.close()
+    with serve(Settings(data_dir=folder / "data", engine="tiny", starting_credits=100)) as launched:
+        engine = launched.runtime.engine.get()
+        engine.find_face = lambda image: FACE
+        yield Client(launched.url, verbose=False), engine, photos
 
 
 def pose(client: Client, framing: str) -> str:

@@ -27,7 +27,8 @@ from sqlmodel import Session, select
 from avatargen.db.tables import CreditTransaction, Generation, User
 from avatargen.settings import Settings
 from tests.conftest import make_runtime
-from tests.servers import RedisServer, free_port, redis_missing
+from tests.helpers import free_port, wait_until_done
+from tests.servers import RedisServer, redis_missing
 from tests.test_app import (  # noqa: F401  (collected here again, against the scaled-out `served` below)
     test_custom_pose_from_a_reference_photo_stays_private,
     test_strangers_and_wrong_passwords_are_kept_out,
@@ -170,13 +171,7 @@ def test_both_front_ends_share_one_state(served, cluster, photo):
     first, second = (Client(url, auth=("alice", "alice-pw"), verbose=False) for _, url in built.fronts)
     pose_id = first.predict(limit=1, api_name="/poses")["data"][0]["id"]
     job = second.predict(handle_file(str(photo)), pose_id, "sd", False, "realistic", 2**32 - 1, api_name="/generate")
-    deadline = time.monotonic() + 120
-    while (record := first.predict(job["data"]["id"], api_name="/generation")["data"])["status"] not in (
-        "completed",
-        "failed",
-    ):
-        assert time.monotonic() < deadline, "the job did not finish"
-        time.sleep(0.2)
+    record = wait_until_done(first, job["data"]["id"])
     assert record["status"] == "completed" and record["seed"] == 2**32 - 1
     stats = second.predict(api_name="/stats")["data"]
     assert isinstance(stats["averageProcessingTime"], float)

@@ -13,7 +13,6 @@ import httpx
 import huggingface_hub
 import pytest
 from gradio_client import Client, handle_file
-from gradio_client.exceptions import AppError
 
 import app
 from avatargen import settings as settings_module
@@ -26,7 +25,7 @@ from avatargen.errors import UserError
 from avatargen.settings import Settings
 from avatargen.web.api import Api
 from tests.conftest import generate_one, make_runtime
-from tests.test_app import free_port, wait_until_done
+from tests.helpers import refused, serve, wait_until_done
 
 HUB_USERS = {"hf_token_of_bob": "bob-hf", "hf_token_of_odd": "odd name!"}
 
@@ -48,13 +47,9 @@ def space(tmp_path_factory):
         lambda *a, **k: {"type": "user", "name": "ada", "fullname": "Ada L.", "avatarUrl": "https://example.org/a"},
     )
     patch.setattr(huggingface_hub, "whoami", fake_whoami)
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("space") / "data", auth="hf", engine="tiny", port=free_port(), host="0.0.0.0"
-    )
-    runtime, demo = app.launch(settings, prevent_thread_lock=True, quiet=True)
-    yield f"http://127.0.0.1:{settings.port}/", runtime
-    demo.close()
-    runtime.close()
+    settings = Settings(data_dir=tmp_path_factory.mktemp("space") / "data", auth="hf", engine="tiny", host="0.0.0.0")
+    with serve(settings) as launched:
+        yield launched.url, launched.runtime
     patch.undo()
 
 
@@ -75,12 +70,6 @@ def raw_call(url: str, endpoint: str, data: list, headers: dict | None = None) -
     event = [line for line in lines if line.startswith("event: ")][-1].removeprefix("event: ")
     payload = json.loads([line for line in lines if line.startswith("data: ")][-1].removeprefix("data: "))
     return event, payload
-
-
-def refused(call) -> str:
-    with pytest.raises(AppError) as error:
-        call()
-    return str(error.value)
 
 
 def test_signed_out_visitors_browse_but_are_asked_to_sign_in(space, photo):

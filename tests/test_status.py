@@ -2,7 +2,7 @@
 
 from avatargen.generations.health import render, status
 from tests.conftest import generate_one
-from tests.test_jobs import wait_for
+from tests.helpers import wait_for
 
 
 def test_status_reports_the_queue_the_workers_the_jobs_and_the_oldest_wait(settings, runtime, services, photo, pose_id):

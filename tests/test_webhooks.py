@@ -2,7 +2,6 @@
 
 import json
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -10,16 +9,23 @@ from sqlmodel import Session
 
 from avatargen.errors import UserError
 from avatargen.generations.webhooks import set_person_webhook, sign
+from avatargen.schedule import Schedule
 from tests.conftest import generate_one, make_runtime
 
 SECRET = "test-secret"
 
 
 class Receiver:
-    """Answers 500 to the first `failures` posts, then 200; keeps every post with its signature check."""
+    """Answers 500 to the first `failures` posts, then 200; keeps every post with its signature check.
 
-    def __init__(self, *, failures: int = 0, delay: float = 0.0):
-        self.failures, self.delay = failures, delay
+    A `held` receiver answers nothing until `answer.set()`: a slow one, for as long as the test likes.
+    """
+
+    def __init__(self, *, failures: int = 0, held: bool = False):
+        self.failures = failures
+        self.answer = threading.Event()
+        if not held:
+            self.answer.set()
         self.posts: list[dict] = []
         self.arrived = threading.Condition()
         receiver = self
@@ -27,12 +33,11 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802 - http.server's name
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                time.sleep(receiver.delay)
+                receiver.answer.wait(30)
                 expected = sign(SECRET, self.headers["X-Avatargen-Timestamp"], body)
                 with receiver.arrived:
                     receiver.posts.append(
                         {
-                            "at": time.monotonic(),
                             "path": self.path,
                             "delivery": self.headers["X-Avatargen-Delivery"],
                             "signed": self.headers["X-Avatargen-Signature"] == expected,
@@ -58,15 +63,17 @@ class Receiver:
 
 
 @pytest.fixture
-def hooked(settings, fake_engine):
+def hooked(settings, fake_engine, clock):
     built = make_runtime(
-        settings.model_copy(update={"webhook_secret": SECRET, "webhook_private_ok": True}), fake_engine
+        settings.model_copy(update={"webhook_secret": SECRET, "webhook_private_ok": True}),
+        fake_engine,
+        schedule=Schedule(clock=clock),  # the back-off runs on the test's clock
     )
     yield built
     built.close()
 
 
-def test_a_completed_job_is_posted_signed_and_retried_with_back_off(hooked, photo, pose_id):
+def test_a_completed_job_is_posted_signed_and_retried_with_back_off(hooked, clock, photo, pose_id):
     receiver = Receiver(failures=2)
     services = hooked.services
     user = services.users.add("hooked", password="password")
@@ -75,15 +82,23 @@ def test_a_completed_job_is_posted_signed_and_retried_with_back_off(hooked, phot
         session.commit()
     generation = generate_one(services, user, photo=photo, pose_id=pose_id)
     assert hooked.queue.run_next()
-    posts = receiver.wait(3)
+
+    def later(seconds: float) -> int:
+        """Posts received once the clock moved on and what was due then was sent."""
+        clock.now += seconds
+        hooked.webhooks.schedule.run_due()
+        return len(receiver.posts)
+
+    assert later(0) == 1  # at once
+    assert later(0.9) == 1 and later(0.1) == 2  # 1 s after the first failure
+    assert later(1.9) == 2 and later(0.1) == 3  # then 2 s
+    posts = receiver.posts
     assert [p["signed"] for p in posts] == [True, True, True]
     assert len({p["delivery"] for p in posts}) == 1  # one delivery, tried three times
-    assert posts[1]["at"] - posts[0]["at"] >= 0.9 and posts[2]["at"] - posts[1]["at"] >= 1.9  # 1 s, then 2 s
     event = posts[-1]["body"]
     assert event["event"] == "generation.completed" and event["data"]["id"] == generation.id
     assert event["data"]["status"] == "completed" and event["data"]["outputImageUrl"]
-    time.sleep(1.5)
-    assert len(receiver.posts) == 3  # delivered: no more tries
+    assert later(3600) == 3  # delivered: no more tries
 
 
 def test_a_request_url_wins_over_the_person_url_and_failures_are_posted_too(hooked, photo, pose_id, fake_engine):
@@ -104,18 +119,18 @@ def test_a_request_url_wins_over_the_person_url_and_failures_are_posted_too(hook
 
 
 def test_a_slow_receiver_never_holds_up_the_worker(hooked, photo, pose_id):
-    receiver = Receiver(delay=3.0)
+    receiver = Receiver(held=True)
     services = hooked.services
     user = services.users.add("patient", password="password")
     with Session(services.database, expire_on_commit=False) as session:
         set_person_webhook(session, user_id=user.id, url=receiver.url)
         session.commit()
     made = [generate_one(services, user, photo=photo, pose_id=pose_id, seed=seed) for seed in (1, 2)]
-    started = time.monotonic()
     while hooked.queue.run_next():
         pass
-    assert time.monotonic() - started < 2.5
     assert all(services.generations.get(user, g.id).status == "completed" for g in made)
+    assert receiver.posts == []  # both jobs done while the receiver has not answered the first post
+    receiver.answer.set()
     assert len(receiver.wait(2, timeout=20)) == 2
 
 

@@ -35,7 +35,7 @@ def insert(
     session.add(user)
     session.flush()
     if starting_credits:
-        record(session, user_id=user.id, delta=starting_credits, reason=Reason.grant)
+        record(session, user_id=user.stored_id, delta=starting_credits, reason=Reason.grant)
     return user
 
 
@@ -112,7 +112,10 @@ class Users:
             return user
         except IntegrityError:  # created meanwhile by a concurrent first request
             with transaction(self.database) as session:
-                return find(session, username)
+                existing = find(session, username)
+            if existing is None:  # and deleted again since
+                raise UserError("Your account could not be created. Please try again.") from None
+            return existing
 
 
 @functools.cache

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy import Engine, func, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from avatargen.db.connect import transaction
 from avatargen.db.paging import page_bounds
@@ -22,7 +22,7 @@ def lock_user(session: Session, user_id: int) -> None:
     PostgreSQL locks the row (`SELECT … FOR UPDATE`); SQLite has no row locks, so a no-op UPDATE takes its write lock.
     """
     if session.get_bind().dialect.name == "sqlite":
-        session.exec(update(User).where(User.id == user_id).values(id=User.id))
+        session.exec(update(User).where(col(User.id) == user_id).values(id=User.id))
     else:
         session.exec(select(User.id).where(User.id == user_id).with_for_update())
 
@@ -45,7 +45,7 @@ def entries(session: Session, user_id: int, *, limit: int) -> Sequence[CreditTra
     query = (
         select(CreditTransaction)
         .where(CreditTransaction.user_id == user_id)
-        .order_by(CreditTransaction.id.desc())
+        .order_by(col(CreditTransaction.id).desc())
         .limit(limit)
     )
     return session.exec(query).all()
@@ -56,7 +56,7 @@ def spent(session: Session, user_id: int) -> int:
     total = session.exec(
         select(func.sum(CreditTransaction.delta)).where(
             CreditTransaction.user_id == user_id,
-            CreditTransaction.reason.in_((Reason.generation, Reason.refund)),
+            col(CreditTransaction.reason).in_((Reason.generation, Reason.refund)),
         )
     ).one()
     return -int(total or 0)
@@ -83,7 +83,7 @@ class Ledger:
         """The balance and the newest entries."""
         with transaction(self.database) as session:
             return {
-                "balance": balance(session, user.id),
+                "balance": balance(session, user.stored_id),
                 "transactions": [
                     {
                         "delta": entry.delta,
@@ -91,18 +91,18 @@ class Ledger:
                         "generationId": entry.generation_id,
                         "createdAt": iso(entry.created_at),
                     }
-                    for entry in entries(session, user.id, limit=page_bounds(limit, 0)[0])
+                    for entry in entries(session, user.stored_id, limit=page_bounds(limit, 0)[0])
                 ],
             }
 
     def grant(self, user: User, amount: int) -> int:
         """An administrator's change (negative to take credits back); returns the new balance."""
         with transaction(self.database) as session:
-            lock_user(session, user.id)
-            if balance(session, user.id) + amount < 0:
+            lock_user(session, user.stored_id)
+            if balance(session, user.stored_id) + amount < 0:
                 raise UserError("A balance cannot go below zero.")
-            record(session, user_id=user.id, delta=amount, reason=Reason.admin)
-            return balance(session, user.id)
+            record(session, user_id=user.stored_id, delta=amount, reason=Reason.admin)
+            return balance(session, user.stored_id)
 
     def top_up_daily(self, user: User) -> int:
         """Once per UTC day, bring a balance below `daily_credits` up to it (a "daily" ledger entry).
@@ -113,13 +113,13 @@ class Ledger:
         floor = self.daily_credits
         today = self.clock().replace(hour=0, minute=0, second=0, microsecond=0)
         with transaction(self.database) as session:
-            if _topped_up_since(session, user.id, today) or balance(session, user.id) >= floor:
+            if _topped_up_since(session, user.stored_id, today) or balance(session, user.stored_id) >= floor:
                 return 0
-            lock_user(session, user.id)
-            if _topped_up_since(session, user.id, today):
+            lock_user(session, user.stored_id)
+            if _topped_up_since(session, user.stored_id, today):
                 return 0
-            missing = floor - balance(session, user.id)
+            missing = floor - balance(session, user.stored_id)
             if missing <= 0:
                 return 0
-            record(session, user_id=user.id, delta=missing, reason=Reason.daily)
+            record(session, user_id=user.stored_id, delta=missing, reason=Reason.daily)
             return missing

@@ -11,10 +11,14 @@ import threading
 import time
 import uuid
 from collections import defaultdict, deque
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from avatargen.db.tables import User
 from avatargen.errors import UserError
+
+if TYPE_CHECKING:
+    import redis
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +48,10 @@ class RateLimits:
             return
         now = time.time()
         try:
-            count, oldest = self._redis_hit(user.id, now) if self._redis is not None else self._local_hit(user.id, now)
+            if self._redis is not None:
+                count, oldest = _redis_hit(self._redis, user.stored_id, now)
+            else:
+                count, oldest = self._local_hit(user.stored_id, now)
         except Exception:  # a limiter that cannot count lets requests through rather than stopping the service
             log.exception("rate limit check failed; letting the request through")
             return
@@ -72,18 +79,6 @@ class RateLimits:
                 "Pick fewer poses or wait for some to finish. You were not charged."
             )
 
-    def _redis_hit(self, user_id: int, now: float) -> tuple[int, float]:
-        """Sliding window in a sorted set: (requests in the window including this one, the oldest one's time)."""
-        key = f"avatargen:rate:{user_id}"
-        pipe = self._redis.pipeline()
-        pipe.zremrangebyscore(key, 0, now - WINDOW_S)
-        pipe.zadd(key, {uuid.uuid4().hex: now})
-        pipe.zcard(key)
-        pipe.zrange(key, 0, 0, withscores=True)
-        pipe.expire(key, int(WINDOW_S) + 1)
-        _, _, count, oldest, _ = pipe.execute()
-        return count, oldest[0][1] if oldest else now
-
     def _local_hit(self, user_id: int, now: float) -> tuple[int, float]:
         with self._lock:
             hits = self._local[user_id]
@@ -91,3 +86,16 @@ class RateLimits:
                 hits.popleft()
             hits.append(now)
             return len(hits), hits[0]
+
+
+def _redis_hit(client: "redis.Redis", user_id: int, now: float) -> tuple[int, float]:
+    """Sliding window in a sorted set: (requests in the window including this one, the oldest one's time)."""
+    key = f"avatargen:rate:{user_id}"
+    pipe = client.pipeline()
+    pipe.zremrangebyscore(key, 0, now - WINDOW_S)
+    pipe.zadd(key, {uuid.uuid4().hex: now})
+    pipe.zcard(key)
+    pipe.zrange(key, 0, 0, withscores=True)
+    pipe.expire(key, int(WINDOW_S) + 1)
+    _, _, count, oldest, _ = pipe.execute()
+    return count, oldest[0][1] if oldest else now

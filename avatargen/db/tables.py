@@ -53,6 +53,13 @@ class User(SQLModel, table=True):
     password_hash: str | None = None  # scrypt, password auth only
     created_at: datetime = Field(default_factory=utcnow)
 
+    @property
+    def stored_id(self) -> int:
+        """The id the database gave this user on insert (services only ever see stored users)."""
+        if self.id is None:
+            raise ValueError(f"User {self.username!r} has not been stored yet.")
+        return self.id
+
 
 # One signed change to a balance: grant, generation (negative), refund or admin.
 class CreditTransaction(SQLModel, table=True):

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from avatargen.db import connect
 from avatargen.db.tables import Generation, Status, WorkerBeat, utcnow
@@ -24,7 +24,7 @@ def forget_worker(session: Session, name: str) -> None:
 
 
 def _worker_beats(session: Session, *, seen_after: datetime) -> Sequence[WorkerBeat]:
-    query = select(WorkerBeat).where(WorkerBeat.seen_at >= seen_after).order_by(WorkerBeat.started_at)
+    query = select(WorkerBeat).where(WorkerBeat.seen_at >= seen_after).order_by(col(WorkerBeat.started_at))
     return session.exec(query).all()
 
 

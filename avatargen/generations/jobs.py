@@ -84,8 +84,13 @@ class Jobs:
             charged = generation.credit_used if free else 0
             finished = queries.complete_generation(session, generation.id, generation.attempts, output_key, free=free)
             if finished and charged:
-                refund = {"delta": charged, "reason": Reason.refund, "generation_id": generation.id}
-                ledger.record(session, user_id=generation.user_id, **refund)
+                ledger.record(
+                    session,
+                    user_id=generation.user_id,
+                    delta=charged,
+                    reason=Reason.refund,
+                    generation_id=generation.id,
+                )
         if not finished:  # deleted, or taken over after this worker was thought dead: the output has no owner
             self.storage.delete(output_key)
             return

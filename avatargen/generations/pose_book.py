@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sqlalchemy import Engine, func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from avatargen.credits.ledger import lock_user
 from avatargen.db.connect import transaction
@@ -23,7 +23,7 @@ MAX_NAME = 60  # characters of a custom pose's name
 
 
 def _custom_poses(session: Session, *, user_id: int) -> Sequence[CustomPose]:
-    query = select(CustomPose).where(CustomPose.user_id == user_id).order_by(CustomPose.created_at.desc())
+    query = select(CustomPose).where(CustomPose.user_id == user_id).order_by(col(CustomPose.created_at).desc())
     return session.exec(query).all()
 
 
@@ -38,7 +38,7 @@ def _custom_pose(session: Session, *, user_id: int, pose_id: str) -> CustomPose 
 
 def _in_use(session: Session, *, user_id: int, pose_id: str) -> bool:
     query = select(Generation.id).where(
-        Generation.user_id == user_id, Generation.pose_template_id == pose_id, Generation.status.in_(UNFINISHED)
+        Generation.user_id == user_id, Generation.pose_template_id == pose_id, col(Generation.status).in_(UNFINISHED)
     )
     return session.exec(query.limit(1)).first() is not None
 
@@ -53,7 +53,7 @@ class PoseBook:
         """A library template, or one of this person's own custom poses (none for a signed-out visitor)."""
         if user is None or not str(pose_id).startswith(CUSTOM_PREFIX):
             return self.library.get(pose_id)
-        return self.pose_of(user.id, pose_id)
+        return self.pose_of(user.stored_id, pose_id)
 
     def pose_of(self, user_id: int, pose_id: str) -> PoseTemplate:
         """What a generation of this user's was asked with (the worker's view)."""
@@ -80,7 +80,7 @@ class PoseBook:
         if user is None:
             return []
         with transaction(self.database) as session:
-            return [_template(row) for row in _custom_poses(session, user_id=user.id)]
+            return [_template(row) for row in _custom_poses(session, user_id=user.stored_id)]
 
     def query(self, user: User | None, **filters) -> tuple[list[PoseTemplate], int]:
         """The library filtered and paged, this person's custom poses first (none for a signed-out visitor)."""
@@ -101,29 +101,29 @@ class PoseBook:
             found = detect_pose(image)
         label = f"{found.view.replace('-', ' ')}, {found.framing.replace('-', ' ')}"
         row = CustomPose(
-            user_id=user.id,
+            user_id=user.stored_id,
             name=(name or "").strip()[:MAX_NAME] or f"My pose ({label})",
             view=found.view,
             framing=found.framing,
             keypoints=[list(point) for point in found.keypoints],
         )
         with transaction(self.database) as session:
-            lock_user(session, user.id)  # concurrent saves count one at a time
+            lock_user(session, user.stored_id)  # concurrent saves count one at a time
             self._check_room(session, user)
             session.add(row)
         return _template(row)
 
     def _check_room(self, session: Session, user: User) -> None:
         most = self.settings.max_custom_poses
-        if _count_custom_poses(session, user_id=user.id) >= most:
+        if _count_custom_poses(session, user_id=user.stored_id) >= most:
             raise UserError(f"You have {most} saved poses, the most one person can keep; delete one to save another.")
 
     def delete(self, user: User, pose_id: str) -> None:
         with transaction(self.database) as session:
-            row = _custom_pose(session, user_id=user.id, pose_id=str(pose_id))
+            row = _custom_pose(session, user_id=user.stored_id, pose_id=str(pose_id))
             if row is None:
                 raise NotFound("Pose not found.")
-            if _in_use(session, user_id=user.id, pose_id=row.id):
+            if _in_use(session, user_id=user.stored_id, pose_id=row.id):
                 raise UserError(
                     "A generation waiting in the queue uses this pose; delete the pose once it has finished."
                 )

@@ -3,25 +3,17 @@
 from collections.abc import Sequence
 from datetime import datetime
 
+import sqlalchemy
 from sqlalchemy import and_, case, func, or_, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from avatargen.db.tables import UNFINISHED, Generation, Status, utcnow
 
 
 def in_flight(session: Session, user_id: int) -> int:
     """This person's jobs waiting or running."""
-    query = select(func.count()).where(Generation.user_id == user_id, Generation.status.in_(UNFINISHED))
+    query = select(func.count()).where(Generation.user_id == user_id, col(Generation.status).in_(UNFINISHED))
     return session.exec(query).one()
-
-
-def unfinished_with_pose(session: Session, *, user_id: int, pose_id: str) -> bool:
-    query = select(Generation.id).where(
-        Generation.user_id == user_id,
-        Generation.pose_template_id == pose_id,
-        Generation.status.in_(UNFINISHED),
-    )
-    return session.exec(query.limit(1)).first() is not None
 
 
 def get_generation(session: Session, *, user_id: int, generation_id: str) -> Generation | None:
@@ -34,17 +26,18 @@ def list_generations(
 ) -> tuple[Sequence[Generation], int]:
     mine = select(Generation).where(Generation.user_id == user_id)
     if statuses:
-        mine = mine.where(Generation.status.in_(statuses))
+        mine = mine.where(col(Generation.status).in_(statuses))
     total = session.exec(select(func.count()).select_from(mine.subquery())).one()
-    rows = session.exec(mine.order_by(Generation.created_at.desc(), Generation.id).offset(offset).limit(limit)).all()
+    newest_first = mine.order_by(col(Generation.created_at).desc(), col(Generation.id))
+    rows = session.exec(newest_first.offset(offset).limit(limit)).all()
     return rows, total
 
 
 def unfinished_generations(session: Session, *, user_id: int) -> Sequence[Generation]:
     query = (
         select(Generation)
-        .where(Generation.user_id == user_id, Generation.status.in_(UNFINISHED))
-        .order_by(Generation.created_at, Generation.id)
+        .where(Generation.user_id == user_id, col(Generation.status).in_(UNFINISHED))
+        .order_by(col(Generation.created_at), col(Generation.id))
     )
     return session.exec(query).all()
 
@@ -52,11 +45,12 @@ def unfinished_generations(session: Session, *, user_id: int) -> Sequence[Genera
 def queue_ahead(session: Session, generation: Generation) -> int:
     """Pending rows of anyone that a worker takes before this pending one (priority first, then oldest)."""
     older = or_(
-        Generation.created_at < generation.created_at,
-        and_(Generation.created_at == generation.created_at, Generation.id < generation.id),
+        col(Generation.created_at) < generation.created_at,
+        and_(col(Generation.created_at) == generation.created_at, col(Generation.id) < generation.id),
     )
-    ahead = and_(Generation.priority, older) if generation.priority else or_(Generation.priority, older)
-    query = select(func.count(Generation.id)).where(Generation.status == Status.pending, ahead)
+    priority = col(Generation.priority)
+    ahead = and_(priority, older) if generation.priority else or_(priority, older)
+    query = select(func.count(col(Generation.id))).where(Generation.status == Status.pending, ahead)
     return session.exec(query).one()
 
 
@@ -65,8 +59,12 @@ def recent_run_seconds(session: Session, *, quality: str, limit: int = 20) -> fl
     seconds = _seconds_between(session, Generation.started_at, Generation.completed_at).label("seconds")
     recent = (
         select(seconds)
-        .where(Generation.status == Status.completed, Generation.quality == quality, Generation.started_at.is_not(None))
-        .order_by(Generation.completed_at.desc())
+        .where(
+            Generation.status == Status.completed,
+            Generation.quality == quality,
+            col(Generation.started_at).is_not(None),
+        )
+        .order_by(col(Generation.completed_at).desc())
         .limit(limit)
         .subquery()
     )
@@ -77,14 +75,15 @@ def recent_run_seconds(session: Session, *, quality: str, limit: int = 20) -> fl
 def generation_breakdown(session: Session, *, user_id: int) -> list[tuple[str, str, str, int, int]]:
     """(UTC day, style, quality, generations, credits kept) for a person; failed ones were refunded."""
     day = func.date(Generation.created_at)
-    kept = func.sum(case((Generation.status == Status.failed, 0), else_=Generation.credit_used))
+    kept = func.sum(case((col(Generation.status) == Status.failed, 0), else_=Generation.credit_used))
+    # SQLAlchemy's select: SQLModel's is typed for at most four columns.
     query = (
-        select(day, Generation.style, Generation.quality, func.count(Generation.id), kept)
-        .where(Generation.user_id == user_id)
+        sqlalchemy.select(day, col(Generation.style), col(Generation.quality), func.count(col(Generation.id)), kept)
+        .where(col(Generation.user_id) == user_id)
         .group_by(day, Generation.style, Generation.quality)
         .order_by(day)
     )
-    return [(str(d), style, quality, int(n), int(c or 0)) for d, style, quality, n, c in session.exec(query).all()]
+    return [(str(d), style, quality, int(n), int(c or 0)) for d, style, quality, n, c in session.execute(query).all()]
 
 
 def input_in_use(session: Session, key: str) -> bool:
@@ -97,10 +96,10 @@ def generation_counts(session: Session, *, user_id: int) -> dict:
     seconds = _seconds_between(session, Generation.started_at, Generation.completed_at)
     row = session.exec(
         select(
-            func.count(Generation.id),
-            func.count(Generation.id).filter(Generation.status == Status.completed),
-            func.count(Generation.id).filter(Generation.status == Status.failed),
-            func.avg(seconds).filter(Generation.status == Status.completed),
+            func.count(col(Generation.id)),
+            func.count(col(Generation.id)).filter(col(Generation.status) == Status.completed),
+            func.count(col(Generation.id)).filter(col(Generation.status) == Status.failed),
+            func.avg(seconds).filter(col(Generation.status) == Status.completed),
         ).where(mine)
     ).one()
     return {
@@ -122,7 +121,7 @@ def claim_generation(session: Session, generation_id: str) -> bool:
     now = utcnow()
     result = session.exec(
         update(Generation)
-        .where(Generation.id == generation_id, Generation.status == Status.pending)
+        .where(col(Generation.id) == generation_id, col(Generation.status) == Status.pending)
         .values(
             status=Status.processing, started_at=now, heartbeat_at=now, progress=0.0, attempts=Generation.attempts + 1
         )
@@ -140,7 +139,7 @@ def next_pending_like(session: Session, generation: Generation, *, limit: int) -
             Generation.height == generation.height,
             Generation.id != generation.id,
         )
-        .order_by(Generation.priority.desc(), Generation.created_at, Generation.id)
+        .order_by(col(Generation.priority).desc(), col(Generation.created_at), col(Generation.id))
         .limit(limit)
     )
     return list(session.exec(query).all())
@@ -148,8 +147,8 @@ def next_pending_like(session: Session, generation: Generation, *, limit: int) -
 
 def _held(generation_id: str, attempt: int | None):
     """Rows still `processing` under this claim (a claim is identified by its attempt number)."""
-    held = [Generation.id == generation_id, Generation.status == Status.processing]
-    return held if attempt is None else [*held, Generation.attempts == attempt]
+    held = [col(Generation.id) == generation_id, col(Generation.status) == Status.processing]
+    return held if attempt is None else [*held, col(Generation.attempts) == attempt]
 
 
 def set_progress(session: Session, generation_id: str, attempt: int, progress: float) -> None:
@@ -189,7 +188,7 @@ def requeue_stale(
     """
     stale = session.exec(
         select(Generation.id, Generation.priority, Generation.attempts).where(
-            Generation.status == Status.processing, Generation.heartbeat_at < stale_before
+            Generation.status == Status.processing, col(Generation.heartbeat_at) < stale_before
         )
     ).all()
     retry = [(gid, priority) for gid, priority, attempts in stale if attempts < max_attempts]
@@ -197,7 +196,7 @@ def requeue_stale(
     if retry:
         session.exec(
             update(Generation)
-            .where(Generation.id.in_([gid for gid, _ in retry]), Generation.status == Status.processing)
+            .where(col(Generation.id).in_([gid for gid, _ in retry]), col(Generation.status) == Status.processing)
             .values(status=Status.pending, progress=0.0, started_at=None, heartbeat_at=None)
         )
     return retry, give_up
@@ -207,4 +206,4 @@ def pending_ids(session: Session, *, created_before: datetime | None = None) -> 
     query = select(Generation.id, Generation.priority).where(Generation.status == Status.pending)
     if created_before is not None:
         query = query.where(Generation.created_at < created_before)
-    return list(session.exec(query.order_by(Generation.created_at)).all())
+    return list(session.exec(query.order_by(col(Generation.created_at))).all())

@@ -41,6 +41,8 @@ class JobQueue:
         self._threads: list[threading.Thread] = []
 
     def _run(self, generation_id: str) -> None:
+        if self.handler is None:
+            raise RuntimeError("This queue only enqueues: it was made without a handler to run generations.")
         self.handler(generation_id)
 
     def enqueue(self, generation_id: str, priority: bool = False) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from sqlalchemy import Engine, delete
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from avatargen.credits import ledger
 from avatargen.credits.limits import RateLimits
@@ -83,7 +83,7 @@ class Generations:
                 generations = self._charge(session, user, poses, keys, options, cost)
                 for generation in generations:
                     if webhook_url:
-                        session.add(WebhookTarget(user_id=user.id, generation_id=generation.id, url=webhook_url))
+                        session.add(WebhookTarget(user_id=user.stored_id, generation_id=generation.id, url=webhook_url))
         except BaseException:
             for key in keys:
                 self.storage.delete(key)
@@ -107,7 +107,8 @@ class Generations:
         keys: list[str] = []
         try:
             for image, path in zip(images, photos, strict=True):
-                keys.append(self.storage.save_image(image, kind="uploads", user_id=user.id, name=Path(path).name))
+                key = self.storage.save_image(image, kind="uploads", user_id=user.stored_id, name=Path(path).name)
+                keys.append(key)
         except BaseException:
             for key in keys:
                 self.storage.delete(key)
@@ -124,16 +125,16 @@ class Generations:
         cost: int,
     ) -> list[Generation]:
         """Under the person's row lock: check the limits and the balance, insert the rows and their debits."""
-        ledger.lock_user(session, user.id)
+        ledger.lock_user(session, user.stored_id)
         if self.limits is not None:  # under the lock: concurrent requests count one at a time
-            self.limits.check_room(user, queries.in_flight(session, user.id), len(poses))
-        have = ledger.balance(session, user.id)
+            self.limits.check_room(user, queries.in_flight(session, user.stored_id), len(poses))
+        have = ledger.balance(session, user.stored_id)
         if have < cost * len(poses):
             raise InsufficientCredits(_shortfall(len(poses), cost, have))
         size = QUALITIES[options.quality]
         generations = [
             Generation(
-                user_id=user.id,
+                user_id=user.stored_id,
                 pose_template_id=pose.id,
                 input_image_path=keys[0],
                 extra_input_paths=keys[1:],
@@ -152,7 +153,7 @@ class Generations:
         for generation in generations:
             session.add(generation)
             ledger.record(
-                session, user_id=user.id, delta=-cost, reason=Reason.generation, generation_id=generation.id
+                session, user_id=user.stored_id, delta=-cost, reason=Reason.generation, generation_id=generation.id
             )
         return generations
 
@@ -182,7 +183,7 @@ class Generations:
         limit, offset = page_bounds(limit, offset)
         with transaction(self.database) as session:
             rows, total = queries.list_generations(
-                session, user_id=user.id, limit=limit, offset=offset, statuses=statuses
+                session, user_id=user.stored_id, limit=limit, offset=offset, statuses=statuses
             )
             return list(rows), total
 
@@ -198,7 +199,7 @@ class Generations:
         """
         jobs = []
         with transaction(self.database) as session:
-            for row in queries.unfinished_generations(session, user_id=user.id):
+            for row in queries.unfinished_generations(session, user_id=user.stored_id):
                 took = queries.recent_run_seconds(session, quality=row.quality)
                 if row.status == Status.processing:
                     position, eta = None, None if took is None else took * (1 - row.progress)
@@ -212,7 +213,7 @@ class Generations:
     def breakdown(self, user: User) -> dict:
         """Generations and credits per UTC day, per style and per quality, for plots."""
         with transaction(self.database) as session:
-            rows = queries.generation_breakdown(session, user_id=user.id)
+            rows = queries.generation_breakdown(session, user_id=user.stored_id)
         totals: dict[str, dict[str, dict[str, int]]] = {"day": {}, "style": {}, "quality": {}}
         for day, style, quality, count, credits in rows:
             for axis, key in (("day", day), ("style", style), ("quality", quality)):
@@ -223,13 +224,13 @@ class Generations:
 
     def stats(self, user: User) -> dict:
         with transaction(self.database) as session:
-            return queries.generation_counts(session, user_id=user.id) | {
-                "totalCreditsUsed": ledger.spent(session, user.id)
+            return queries.generation_counts(session, user_id=user.stored_id) | {
+                "totalCreditsUsed": ledger.spent(session, user.stored_id)
             }
 
     def get(self, user: User, generation_id: str) -> Generation:
         with transaction(self.database) as session:
-            row = queries.get_generation(session, user_id=user.id, generation_id=str(generation_id))
+            row = queries.get_generation(session, user_id=user.stored_id, generation_id=str(generation_id))
         if row is None:
             raise NotFound("Generation not found.")
         return row
@@ -255,7 +256,8 @@ class Generations:
     def remove(self, row: Generation) -> bool:
         """Delete a row in the state it was read in (refunding it if it never ran) and its files."""
         with transaction(self.database) as session:
-            deleted = session.exec(delete(Generation).where(Generation.id == row.id, Generation.status == row.status))
+            as_read = (col(Generation.id) == row.id, col(Generation.status) == row.status)
+            deleted = session.exec(delete(Generation).where(*as_read))
             if deleted.rowcount != 1:
                 return False
             if row.status == Status.pending:

@@ -12,7 +12,7 @@ from avatargen.ui.events import listen
 from avatargen.ui.header import Header
 from avatargen.ui.pictures import PICTURE_SIZE, PREVIEW_SIZE, TRAY_SIZE
 from avatargen.ui.text import SIGN_IN, caption, facets_line, price_line
-from avatargen.web.api import MAX_BATCH, Api, uploads
+from avatargen.web.api import MAX_BATCH, Api
 
 SAMPLE_PHOTO = Path(__file__).resolve().parents[1] / "assets" / "sample-photo.jpg"
 EXAMPLE_SEARCHES = ("arms crossed", "hands on hips", "sitting", "jump")
@@ -168,10 +168,10 @@ def _result_column() -> dict:
     return {"cost": cost, "generate": generate, "status": status, "results": results}
 
 
-def let_go(path: str | None) -> None:
+def let_go(api: Api, path: str | None) -> None:
     """Gradio's cached copy of an upload goes (after the purge's delay, unless a call holds it again)."""
-    uploads.hold(path)
-    uploads.release(path)
+    api.uploads.hold(path)
+    api.uploads.release(path)
 
 
 def example_poses(api: Api) -> list[PoseTemplate]:
@@ -239,7 +239,7 @@ def take_photo(create: Create, api: Api, path: str | None) -> dict:
     try:
         image = api.check_photo(path)
     except UserError:
-        let_go(path)  # unreadable: nothing will use it
+        let_go(api, path)  # unreadable: nothing will use it
         raise
     image.thumbnail((640, 640))
     return {create.photo: path, create.photo_from: None, create.photo_preview: image}
@@ -258,7 +258,7 @@ def take_more(create: Create, api: Api, paths: list[str] | None) -> dict:
                 raise UserError(f"Photo {number}: {error}") from None
     except UserError:
         for path in paths:
-            let_go(path)
+            let_go(api, path)
         raise
     return {create.more_photos: paths, create.more_info: more_line(len(paths))}
 

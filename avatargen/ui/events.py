@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 
 import gradio as gr
 
-from avatargen.web.api import user_errors
+from avatargen.web.errors import user_errors
 
 
 def bind(fn: Callable, bound: Sequence) -> Callable:

@@ -325,7 +325,7 @@ def save_pose(
     try:
         template = api.extract_pose(reference, name, request=request)["data"]
     finally:
-        let_go(reference)
+        let_go(api, reference)
     gr.Info(f"Saved “{template['name']}” to your poses and picked it.", duration=4)
     picks = [p for p in picks if p != template["id"]][-(MAX_BATCH - 1) :] + [template["id"]]
     mine = api.my_poses(request)

@@ -152,7 +152,7 @@ def generate(
     stored = str(api.input_photo(ids[0], request=request))  # the app's own copies, without metadata
     stored_more = [str(path) for path in api.more_input_photos(ids[0], request=request)]
     for upload in (photo, *(more or [])):
-        let_go(upload)  # Gradio's copies of the uploads are no longer needed
+        let_go(api, upload)  # Gradio's copies of the uploads are no longer needed
     return (
         {create.batch: followed, create.photo: stored, create.photo_from: ids[0], create.more_photos: stored_more}
         | show_run(create, jobs, api, followed, request)

@@ -3,17 +3,11 @@
 Identity always comes from the request, never from a parameter. User errors become gr.Error.
 """
 
-import functools
-import logging
-import secrets
-import shutil
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import gradio as gr
 from gradio.components.api_component import Api as RawValue
-from gradio.utils import get_upload_folder
 from PIL import Image
 
 from avatargen.accounts.requester import requester
@@ -25,115 +19,17 @@ from avatargen.generations.pose_book import MAX_NAME
 from avatargen.poses.render import thumbnail_image, thumbnail_path
 from avatargen.poses.template import FACETS, PoseTemplate
 from avatargen.presets import QUALITIES, STYLES
+from avatargen.schedule import Schedule
 from avatargen.services import Services
 from avatargen.storage.photos import load_photo
 from avatargen.web import params
-
-log = logging.getLogger(__name__)
+from avatargen.web.downloads import PrivateCopies
+from avatargen.web.errors import user_errors
+from avatargen.web.uploads import UploadPurge, discarding_uploads, more_uploads, uploaded
 
 MAX_POSES_PAGE = 200
 MAX_OFFSET = 10_000_000
 MAX_SEARCH = 100  # characters of pose search text
-
-
-def user_errors(fn: Callable) -> Callable:
-    """Show UserError messages to the person as they are; anything else is logged and answered with a message too
-    (never a bare error), with a reference to find it in the log."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except gr.Error:
-            raise
-        except UserError as error:
-            raise gr.Error(str(error), print_exception=False) from None
-        except Exception:
-            reference = secrets.token_hex(4)
-            log.exception("%s failed (reference %s)", getattr(fn, "__name__", "endpoint"), reference)
-            raise gr.Error(
-                f"Something went wrong on our side (reference {reference}); please try again.", print_exception=False
-            ) from None
-
-    return wrapper
-
-
-class PrivateCopies:
-    """Hands a stored file to one request: a copy in an unguessable folder of Gradio's cache, deleted after `ttl`.
-
-    Gradio serves what a handler returns from its cache; a path there that only this response knows, and that
-    expires quickly, is what makes a download private (Gradio's own copies are named by content hash).
-    """
-
-    ttl = 300.0  # seconds a copy stays fetchable
-
-    def copy(self, source: Path, *, name: str) -> str:
-        folder = Path(get_upload_folder()) / f"private-{secrets.token_urlsafe(24)}"
-        folder.mkdir(parents=True)
-        target = folder / name
-        shutil.copyfile(source, target)
-        timer = threading.Timer(self.ttl, shutil.rmtree, (folder,), {"ignore_errors": True})
-        timer.daemon = True
-        timer.start()
-        return str(target)
-
-
-class UploadPurge:
-    """Deletes photos from Gradio's upload cache once the app has its own re-encoded copy (EXIF and all).
-
-    Gradio stores identical bytes once, so two calls (or two people) can share one cached file: a file goes only
-    when no call has held it for `delay` seconds; a call that starts meanwhile holds it again.
-    """
-
-    delay = 60.0
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._held: dict[Path, int] = {}
-        self._timers: dict[Path, threading.Timer] = {}
-
-    def hold(self, path: str | None) -> None:
-        if (upload := _cached_upload(path)) is not None:
-            with self._lock:
-                self._held[upload] = self._held.get(upload, 0) + 1
-                if (timer := self._timers.pop(upload, None)) is not None:
-                    timer.cancel()
-
-    def release(self, path: str | None) -> None:
-        if (upload := _cached_upload(path)) is None:
-            return
-        with self._lock:
-            self._held[upload] = self._held.get(upload, 1) - 1
-            if self._held[upload] > 0:
-                return
-            del self._held[upload]
-            if (timer := self._timers.pop(upload, None)) is not None:
-                timer.cancel()
-            timer = self._timers[upload] = threading.Timer(self.delay, self._delete, (upload,))
-            timer.daemon = True
-            timer.start()
-
-    def _delete(self, upload: Path) -> None:
-        with self._lock:
-            if upload in self._held:  # held again just now
-                return
-            self._timers.pop(upload, None)
-            upload.unlink(missing_ok=True)
-        try:
-            upload.parent.rmdir()
-        except OSError:  # not empty: another upload shares the folder
-            pass
-
-
-def _cached_upload(path) -> Path | None:
-    """The path when it lies in Gradio's upload cache (anything else is never deleted)."""
-    if not isinstance(path, str) or not path:
-        return None
-    upload = Path(path).resolve()
-    return upload if upload.is_relative_to(Path(get_upload_folder()).resolve()) else None
-
-
-uploads = UploadPurge()
 
 
 def search_words(search) -> str | None:
@@ -142,49 +38,22 @@ def search_words(search) -> str | None:
     return None if text is None else " ".join(dict.fromkeys(text.lower().split()))
 
 
-def discarding_uploads(fn: Callable, *, at: tuple[int, ...] = (0,)) -> Callable:
-    """For endpoints that take uploads (at these argument positions, a path or a list of paths): Gradio's cached
-    copies are held during the call and purged after it (`UploadPurge`)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        paths = []
-        for index in at:
-            value = args[index] if index < len(args) else None
-            paths += value if isinstance(value, list) else [value]
-        for path in paths:
-            uploads.hold(path)
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            for path in paths:
-                uploads.release(path)
-
-    return wrapper
-
-
-def uploaded(name: str, value) -> str | None:
-    """The path Gradio's File component gives, or None; anything else is refused."""
-    if value is None or isinstance(value, str):
-        return value
-    raise UserError(f"{name} must be an uploaded file (gradio_client: handle_file(path)).")
-
-
-def more_uploads(value) -> list[str]:
-    """The extra photos of the person: a list of uploaded files, or nothing."""
-    more = value or []
-    if not isinstance(more, list):
-        raise UserError("more_photos must be a list of uploaded files (gradio_client: [handle_file(path)]).")
-    return [uploaded("more_photos", path) for path in more]
-
-
 class Api:
     """The endpoint functions, bound to one service. Every parameter goes through `params` first."""
 
-    def __init__(self, services: Services, *, thumbnails: Path, run_inline: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        services: Services,
+        *,
+        thumbnails: Path,
+        run_inline: Callable[[str], None] | None = None,
+        schedule: Schedule | None = None,
+    ):
         self.services = services
         self.thumbnails = thumbnails
-        self.private = PrivateCopies()
+        schedule = schedule or Schedule(name="avatargen-expiry")  # purged uploads, expired downloads
+        self.uploads = UploadPurge(schedule)
+        self.private = PrivateCopies(schedule)
         self.run_inline = run_inline  # ZeroGPU: run the queued job inside this request, then answer
 
     def user(self, request: gr.Request | None, *, to: str = "continue") -> User:
@@ -456,7 +325,7 @@ def register_api(api: Api) -> None:
         saved = gr.JSON(label="result")
     gr.on(
         [],
-        user_errors(discarding_uploads(api.generate, at=(0, 6))),
+        user_errors(discarding_uploads(api.generate, api.uploads, at=(0, 6))),
         [photo, pose_id, quality, priority, style, seed, more_photos, mirror],
         started,
         api_name="generate",
@@ -464,11 +333,17 @@ def register_api(api: Api) -> None:
     )
     gr.on(
         [],
-        user_errors(discarding_uploads(api.generate_batch, at=(0, 6))),
+        user_errors(discarding_uploads(api.generate_batch, api.uploads, at=(0, 6))),
         [photo, pose_ids, quality, priority, style, seed, more_photos, mirror],
         batch,
         api_name="generate_batch",
         show_progress="hidden",
     )
     gr.on([], user_errors(api.download_output), generation_id, image, api_name="download_output")
-    gr.on([], user_errors(discarding_uploads(api.extract_pose)), [reference, pose_name], saved, api_name="extract_pose")
+    gr.on(
+        [],
+        user_errors(discarding_uploads(api.extract_pose, api.uploads)),
+        [reference, pose_name],
+        saved,
+        api_name="extract_pose",
+    )

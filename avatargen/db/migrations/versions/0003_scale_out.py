@@ -6,7 +6,7 @@ Create Date: 2026-11-27 16:09:26.613633
 """
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision = "0003"
