@@ -6,12 +6,14 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from avatargen.accounts.users import Users
 from avatargen.credits.ledger import Ledger
 from avatargen.credits.limits import RateLimits
 from avatargen.db.connect import create_db_engine, init_db
+from avatargen.db.tables import utcnow
 from avatargen.engine.loading import LazyEngine
 from avatargen.generations.jobs import Jobs
 from avatargen.generations.pose_book import PoseBook
@@ -100,9 +102,11 @@ def build_runtime(
     *,
     load_engine: "Callable[[], AvatarEngine] | None" = None,
     schedule: Schedule | None = None,
+    clock: Callable[[], datetime] = utcnow,
 ) -> Runtime:
     """Everything the app and the workers run on. `load_engine` builds the generation engine on first use
-    (default: the one the settings name); `schedule` times webhook retries (default: on the monotonic clock)."""
+    (default: the one the settings name); `schedule` times webhook retries (default: on the monotonic clock);
+    `clock` is what claims, heartbeats, recovery and the daily top-up take as now."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     database = create_db_engine(settings.db_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
     init_db(database)
@@ -116,7 +120,7 @@ def build_runtime(
         schedule=schedule,
     )
     storage = Storage(settings.data_dir)
-    ledger = Ledger(database, daily_credits=settings.daily_credits)
+    ledger = Ledger(database, daily_credits=settings.daily_credits, clock=clock)
     poses = PoseBook(settings, database=database, library=PoseLibrary.load())
     # Under `auto`, images from the placeholder model it fell back to are free: priced 0, and refunded if charged.
     placeholders_free = settings.engine == "auto"
@@ -140,12 +144,12 @@ def build_runtime(
             ),
             free=lambda: placeholders_free and engine.loaded is not None and engine.loaded.placeholder,
         ),
-        jobs=Jobs(database, storage=storage, placeholders_free=placeholders_free, notify=webhooks.notify),
+        jobs=Jobs(database, storage=storage, placeholders_free=placeholders_free, notify=webhooks.notify, clock=clock),
     )
     queue.handler = GenerationWorker(
         services.jobs, poses, engine, batch_size=settings.batch_size, heartbeat_s=settings.stale_job_seconds / 4
     )
-    recovery = Recovery(settings, database=database, jobs=services.jobs, queue=queue)
+    recovery = Recovery(settings, database=database, jobs=services.jobs, queue=queue, clock=clock)
     return Runtime(
         settings=settings, services=services, queue=queue, engine=engine, recovery=recovery, webhooks=webhooks
     )

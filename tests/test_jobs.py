@@ -4,22 +4,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
+from datetime import UTC, timedelta
 from pathlib import Path
 
 from sqlmodel import Session, select
 
-from avatargen.db.tables import CreditTransaction, Generation
+from avatargen.db.tables import CreditTransaction, Generation, utcnow
 from tests.conftest import FakeEngine, generate_one, make_runtime
-
-
-def wait_for(condition, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
+from tests.helpers import Clock, wait_for
 
 
 def ledger(services, user_id: int) -> list[tuple[str, int]]:
@@ -31,6 +23,12 @@ def ledger(services, user_id: int) -> list[tuple[str, int]]:
 def row(services, generation_id: str) -> Generation:
     with Session(services.database, expire_on_commit=False) as session:
         return session.get(Generation, generation_id)
+
+
+def beat_at(runtime, generation_id: str):
+    """When the generation's claim last said it was alive (databases hand back naive UTC times)."""
+    moment = row(runtime.services, generation_id).heartbeat_at
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def test_priority_jobs_run_first_then_oldest_first(services, runtime, fake_engine, photo, pose_id):
@@ -67,7 +65,7 @@ def test_job_interrupted_mid_run_finishes_once_after_restart(settings, photo, po
     assert done.attempts == 2 and [r.seed for r in fresh.requests] == [9]
 
     stuck.gate.set()  # the old worker wakes up late: its result must not count
-    time.sleep(0.5)
+    before.queue.stop()  # returns once that worker has finished with it
     assert row(after.services, generation.id).output_image_path == done.output_image_path
     outputs = list(after.services.storage.root.glob("outputs/avatar-generator/*/*"))
     assert [p.relative_to(after.services.storage.root).as_posix() for p in outputs] == [done.output_image_path]
@@ -158,16 +156,18 @@ def test_same_size_jobs_share_one_pipeline_call_priority_first(settings, photo, 
 
 
 def test_a_live_worker_keeps_its_claim_and_a_silent_one_loses_it(settings, photo, pose_id):
-    settings = settings.model_copy(update={"stale_job_seconds": 2.0})  # heartbeats every 0.5 s: room for a loaded CI
+    settings = settings.model_copy(update={"stale_job_seconds": 2.0})  # a held claim beats every 0.5 s
+    clock = Clock(utcnow())  # every worker's now: heartbeats, and the sweep that judges them
     slow = FakeEngine(gated=True)
-    busy = make_runtime(settings, slow)
+    busy = make_runtime(settings, slow, clock=clock)
     user = busy.services.users.add("alive", password="password")
     generation = generate_one(busy.services, user, photo=photo, pose_id=pose_id)
-    busy.start_workers(1)
+    busy.queue.start(1)  # its worker thread only: the sweeps are the other process's, run by hand below
     assert slow.started.wait(10)
 
-    other = make_runtime(settings, FakeEngine())  # a second worker process starts while the first is busy
-    time.sleep(3.0)  # well past the stale limit: only the first worker's heartbeat keeps the claim
+    other = make_runtime(settings, FakeEngine(), clock=clock)  # a second worker starts while the first is busy
+    clock.now += timedelta(seconds=3)  # well past the stale limit: only the first worker's heartbeat keeps the claim
+    wait_for(lambda: beat_at(busy, generation.id) == clock.now, what="the busy worker's next heartbeat")
     assert other.recovery.requeue_stale() == (0, 0)
     assert row(busy.services, generation.id).status == "processing"
     slow.gate.set()
@@ -177,12 +177,12 @@ def test_a_live_worker_keeps_its_claim_and_a_silent_one_loses_it(settings, photo
     busy.close()
 
     silent = FakeEngine(gated=True)
-    stuck = make_runtime(settings, silent)
+    stuck = make_runtime(settings, silent, clock=clock)
     second = generate_one(stuck.services, user, photo=photo, pose_id=pose_id)
     stuck.queue.handler.heartbeat_s = 3600  # this worker says nothing while it works
     stuck.queue.start(1)
     assert silent.started.wait(10)
-    time.sleep(3.0)
+    clock.now += timedelta(seconds=3)
     assert other.recovery.requeue_stale() == (1, 0)
     other.queue.start(1)
     wait_for(lambda: row(other.services, second.id).status == "completed", what="the takeover")

@@ -5,13 +5,14 @@ the row, so a worker thought dead that wakes up late changes nothing. Knows noth
 """
 
 from collections.abc import Callable
+from datetime import datetime
 
 from PIL import Image
 from sqlalchemy import Engine
 
 from avatargen.credits import ledger
 from avatargen.db.connect import transaction
-from avatargen.db.tables import Generation, Reason, Status
+from avatargen.db.tables import Generation, Reason, Status, utcnow
 from avatargen.generations import queries
 from avatargen.storage.store import Storage
 
@@ -29,15 +30,17 @@ class Jobs:
         storage: Storage,
         placeholders_free: bool = False,  # an output of the placeholder model is refunded (`auto` fell back)
         notify: Callable[[str], None] = lambda generation_id: None,  # a generation finished (webhooks)
+        clock: Callable[[], datetime] = utcnow,  # claims, heartbeats and finishing times; other workers read them
     ):
         self.database = database
         self.storage = storage
         self.placeholders_free = placeholders_free
         self.notify = notify
+        self.clock = clock
 
     def claim(self, generation_id: str) -> Generation | None:
         with transaction(self.database) as session:
-            if not queries.claim_generation(session, generation_id):
+            if not queries.claim_generation(session, generation_id, now=self.clock()):
                 return None
             return session.get(Generation, generation_id)
 
@@ -62,11 +65,11 @@ class Jobs:
         """Tell other workers these claims are alive (while loading models or waiting for the GPU)."""
         with transaction(self.database) as session:
             for generation in batch:
-                queries.touch(session, generation.id, generation.attempts)
+                queries.touch(session, generation.id, generation.attempts, now=self.clock())
 
     def report_progress(self, generation: Generation, progress: float) -> None:
         with transaction(self.database) as session:
-            queries.set_progress(session, generation.id, generation.attempts, progress)
+            queries.set_progress(session, generation.id, generation.attempts, progress, now=self.clock())
 
     def photos(self, generation: Generation) -> tuple[Image.Image, ...]:
         """The stored photos of the person a generation was asked with, the first one first."""
@@ -82,7 +85,9 @@ class Jobs:
         free = placeholder and self.placeholders_free
         with transaction(self.database) as session:
             charged = generation.credit_used if free else 0
-            finished = queries.complete_generation(session, generation.id, generation.attempts, output_key, free=free)
+            finished = queries.complete_generation(
+                session, generation.id, generation.attempts, output_key, free=free, now=self.clock()
+            )
             if finished and charged:
                 ledger.record(
                     session,
@@ -103,7 +108,9 @@ class Jobs:
         With `attempt`, only while that claim still holds the row."""
         with transaction(self.database) as session:
             row = session.get(Generation, generation_id)
-            if row is None or not queries.fail_generation(session, generation_id, message, attempt=attempt):
+            if row is None or not queries.fail_generation(
+                session, generation_id, message, attempt=attempt, now=self.clock()
+            ):
                 return False
             ledger.record(
                 session, user_id=row.user_id, delta=row.credit_used, reason=Reason.refund, generation_id=generation_id

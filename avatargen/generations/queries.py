@@ -7,7 +7,7 @@ import sqlalchemy
 from sqlalchemy import and_, case, func, or_, update
 from sqlmodel import Session, col, select
 
-from avatargen.db.tables import UNFINISHED, Generation, Status, utcnow
+from avatargen.db.tables import UNFINISHED, Generation, Status
 
 
 def in_flight(session: Session, user_id: int) -> int:
@@ -116,9 +116,8 @@ def _seconds_between(session: Session, start, end):
     return func.extract("epoch", end - start)
 
 
-def claim_generation(session: Session, generation_id: str) -> bool:
+def claim_generation(session: Session, generation_id: str, *, now: datetime) -> bool:
     """Atomically move a row pending → processing; False when someone else has it (or it is gone)."""
-    now = utcnow()
     result = session.exec(
         update(Generation)
         .where(col(Generation.id) == generation_id, col(Generation.status) == Status.pending)
@@ -151,30 +150,32 @@ def _held(generation_id: str, attempt: int | None):
     return held if attempt is None else [*held, col(Generation.attempts) == attempt]
 
 
-def set_progress(session: Session, generation_id: str, attempt: int, progress: float) -> None:
-    session.exec(
-        update(Generation).where(*_held(generation_id, attempt)).values(progress=progress, heartbeat_at=utcnow())
-    )
+def set_progress(session: Session, generation_id: str, attempt: int, progress: float, *, now: datetime) -> None:
+    session.exec(update(Generation).where(*_held(generation_id, attempt)).values(progress=progress, heartbeat_at=now))
 
 
-def touch(session: Session, generation_id: str, attempt: int) -> None:
-    session.exec(update(Generation).where(*_held(generation_id, attempt)).values(heartbeat_at=utcnow()))
+def touch(session: Session, generation_id: str, attempt: int, *, now: datetime) -> None:
+    session.exec(update(Generation).where(*_held(generation_id, attempt)).values(heartbeat_at=now))
 
 
-def complete_generation(session: Session, generation_id: str, attempt: int, output_path: str, *, free: bool) -> bool:
+def complete_generation(
+    session: Session, generation_id: str, attempt: int, output_path: str, *, free: bool, now: datetime
+) -> bool:
     """Mark a held row completed (`free`: its charge is dropped); False when the claim no longer holds it."""
-    values = {"status": Status.completed, "output_image_path": output_path, "progress": 1.0, "completed_at": utcnow()}
+    values = {"status": Status.completed, "output_image_path": output_path, "progress": 1.0, "completed_at": now}
     if free:
         values |= {"placeholder": True, "credit_used": 0}
     return session.exec(update(Generation).where(*_held(generation_id, attempt)).values(**values)).rowcount == 1
 
 
-def fail_generation(session: Session, generation_id: str, message: str, *, attempt: int | None = None) -> bool:
+def fail_generation(
+    session: Session, generation_id: str, message: str, *, attempt: int | None = None, now: datetime
+) -> bool:
     """Mark a processing row failed; False when it is not (or, with `attempt`, no longer under that claim)."""
     result = session.exec(
         update(Generation)
         .where(*_held(generation_id, attempt))
-        .values(status=Status.failed, error_message=message, completed_at=utcnow())
+        .values(status=Status.failed, error_message=message, completed_at=now)
     )
     return result.rowcount == 1
 
