@@ -39,6 +39,12 @@ def engine_notice(runtime: Runtime) -> str | None:
     return PLACEHOLDER_NOTICE if runtime.settings.engine == "auto" else TINY_NOTICE
 
 
+def engine_settled(runtime: Runtime) -> bool:
+    """Whether `engine_notice` can no longer change: no workers here, or the engine loaded (a failed load is tried
+    again by the next job)."""
+    return runtime.settings.worker_threads == 0 or runtime.engine.loaded is not None
+
+
 def create_app(runtime: Runtime) -> gr.Blocks:
     """The page, and the named API endpoints next to it."""
     api = Api(
@@ -46,7 +52,12 @@ def create_app(runtime: Runtime) -> gr.Blocks:
         thumbnails=runtime.settings.cache_dir / "thumbnails",
         run_inline=runtime.run_queued if zero_gpu() else None,
     )
-    demo = create_demo(api, engine_notice=lambda: engine_notice(runtime), sign_in=runtime.settings.auth == "hf")
+    demo = create_demo(
+        api,
+        engine_notice=lambda: engine_notice(runtime),
+        engine_settled=lambda: engine_settled(runtime),
+        sign_in=runtime.settings.auth == "hf",
+    )
     with demo:
         register_api(api)
     return demo

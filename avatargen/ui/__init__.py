@@ -1,14 +1,19 @@
-"""The Gradio page, in parts a newcomer can find:
+"""The Gradio page, one panel per part, each a module that builds its components (a small dataclass) and holds
+the handlers that read or change them:
 
-- `layout.py`: where every component sits (`Page`), and the CSS; no behaviour.
-- `create.py`: photo, picked poses, price, Generate, "again"; `gallery.py`: the pose browser.
-- `jobs.py`: live results and the jobs panel (a timer); `history.py` and `stats.py`: the tabs of the same names.
-- `text.py` and `pictures.py`: what the handlers show, from API records.
-- `events.py`: handlers are module-level functions `fn(ui, api, *inputs) -> {component: value}`.
-- `page.py`: `create_demo(api, …)` builds the layout, wires each part and rebuilds the page on load.
+- `header.py`: title, balance, sign-in, the engine banner; `create.py`: photo, options, picked poses, price.
+- `gallery.py`: the Poses tab and picking poses; `jobs.py`: Generate, again, live results and the Jobs tab.
+- `history.py` and `stats.py`: the tabs of the same names.
+- `text.py` and `pictures.py`: what the handlers show, from API records; `css.py`: the page's CSS.
+- `events.py`: handlers are module-level functions `fn(*panels, api, *inputs) -> {component: value}`.
+- `page.py`: `create_demo(api, …)` composes the panels, wires each one and rebuilds the page on load.
+
+The page asks the `Api` only (its page methods for what no endpoint answers), never a service or the storage.
+May import `web` (the Api, its limits and errors), `poses.template`, `presets` and `errors`; nothing imports `ui` but
+`app.py`.
 """
 
-from avatargen.ui.layout import CSS
+from avatargen.ui.css import CSS
 from avatargen.ui.page import create_demo
 
 __all__ = ["CSS", "create_demo"]

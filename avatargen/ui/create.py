@@ -1,21 +1,171 @@
-"""The create view: the photo, the picked poses, the price and Generate."""
+"""The create view: the photo, the picked poses, the price and Generate, with the last batch's results."""
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 
 from avatargen.errors import UserError
 from avatargen.poses.template import PoseTemplate
-from avatargen.ui import jobs
+from avatargen.presets import QUALITIES, STYLES
 from avatargen.ui.events import listen
-from avatargen.ui.layout import MAX_PICKS, Page
-from avatargen.ui.pictures import PICTURE_SIZE, PREVIEW_SIZE, TRAY_SIZE, templates_of
+from avatargen.ui.header import Header
+from avatargen.ui.pictures import PICTURE_SIZE, PREVIEW_SIZE, TRAY_SIZE
 from avatargen.ui.text import SIGN_IN, caption, facets_line, price_line
-from avatargen.web.api import Api
+from avatargen.web.api import MAX_BATCH, Api
 
 SAMPLE_PHOTO = Path(__file__).resolve().parents[1] / "assets" / "sample-photo.jpg"
 EXAMPLE_SEARCHES = ("arms crossed", "hands on hips", "sitting", "jump")
 MAX_MORE_PHOTOS = 3
+POLL_SECONDS = 1.5
+
+
+@dataclass
+class Create:
+    # the photo column: the photo and the options
+    photo: gr.State  # server-side path of the checked photo
+    photo_from: gr.State  # the generation whose stored photo this is (restored after a reload), or None
+    upload: gr.UploadButton
+    sample: gr.Button
+    more_upload: gr.UploadButton  # up to 3 more photos of the person, averaged into one identity
+    more_photos: gr.State  # their server-side paths
+    more_info: gr.Markdown
+    photo_preview: gr.Image
+    quality: gr.Radio
+    style: gr.Dropdown
+    priority: gr.Checkbox
+    seed: gr.Number
+    mirror: gr.Checkbox
+    # the pose column: the picked poses
+    picks: gr.State  # picked pose ids, in order
+    pose_preview: gr.Image
+    pose_info: gr.Markdown
+    variant: gr.Dropdown  # the last picked pose's other views and framings
+    tray: gr.Gallery
+    clear_picks: gr.Button
+    examples: gr.Gallery
+    example_ids: gr.State
+    # the result column: the price, Generate and the batch it follows (see `jobs`)
+    cost: gr.Markdown
+    generate: gr.Button
+    status: gr.Markdown
+    results: gr.Gallery
+    batch: gr.State  # ids of the generations started last
+    tracked: gr.State  # what the last poll showed: {generation id: status}, to redraw only on change
+    timer: gr.Timer  # polls while jobs run (kept at the page's top level, so it ticks whichever tab shows)
+
+
+def build() -> Create:
+    """Call inside `with gr.Blocks()`, at its top level."""
+    with gr.Row(elem_id="create", equal_height=False):
+        photo_column = _photo_column()
+        pose_column = _pose_column()
+        result_column = _result_column()
+    return Create(
+        **photo_column,
+        **pose_column,
+        **result_column,
+        photo=gr.State(None),
+        photo_from=gr.State(None),
+        more_photos=gr.State([]),
+        picks=gr.State([]),
+        example_ids=gr.State([]),
+        batch=gr.State([]),
+        tracked=gr.State({}),
+        timer=gr.Timer(POLL_SECONDS, active=False),
+    )
+
+
+def _photo_column() -> dict:
+    with gr.Column(scale=1, min_width=300, elem_id="photo-column"):
+        parts = {
+            "photo_preview": gr.Image(
+                label="Your photo", type="pil", interactive=False, height=250, elem_id="photo-preview", buttons=[]
+            )
+        }
+        with gr.Row():
+            parts["upload"] = gr.UploadButton("Upload a photo", type="filepath", size="sm", elem_id="upload")
+            parts["sample"] = gr.Button("Try a sample photo", size="sm", elem_id="sample")
+        parts["more_upload"] = gr.UploadButton(
+            f"Add more photos of you (up to {MAX_MORE_PHOTOS})",
+            type="filepath",
+            file_count="multiple",
+            size="sm",
+            elem_id="more-photos",
+        )
+        parts["more_info"] = gr.Markdown(elem_id="more-photos-info")
+        with gr.Row():
+            parts["quality"] = gr.Radio(
+                [(f"{key.upper()} {q.width}×{q.height}", key) for key, q in QUALITIES.items()],
+                value="sd",
+                label="Quality",
+                min_width=150,
+            )
+            parts["style"] = gr.Dropdown(
+                [(s.label, key) for key, s in STYLES.items()], value="realistic", label="Style", min_width=150
+            )
+        with gr.Row():
+            parts["priority"] = gr.Checkbox(label="Priority (+3 credits)", min_width=150)
+            parts["seed"] = gr.Number(-1, precision=0, minimum=-1, label="Seed (-1: random)", min_width=150)
+        parts["mirror"] = gr.Checkbox(label="Mirror the pose (left and right swapped)", elem_id="mirror")
+    return parts
+
+
+def _pose_column() -> dict:
+    with gr.Column(scale=1, min_width=300, elem_id="pose-column"):
+        pose_preview = gr.Image(
+            label="Chosen pose", type="pil", interactive=False, height=330, elem_id="pose-preview", buttons=[]
+        )
+        pose_info = gr.Markdown(elem_id="chosen")
+        variant = gr.Dropdown(label="The same pose from another view or framing", visible=False, elem_id="variant")
+        tray = gr.Gallery(
+            label="Picked poses — click one to remove it",
+            columns=MAX_BATCH,
+            height=130,
+            fit_columns=False,
+            allow_preview=False,
+            object_fit="contain",
+            visible=False,
+            elem_id="tray",
+            elem_classes="captioned",
+        )
+        clear_picks = gr.Button("Clear picked poses", size="sm", visible=False, elem_id="clear-picks")
+        examples = gr.Gallery(
+            label="Try one of these poses",
+            columns=4,
+            height=200,
+            fit_columns=False,
+            allow_preview=False,
+            object_fit="contain",
+            elem_id="examples",
+            elem_classes="captioned",
+        )
+    return {
+        "pose_preview": pose_preview,
+        "pose_info": pose_info,
+        "variant": variant,
+        "tray": tray,
+        "clear_picks": clear_picks,
+        "examples": examples,
+    }
+
+
+def _result_column() -> dict:
+    with gr.Column(scale=1, min_width=300, elem_id="result-column"):
+        with gr.Column(elem_id="generate-bar"):
+            cost = gr.Markdown(elem_id="cost")
+            generate = gr.Button("Generate", variant="primary", elem_id="generate")
+            status = gr.Markdown(elem_id="status")
+        results = gr.Gallery(
+            label="Your avatars",
+            columns=2,
+            height=440,
+            object_fit="contain",
+            format="jpeg",
+            elem_id="results",
+            elem_classes="captioned",
+        )
+    return {"cost": cost, "generate": generate, "status": status, "results": results}
 
 
 def let_go(api: Api, path: str | None) -> None:
@@ -26,7 +176,7 @@ def let_go(api: Api, path: str | None) -> None:
 
 def example_poses(api: Api) -> list[PoseTemplate]:
     """A few library poses a first-time visitor can try in one click."""
-    found = [api.services.poses.library.query(search=words, limit=1)[0] for words in EXAMPLE_SEARCHES]
+    found = [api.library_poses(search=words, limit=1)[0] for words in EXAMPLE_SEARCHES]
     return [templates[0] for templates in found if templates]
 
 
@@ -36,116 +186,53 @@ def pose_tiles(api: Api, templates: list[PoseTemplate], picks: list[str], **opti
     return gr.Gallery(value=items, selected_index=None, **options)
 
 
-def show_picks(ui: Page, api: Api, picks: list[str], quality: str, priority: bool, request: gr.Request) -> dict:
+def picks_outputs(create: Create, header: Header) -> list:
+    """What `show_picks` changes."""
+    shown = [create.picks, create.pose_preview, create.pose_info, create.variant, create.tray, create.clear_picks]
+    return [*shown, create.examples, create.cost, header.balance]
+
+
+def show_picks(
+    create: Create, header: Header, api: Api, picks: list[str], quality: str, priority: bool, request: gr.Request
+) -> dict:
     """Everything that shows the picked poses: the large preview of the last one, the tray, the price."""
-    templates = templates_of(api, picks, request)
+    templates = api.poses_of(picks, request)
     last = templates[-1] if templates else None
     if last is None:
-        info = "**No pose picked yet.** Pick up to 8 in the gallery below, or try one of these:"
+        info = f"**No pose picked yet.** Pick up to {MAX_BATCH} in the gallery below, or try one of these:"
     else:
         info = f"**{last.name}**  \n{facets_line(last)}"
         if len(templates) > 1:
             info += f"  \n{len(templates)} poses picked: one avatar each."
     tray = [(api.pose_picture(t, TRAY_SIZE), t.name) for t in templates]
-    others = api.services.poses.variants(last.base_pose) if last is not None and last.owner is None else []
+    others = api.variants(last.base_pose) if last is not None and last.owner is None else []
     return {
-        ui.variant: gr.Dropdown(
+        create.variant: gr.Dropdown(
             choices=[(t.name, t.id) for t in others], value=last.id if others else None, visible=len(others) > 1
         ),
-        ui.picks: [t.id for t in templates],
-        ui.pose_preview: api.pose_picture(last, PREVIEW_SIZE) if last else None,
-        ui.pose_info: info,
-        ui.tray: gr.Gallery(value=tray, visible=bool(templates), selected_index=None),
-        ui.clear_picks: gr.Button(visible=bool(templates)),
-        ui.examples: gr.Gallery(visible=not templates, selected_index=None),
-    } | show_price(ui, api, picks, quality, priority, request)
+        create.picks: [t.id for t in templates],
+        create.pose_preview: api.pose_picture(last, PREVIEW_SIZE) if last else None,
+        create.pose_info: info,
+        create.tray: gr.Gallery(value=tray, visible=bool(templates), selected_index=None),
+        create.clear_picks: gr.Button(visible=bool(templates)),
+        create.examples: gr.Gallery(visible=not templates, selected_index=None),
+    } | show_price(create, header, api, picks, quality, priority, request)
 
 
-def show_price(ui: Page, api: Api, picks: list[str], quality: str, priority: bool, request: gr.Request) -> dict:
+def show_price(
+    create: Create, header: Header, api: Api, picks: list[str], quality: str, priority: bool, request: gr.Request
+) -> dict:
     each = api.price(quality, priority)["data"]["credits"]
     if api.visitor(request) is None:
-        return {ui.cost: f"**Cost:** {each} credits · {SIGN_IN} to get your free credits.", ui.balance: ""}
+        return {create.cost: f"**Cost:** {each} credits · {SIGN_IN} to get your free credits.", header.balance: ""}
     balance = api.credits(request)["data"]["balance"]
-    return {ui.cost: price_line(max(1, len(picks)), each, balance), ui.balance: f"**Balance:** {balance} credits"}
-
-
-def toggle(
-    ui: Page,
-    api: Api,
-    pose_id: str,
-    picks: list[str],
-    page_ids: list[str],
-    my_ids: list[str],
-    quality,
-    priority,
-    request,
-) -> dict:
-    if pose_id in picks:
-        picks = [p for p in picks if p != pose_id]
-    elif len(picks) >= MAX_PICKS:
-        raise UserError(f"You can pick at most {MAX_PICKS} poses at once. Click a picked pose to unpick it.")
-    else:
-        picks = [*picks, pose_id]
-    return show_picks(ui, api, picks, quality, priority, request) | {
-        ui.gallery: pose_tiles(api, templates_of(api, page_ids, request), picks),
-        ui.my_poses: pose_tiles(api, templates_of(api, my_ids, request), picks),
+    return {
+        create.cost: price_line(max(1, len(picks)), each, balance),
+        header.balance: f"**Balance:** {balance} credits",
     }
 
 
-def switch_variant(
-    ui: Page, api: Api, chosen: str, picks, page_ids, my_ids, quality, priority, request: gr.Request
-) -> dict:
-    """Swap the last picked pose for another view or framing of it."""
-    if not picks or not chosen or chosen == picks[-1]:
-        return {ui.picks: picks}
-    picks = [p for p in picks[:-1] if p != chosen] + [chosen]
-    return show_picks(ui, api, picks, quality, priority, request) | {
-        ui.gallery: pose_tiles(api, templates_of(api, page_ids, request), picks),
-        ui.my_poses: pose_tiles(api, templates_of(api, my_ids, request), picks),
-    }
-
-
-def pick_from_library(
-    ui: Page, api: Api, picks, page_ids, my_ids, quality, priority, event: gr.SelectData, request: gr.Request
-) -> dict:
-    return toggle(ui, api, page_ids[event.index], picks, page_ids, my_ids, quality, priority, request)
-
-
-def pick_from_mine(
-    ui: Page, api: Api, picks, page_ids, my_ids, quality, priority, event: gr.SelectData, request: gr.Request
-) -> dict:
-    return toggle(ui, api, my_ids[event.index], picks, page_ids, my_ids, quality, priority, request)
-
-
-def pick_example(
-    ui: Page,
-    api: Api,
-    picks,
-    page_ids,
-    my_ids,
-    example_ids,
-    quality,
-    priority,
-    event: gr.SelectData,
-    request: gr.Request,
-) -> dict:
-    return toggle(ui, api, example_ids[event.index], picks, page_ids, my_ids, quality, priority, request)
-
-
-def unpick(
-    ui: Page, api: Api, picks, page_ids, my_ids, quality, priority, event: gr.SelectData, request: gr.Request
-) -> dict:
-    return toggle(ui, api, picks[event.index], picks, page_ids, my_ids, quality, priority, request)
-
-
-def clear(ui: Page, api: Api, page_ids, my_ids, quality, priority, request: gr.Request) -> dict:
-    return show_picks(ui, api, [], quality, priority, request) | {
-        ui.gallery: pose_tiles(api, templates_of(api, page_ids, request), []),
-        ui.my_poses: pose_tiles(api, templates_of(api, my_ids, request), []),
-    }
-
-
-def take_photo(ui: Page, api: Api, path: str | None) -> dict:
+def take_photo(create: Create, api: Api, path: str | None) -> dict:
     """Check an upload with the app's own photo check, and show what was read."""
     if not path:
         raise UserError("The upload did not arrive; please try again.")
@@ -155,15 +242,15 @@ def take_photo(ui: Page, api: Api, path: str | None) -> dict:
         let_go(api, path)  # unreadable: nothing will use it
         raise
     image.thumbnail((640, 640))
-    return {ui.photo: path, ui.photo_from: None, ui.photo_preview: image}
+    return {create.photo: path, create.photo_from: None, create.photo_preview: image}
 
 
-def take_more(ui: Page, api: Api, paths: list[str] | None) -> dict:
+def take_more(create: Create, api: Api, paths: list[str] | None) -> dict:
     """More photos of the person (up to 3), each checked like the first; their identities are averaged."""
     paths = list(paths or [])
     try:
         if len(paths) > MAX_MORE_PHOTOS:
-            raise UserError(f"Add at most {MAX_MORE_PHOTOS} more photos: 4 photos of you in all.")
+            raise UserError(f"Add at most {MAX_MORE_PHOTOS} more photos: {MAX_MORE_PHOTOS + 1} photos of you in all.")
         for number, path in enumerate(paths, start=2):
             try:
                 api.check_photo(path)
@@ -173,7 +260,7 @@ def take_more(ui: Page, api: Api, paths: list[str] | None) -> dict:
         for path in paths:
             let_go(api, path)
         raise
-    return {ui.more_photos: paths, ui.more_info: more_line(len(paths))}
+    return {create.more_photos: paths, create.more_info: more_line(len(paths))}
 
 
 def more_line(count: int) -> str:
@@ -182,103 +269,24 @@ def more_line(count: int) -> str:
     return f"Plus {count} more photo{'s' if count > 1 else ''} of you: the likeness is taken from all of them."
 
 
-def take_sample(ui: Page, api: Api) -> dict:
-    return take_photo(ui, api, str(SAMPLE_PHOTO))
+def take_sample(create: Create, api: Api) -> dict:
+    return take_photo(create, api, str(SAMPLE_PHOTO))
 
 
-def refresh_price(ui: Page, api: Api, picks, quality, priority, request: gr.Request) -> dict:
-    return show_price(ui, api, picks, quality, priority, request)
+def refresh_price(create: Create, header: Header, api: Api, picks, quality, priority, request: gr.Request) -> dict:
+    return show_price(create, header, api, picks, quality, priority, request)
 
 
-def generate(
-    ui: Page, api: Api, photo, more, picks, quality, priority, style, seed, mirror, batch, tracked, request: gr.Request
-) -> dict:
-    """One generation per picked pose; missing inputs are named together. Earlier ones still running stay in view."""
-    missing = [what for what, absent in (("pick a pose", not picks), ("upload a photo", not photo)) if absent]
-    if missing:
-        raise UserError(" and ".join(missing).capitalize() + " first.")
-    seed = None if seed is None or seed < 0 else int(seed)
-    args = (photo, list(picks), quality, priority, style, seed, list(more or []), bool(mirror))
-    records = api.generate_batch(*args, request=request)["data"]
-    ids = [record["id"] for record in records]
-    n = len(ids)
-    gr.Info(
-        f"Started {n} generation{'s' if n > 1 else ''}. You can keep going; they finish in the background.", duration=4
-    )
-    followed = jobs.follow(ids, batch, tracked)
-    stored = str(api.input_photo(ids[0], request=request))  # the app's own copies, without metadata
-    stored_more = [str(path) for path in api.more_input_photos(ids[0], request=request)]
-    for upload in (photo, *(more or [])):
-        let_go(api, upload)  # Gradio's copies of the uploads are no longer needed
-    return (
-        {ui.batch: followed, ui.photo: stored, ui.photo_from: ids[0], ui.more_photos: stored_more}
-        | jobs.show_run(ui, api, followed, request)
-        | show_price(ui, api, picks, quality, priority, request)
-    )
-
-
-def again(ui: Page, api: Api, generation_id: str, same_seed: bool, batch, tracked, request: gr.Request) -> dict:
-    """The same photo, pose and options; the same seed or a new one. Its progress shows in the create view."""
-    record = api.generation(generation_id, request=request)["data"]
-    photo = str(api.input_photo(generation_id, request=request))
-    seed = record["seed"] if same_seed else None
-    more = [str(path) for path in api.more_input_photos(generation_id, request=request)]
-    options = (record["quality"], record["priority"], record["style"], seed, more, record["mirrored"])
-    [started] = api.generate_batch(photo, [record["poseTemplateId"]], *options, request=request)["data"]
-    gr.Info("Started again with the same settings; it shows at the top of the page and in Jobs.", duration=4)
-    followed = jobs.follow([started["id"]], batch, tracked)
-    return {ui.batch: followed} | jobs.show_run(ui, api, followed, request)
-
-
-def again_same(ui: Page, api: Api, generation_id: str, batch, tracked, request: gr.Request) -> dict:
-    return again(ui, api, generation_id, True, batch, tracked, request)
-
-
-def again_new(ui: Page, api: Api, generation_id: str, batch, tracked, request: gr.Request) -> dict:
-    return again(ui, api, generation_id, False, batch, tracked, request)
-
-
-def wire(ui: Page, api: Api) -> None:
-    choose = [ui.picks, ui.page_ids, ui.my_pose_ids, ui.quality, ui.priority]
-    shown = [ui.picks, ui.pose_preview, ui.pose_info, ui.variant, ui.tray, ui.clear_picks, ui.examples]
-    shown = [*shown, ui.cost, ui.balance]
-    shown_all = [*shown, ui.gallery, ui.my_poses]
-    listen(ui.variant.input, switch_variant, ui, api, [ui.variant, *choose], shown_all)
-    listen(ui.gallery.select, pick_from_library, ui, api, choose, shown_all)
-    listen(ui.my_poses.select, pick_from_mine, ui, api, choose, shown_all)
-    listen(ui.tray.select, unpick, ui, api, choose, shown_all)
-    listen(ui.examples.select, pick_example, ui, api, [*choose[:3], ui.example_ids, *choose[3:]], shown_all)
-    listen(ui.clear_picks.click, clear, ui, api, choose[1:], shown_all)
+def wire(create: Create, header: Header, api: Api) -> None:
     listen(
-        [ui.quality.input, ui.priority.input],
+        [create.quality.input, create.priority.input],
         refresh_price,
-        ui,
-        api,
-        [ui.picks, ui.quality, ui.priority],
-        [ui.cost, ui.balance],
+        (create, header, api),
+        [create.picks, create.quality, create.priority],
+        [create.cost, header.balance],
     )
-    photo_out = [ui.photo, ui.photo_from, ui.photo_preview]
-    listen(ui.upload.upload, take_photo, ui, api, [ui.upload], photo_out)
-    listen(ui.more_upload.upload, take_more, ui, api, [ui.more_upload], [ui.more_photos, ui.more_info])
-    listen(ui.sample.click, take_sample, ui, api, [], photo_out)
-    for button, handler in ((ui.again_same, again_same), (ui.again_new, again_new)):
-        listen(button.click, handler, ui, api, [ui.selected, ui.batch, ui.tracked], [ui.batch, *jobs.run_outputs(ui)])
-    listen(
-        ui.generate.click,
-        generate,
-        ui,
-        api,
-        [
-            ui.photo,
-            ui.more_photos,
-            ui.picks,
-            ui.quality,
-            ui.priority,
-            ui.style,
-            ui.seed,
-            ui.mirror,
-            ui.batch,
-            ui.tracked,
-        ],
-        [ui.batch, ui.photo, ui.photo_from, ui.more_photos, ui.cost, ui.balance, *jobs.run_outputs(ui)],
-    )
+    photo_out = [create.photo, create.photo_from, create.photo_preview]
+    listen(create.upload.upload, take_photo, (create, api), [create.upload], photo_out)
+    more_out = [create.more_photos, create.more_info]
+    listen(create.more_upload.upload, take_more, (create, api), [create.more_upload], more_out)
+    listen(create.sample.click, take_sample, (create, api), [], photo_out)

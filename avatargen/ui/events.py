@@ -1,4 +1,5 @@
-"""Binding module-level handlers to the page: each gets the `Page` and the `Api` first, the event's inputs after."""
+"""Binding module-level handlers to the page: each gets the panels it touches and the `Api` first, the event's
+inputs after, and answers `{component: value}`."""
 
 import functools
 import inspect
@@ -9,15 +10,15 @@ import gradio as gr
 from avatargen.web.errors import user_errors
 
 
-def bind(fn: Callable, ui, api) -> Callable:
-    """`fn(ui, api, *inputs)` as a Gradio handler; every error becomes a readable toast (see `user_errors`)."""
+def bind(fn: Callable, bound: Sequence) -> Callable:
+    """`fn(*bound, *inputs)` as a Gradio handler; every error becomes a readable toast (see `user_errors`)."""
 
     @functools.wraps(fn)
     def handler(*args, **kwargs):
-        return fn(ui, api, *args, **kwargs)
+        return fn(*bound, *args, **kwargs)
 
     signature = inspect.signature(fn)  # Gradio reads it to fill gr.Request and gr.SelectData parameters
-    handler.__signature__ = signature.replace(parameters=list(signature.parameters.values())[2:])
+    handler.__signature__ = signature.replace(parameters=list(signature.parameters.values())[len(bound) :])
     return user_errors(handler)
 
 
@@ -27,13 +28,13 @@ def private(fn: Callable) -> dict:
     return {"api_visibility": "private", "api_name": f"page_{fn.__name__}", "show_progress": "hidden"}
 
 
-def listen(triggers, fn: Callable, ui, api, inputs: Sequence, outputs: Sequence):
-    """Attach a handler to one or more triggers."""
+def listen(triggers, fn: Callable, bound: Sequence, inputs: Sequence, outputs: Sequence):
+    """Attach a handler to one or more triggers; `bound` are its first arguments (panels, the Api)."""
     triggers = triggers if isinstance(triggers, list) else [triggers]
-    return gr.on(triggers, bind(fn, ui, api), list(inputs), list(outputs), **private(fn))
+    return gr.on(triggers, bind(fn, bound), list(inputs), list(outputs), **private(fn))
 
 
-def then(dependency, fn: Callable, ui, api, inputs: Sequence, outputs: Sequence, *, success: bool = False):
+def then(dependency, fn: Callable, bound: Sequence, inputs: Sequence, outputs: Sequence, *, success: bool = False):
     """Run a handler after another one (only after it succeeded, with `success`)."""
     step = dependency.success if success else dependency.then
-    return step(bind(fn, ui, api), list(inputs), list(outputs), **private(fn))
+    return step(bind(fn, bound), list(inputs), list(outputs), **private(fn))

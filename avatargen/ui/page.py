@@ -1,94 +1,101 @@
-"""`create_demo`: the layout, each part's events, and the page rebuilt from the server on every load."""
+"""`create_demo`: the panels composed into one page, each part's events, and the page rebuilt from the server on
+every load."""
 
 from collections.abc import Callable
 
 import gradio as gr
 
 from avatargen.errors import UserError
-from avatargen.ui import create, gallery, history, jobs, stats
+from avatargen.ui import create, gallery, header, history, jobs, stats
+from avatargen.ui.create import Create
 from avatargen.ui.events import bind, listen, private, then
-from avatargen.ui.layout import MAX_PICKS, Page, build
-from avatargen.web.api import Api
+from avatargen.ui.header import Header
+from avatargen.ui.jobs import Jobs
+from avatargen.web.api import MAX_BATCH, Api
 
-BANNER_SECONDS = 5
 
-
-def restore(ui: Page, api: Api, saved: dict | None, request: gr.Request) -> dict:
+def restore(create_panel: Create, header_panel: Header, jobs_panel: Jobs, api: Api, saved, request: gr.Request):
     """Picks, the last batch and its photo come back after a reload (the browser keeps only their ids)."""
     saved = saved if isinstance(saved, dict) else {}
-    picks = [p for p in saved.get("picks") or [] if isinstance(p, str)][:MAX_PICKS]
-    batch = [g for g in saved.get("batch") or [] if isinstance(g, str)][:MAX_PICKS]
+    picks = [p for p in saved.get("picks") or [] if isinstance(p, str)][:MAX_BATCH]
+    batch = [g for g in saved.get("batch") or [] if isinstance(g, str)][:MAX_BATCH]
     examples = create.example_poses(api)
-    update = create.show_picks(ui, api, picks, "sd", False, request) | {
-        ui.examples: create.pose_tiles(api, examples, picks, visible=not picks),
-        ui.example_ids: [t.id for t in examples],
-        ui.batch: batch,
+    update = create.show_picks(create_panel, header_panel, api, picks, "sd", False, request) | {
+        create_panel.examples: create.pose_tiles(api, examples, picks, visible=not picks),
+        create_panel.example_ids: [t.id for t in examples],
+        create_panel.batch: batch,
     }
     if isinstance(saved.get("photo_from"), str):
         try:
-            photo = create.take_photo(ui, api, str(api.input_photo(saved["photo_from"], request=request)))
+            photo = create.take_photo(create_panel, api, str(api.input_photo(saved["photo_from"], request=request)))
             more = [str(path) for path in api.more_input_photos(saved["photo_from"], request=request)]
-            update |= photo | {ui.photo_from: saved["photo_from"], ui.more_photos: more}
-            update[ui.more_info] = create.more_line(len(more))
+            update |= photo | {create_panel.photo_from: saved["photo_from"], create_panel.more_photos: more}
+            update[create_panel.more_info] = create.more_line(len(more))
         except UserError:  # deleted meanwhile, or another person's
             pass
-    return update | jobs.show_run(ui, api, batch, request)
+    return update | jobs.show_run(create_panel, jobs_panel, api, batch, request)
 
 
-def remember(ui: Page, api: Api, picks: list[str], batch: list[str], photo_from: str | None) -> dict:
-    return {ui.saved: {"picks": picks, "batch": batch, "photo_from": photo_from}}
+def place_states(*panels) -> None:
+    """The panels' states, at the page's top level: once a State inside a tab changes, Gradio draws that tab's
+    button a second time."""
+    for panel in panels:
+        for value in vars(panel).values():
+            if isinstance(value, gr.State):
+                value.render()
 
 
-def first_history(ui: Page, api: Api, request: gr.Request) -> dict:
-    return history.after_change(ui, api, 0, request)
+def remember(saved: gr.BrowserState, picks: list[str], batch: list[str], photo_from: str | None) -> dict:
+    return {saved: {"picks": picks, "batch": batch, "photo_from": photo_from}}
 
 
-def create_demo(api: Api, *, engine_notice: Callable[[], str | None], sign_in: bool = False) -> gr.Blocks:
+def create_demo(
+    api: Api,
+    *,
+    engine_notice: Callable[[], str | None],
+    engine_settled: Callable[[], bool],
+    sign_in: bool = False,
+) -> gr.Blocks:
     """The page. `engine_notice` says what a visitor must know about the model (loading, placeholder), or None;
-    `sign_in` shows the Hugging Face sign-in button (signed-out visitors may browse the poses)."""
-
-    def notice() -> dict:
-        text = engine_notice()
-        return gr.Markdown(value=text or "", visible=bool(text))
-
+    `engine_settled` whether that can still change (the page stops asking once it cannot); `sign_in` shows the
+    Hugging Face sign-in button (signed-out visitors may browse the poses)."""
     with gr.Blocks(title="avatargen — you, in any pose", delete_cache=(3600, 3600)) as demo:
-        ui = build(api.facets(), sign_in=sign_in)
-        for part in (create, gallery, jobs, history, stats):
-            part.wire(ui, api)
-        listen(
-            [ui.picks.change, ui.batch.change, ui.photo_from.change],
-            remember,
-            ui,
-            api,
-            [ui.picks, ui.batch, ui.photo_from],
-            [ui.saved],
-        )
-        banner_timer = gr.Timer(BANNER_SECONDS)
-        gr.on([demo.load, banner_timer.tick], notice, None, ui.banner, **private(notice))
+        header_panel = header.build(sign_in=sign_in)
+        create_panel = create.build()
+        with gr.Tabs():
+            gallery_panel = gallery.build(api.facets())
+            jobs_panel = jobs.build()
+            history_panel = history.build()
+            stats_panel = stats.build()
+        place_states(gallery_panel, history_panel)
+        saved = gr.BrowserState({}, storage_key="avatargen-page")  # picks, batch and photo, for after a reload
+
+        create.wire(create_panel, header_panel, api)
+        gallery.wire(gallery_panel, create_panel, header_panel, api)
+        jobs.wire(jobs_panel, create_panel, history_panel, stats_panel, header_panel, api)
+        history.wire(history_panel, stats_panel, header_panel, api)
+        stats.wire(stats_panel, header_panel, api)
+        kept = [create_panel.picks, create_panel.batch, create_panel.photo_from]
+        listen([state.change for state in kept], remember, (saved,), kept, [saved])
+        header.wire(header_panel, demo, engine_notice, engine_settled)
         restored = demo.load(
-            bind(restore, ui, api),
-            [ui.saved],
+            bind(restore, (create_panel, header_panel, jobs_panel, api)),
+            [saved],
             [
-                ui.picks,
-                ui.pose_preview,
-                ui.pose_info,
-                ui.variant,
-                ui.tray,
-                ui.clear_picks,
-                ui.examples,
-                ui.example_ids,
-                ui.cost,
-                ui.balance,
-                ui.batch,
-                ui.photo,
-                ui.photo_from,
-                ui.photo_preview,
-                ui.more_photos,
-                ui.more_info,
-                *jobs.run_outputs(ui),
+                *create.picks_outputs(create_panel, header_panel),
+                create_panel.example_ids,
+                create_panel.batch,
+                create_panel.photo,
+                create_panel.photo_from,
+                create_panel.photo_preview,
+                create_panel.more_photos,
+                create_panel.more_info,
+                *jobs.run_outputs(create_panel, jobs_panel),
             ],
             **private(restore),
         )
-        then(restored, gallery.first_load, ui, api, [ui.picks], gallery.outputs(ui))
-        demo.load(bind(first_history, ui, api), None, history.finished_outputs(ui), **private(first_history))
+        then(restored, gallery.first_load, (gallery_panel, api), [create_panel.picks], gallery.outputs(gallery_panel))
+        shown = history.finished_outputs(history_panel, stats_panel, header_panel)
+        first_history = bind(history.first_history, (history_panel, stats_panel, header_panel, api))
+        demo.load(first_history, None, shown, **private(history.first_history))
     return demo

@@ -1,4 +1,4 @@
-"""Pictures for the page: pose thumbnails, output images, and the poses behind ids."""
+"""Pictures for the page: pose thumbnails, output images, and the names of the poses behind ids."""
 
 import base64
 import io
@@ -15,18 +15,8 @@ PICTURE_SIZE = (192, 288)  # gallery tiles
 TRAY_SIZE = (96, 144)  # the tray of picked poses and the jobs panel
 
 
-def templates_of(api: Api, pose_ids: list[str], request: gr.Request) -> list[PoseTemplate]:
-    """The poses behind these ids that still exist for this person (a deleted own pose drops out), in order.
-
-    Library poses come from memory; the person's own are read once, and only when an id is not a library one.
-    """
-    library = api.services.poses.library
-    mine = {} if all(p in library for p in pose_ids) else {t.id: t for t in api.my_poses(request)}
-    return [library.get(p) if p in library else mine[p] for p in pose_ids if p in library or p in mine]
-
-
 def pose_names(api: Api, pose_ids: list[str], request: gr.Request) -> dict[str, str]:
-    names = {t.id: t.name for t in templates_of(api, list(dict.fromkeys(pose_ids)), request)}
+    names = {t.id: t.name for t in api.poses_of(list(dict.fromkeys(pose_ids)), request)}
     return {pose_id: names.get(pose_id, "A pose you deleted") for pose_id in pose_ids}
 
 

@@ -257,6 +257,32 @@ class Api:
         source = self.services.generations.output_path(self.user(request, to="download your avatars"), generation_id)
         return self.private.copy(source, name=f"avatar-{generation_id}.jpg")
 
+    # For the page
+
+    def library_poses(
+        self, *, search: str | None = None, limit: int, offset: int = 0, group: bool = False, **facets: str
+    ) -> tuple[list[PoseTemplate], int]:
+        """One page of the library's poses (never anyone's own) and how many match; the filters come from the
+        page's own controls, so they are not parsed again."""
+        return self.services.poses.library.query(**facets, search=search, limit=limit, offset=offset, group=group)
+
+    def variants(self, base_pose: str) -> list[PoseTemplate]:
+        """The library's views, framings and variations of one base pose."""
+        return self.services.poses.variants(base_pose)
+
+    def poses_of(self, pose_ids: list[str], request: gr.Request = None) -> list[PoseTemplate]:
+        """The poses behind these ids that still exist for this person (a deleted own pose drops out), in order.
+
+        Library poses come from memory; the person's own are read once, and only when an id is not a library one.
+        """
+        library = self.services.poses.library
+        mine = {} if all(p in library for p in pose_ids) else {t.id: t for t in self.my_poses(request)}
+        return [library.get(p) if p in library else mine[p] for p in pose_ids if p in library or p in mine]
+
+    def ledger(self, *, limit: int, request: gr.Request = None) -> dict:
+        """The balance and the newest `limit` credit entries."""
+        return self.services.ledger.statement(self.user(request, to="see your credits"), limit=limit)
+
 
 JSON_ENDPOINTS = (
     "jobs",
