@@ -8,7 +8,7 @@ the handlers that read or change them:
 - `events.py`: handlers are module-level functions `fn(*panels, api, *inputs) -> {component: value}`.
 - `page.py`: `create_demo(api, …)` composes the panels, wires each one and rebuilds the page on load.
 
-The page asks the `Api` only (its page methods for what no endpoint answers), never a service or the storage.
+The page asks the `Api` only (`Api.page` for what no endpoint answers), never a service or the storage.
 May import `web` (the Api, its limits and errors), `poses.template`, `presets` and `errors`; nothing imports `ui` but
 `app.py`.
 """

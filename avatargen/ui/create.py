@@ -176,13 +176,13 @@ def let_go(api: Api, path: str | None) -> None:
 
 def example_poses(api: Api) -> list[PoseTemplate]:
     """A few library poses a first-time visitor can try in one click."""
-    found = [api.library_poses(search=words, limit=1)[0] for words in EXAMPLE_SEARCHES]
+    found = [api.page.library_poses(search=words, limit=1)[0] for words in EXAMPLE_SEARCHES]
     return [templates[0] for templates in found if templates]
 
 
 def pose_tiles(api: Api, templates: list[PoseTemplate], picks: list[str], **options) -> gr.Gallery:
     """Gallery tiles with the picked ones marked by pose id; no position-based highlight is left behind."""
-    items = [(api.pose_picture(t, PICTURE_SIZE), caption(t, t.id in picks)) for t in templates]
+    items = [(api.page.pose_picture(t, PICTURE_SIZE), caption(t, t.id in picks)) for t in templates]
     return gr.Gallery(value=items, selected_index=None, **options)
 
 
@@ -196,7 +196,7 @@ def show_picks(
     create: Create, header: Header, api: Api, picks: list[str], quality: str, priority: bool, request: gr.Request
 ) -> dict:
     """Everything that shows the picked poses: the large preview of the last one, the tray, the price."""
-    templates = api.poses_of(picks, request)
+    templates = api.page.poses_of(picks, request)
     last = templates[-1] if templates else None
     if last is None:
         info = f"**No pose picked yet.** Pick up to {MAX_BATCH} in the gallery below, or try one of these:"
@@ -204,14 +204,14 @@ def show_picks(
         info = f"**{last.name}**  \n{facets_line(last)}"
         if len(templates) > 1:
             info += f"  \n{len(templates)} poses picked: one avatar each."
-    tray = [(api.pose_picture(t, TRAY_SIZE), t.name) for t in templates]
-    others = api.variants(last.base_pose) if last is not None and last.owner is None else []
+    tray = [(api.page.pose_picture(t, TRAY_SIZE), t.name) for t in templates]
+    others = api.page.variants(last.base_pose) if last is not None and last.owner is None else []
     return {
         create.variant: gr.Dropdown(
             choices=[(t.name, t.id) for t in others], value=last.id if others else None, visible=len(others) > 1
         ),
         create.picks: [t.id for t in templates],
-        create.pose_preview: api.pose_picture(last, PREVIEW_SIZE) if last else None,
+        create.pose_preview: api.page.pose_picture(last, PREVIEW_SIZE) if last else None,
         create.pose_info: info,
         create.tray: gr.Gallery(value=tray, visible=bool(templates), selected_index=None),
         create.clear_picks: gr.Button(visible=bool(templates)),
@@ -237,7 +237,7 @@ def take_photo(create: Create, api: Api, path: str | None) -> dict:
     if not path:
         raise UserError("The upload did not arrive; please try again.")
     try:
-        image = api.check_photo(path)
+        image = api.page.check_photo(path)
     except UserError:
         let_go(api, path)  # unreadable: nothing will use it
         raise
@@ -253,7 +253,7 @@ def take_more(create: Create, api: Api, paths: list[str] | None) -> dict:
             raise UserError(f"Add at most {MAX_MORE_PHOTOS} more photos: {MAX_MORE_PHOTOS + 1} photos of you in all.")
         for number, path in enumerate(paths, start=2):
             try:
-                api.check_photo(path)
+                api.page.check_photo(path)
             except UserError as error:
                 raise UserError(f"Photo {number}: {error}") from None
     except UserError:

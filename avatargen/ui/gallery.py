@@ -119,11 +119,11 @@ def show_page(
     query = {f: v for f, v in zip(FACET_LABELS, values, strict=True) if v and v != ANY}
     query |= {"search": search_words(search), "limit": PAGE_SIZE, "group": bool(group)}
     page = max(page, 0)
-    templates, total = api.library_poses(offset=page * PAGE_SIZE, **query)
+    templates, total = api.page.library_poses(offset=page * PAGE_SIZE, **query)
     if not templates and total:  # past the last page (the filters changed meanwhile): the last one
         page = (total - 1) // PAGE_SIZE
-        templates, total = api.library_poses(offset=page * PAGE_SIZE, **query)
-    mine = api.my_poses(request)
+        templates, total = api.page.library_poses(offset=page * PAGE_SIZE, **query)
+    mine = api.page.my_poses(request)
     pages = max(1, -(-total // PAGE_SIZE))
     if not total:
         gr.Warning("No pose matches these filters. Clear them to see every pose again.")
@@ -179,8 +179,8 @@ def show_picked(
 ) -> dict:
     """The picks everywhere they show: the create view, and the marks on the library's and the person's tiles."""
     return show_picks(create, header, api, picks, quality, priority, request) | {
-        gallery.poses: pose_tiles(api, api.poses_of(page_ids, request), picks),
-        gallery.my_poses: pose_tiles(api, api.poses_of(my_ids, request), picks),
+        gallery.poses: pose_tiles(api, api.page.poses_of(page_ids, request), picks),
+        gallery.my_poses: pose_tiles(api, api.page.poses_of(my_ids, request), picks),
     }
 
 
@@ -328,7 +328,7 @@ def save_pose(
         let_go(api, reference)
     gr.Info(f"Saved “{template['name']}” to your poses and picked it.", duration=4)
     picks = [p for p in picks if p != template["id"]][-(MAX_BATCH - 1) :] + [template["id"]]
-    mine = api.my_poses(request)
+    mine = api.page.my_poses(request)
     return show_picks(create, header, api, picks, quality, priority, request) | {
         gallery.my_poses: pose_tiles(api, mine, picks, visible=True),
         gallery.my_pose_ids: [t.id for t in mine],
@@ -337,7 +337,7 @@ def save_pose(
 
 
 def refresh_library(gallery: PoseGallery, api: Api, page_ids, picks, request: gr.Request) -> dict:
-    return {gallery.poses: pose_tiles(api, api.poses_of(page_ids, request), picks)}
+    return {gallery.poses: pose_tiles(api, api.page.poses_of(page_ids, request), picks)}
 
 
 def wire(gallery: PoseGallery, create: Create, header: Header, api: Api) -> None:

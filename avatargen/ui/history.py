@@ -118,18 +118,18 @@ def after_change(history: History, stats: Stats, header: Header, api: Api, page:
 def show_page(history: History, api: Api, page: int, request: gr.Request) -> dict:
     if api.visitor(request) is None:
         return {history.label: f"{SIGN_IN} to see your generations."}
-    records, total = api.history(limit=PAGE_SIZE, offset=max(page, 0) * PAGE_SIZE, request=request)
+    records, total = api.page.history(limit=PAGE_SIZE, offset=max(page, 0) * PAGE_SIZE, request=request)
     if not records and total:  # past the end (deleted meanwhile): the last page
         page = (total - 1) // PAGE_SIZE
-        records, total = api.history(limit=PAGE_SIZE, offset=page * PAGE_SIZE, request=request)
+        records, total = api.page.history(limit=PAGE_SIZE, offset=page * PAGE_SIZE, request=request)
     names = pose_names(api, [r["poseTemplateId"] for r in records], request)
-    poses = {t.id: t for t in api.poses_of(list(names), request)}
+    poses = {t.id: t for t in api.page.poses_of(list(names), request)}
     tiles = []
     for record in records:
         if record["status"] == "completed":
             picture = output_picture(api, record["id"], request)
         elif record["poseTemplateId"] in poses:
-            picture = api.pose_picture(poses[record["poseTemplateId"]], PICTURE_SIZE)
+            picture = api.page.pose_picture(poses[record["poseTemplateId"]], PICTURE_SIZE)
         else:
             continue
         tiles.append((picture, history_caption(record, names[record["poseTemplateId"]])))

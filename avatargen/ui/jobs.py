@@ -59,7 +59,7 @@ def batch_records(api: Api, batch: list[str], unfinished: dict[str, dict], reque
 
 def result_tiles(api: Api, records: list[dict], request: gr.Request) -> list[tuple]:
     names = pose_names(api, [r["poseTemplateId"] for r in records], request)
-    poses = {t.id: t for t in api.poses_of(list(names), request)}
+    poses = {t.id: t for t in api.page.poses_of(list(names), request)}
     tiles = []
     for record in records:
         name = names[record["poseTemplateId"]]
@@ -67,7 +67,8 @@ def result_tiles(api: Api, records: list[dict], request: gr.Request) -> list[tup
             picture = output_picture(api, record["id"], request)
             tiles.append((picture, f"{name} · {duration(took_seconds(record))}"))
         elif record["poseTemplateId"] in poses:
-            tiles.append((api.pose_picture(poses[record["poseTemplateId"]], PICTURE_SIZE), job_state(record, record)))
+            picture = api.page.pose_picture(poses[record["poseTemplateId"]], PICTURE_SIZE)
+            tiles.append((picture, job_state(record, record)))
     return tiles
 
 
@@ -83,7 +84,7 @@ def show_run(
     unfinished = {job["id"]: job for job in api.jobs(request)["data"]}
     records = batch_records(api, batch, unfinished, request)
     now = {r["id"]: r["status"] for r in records} | {gid: job["status"] for gid, job in unfinished.items()}
-    poses = api.poses_of(list(dict.fromkeys(job["poseTemplateId"] for job in unfinished.values())), request)
+    poses = api.page.poses_of(list(dict.fromkeys(job["poseTemplateId"] for job in unfinished.values())), request)
     update = {
         create.status: batch_status(records),
         jobs.table: jobs_html(
@@ -149,8 +150,8 @@ def generate(
         f"Started {n} generation{'s' if n > 1 else ''}. You can keep going; they finish in the background.", duration=4
     )
     followed = follow(ids, batch, tracked)
-    stored = str(api.input_photo(ids[0], request=request))  # the app's own copies, without metadata
-    stored_more = [str(path) for path in api.more_input_photos(ids[0], request=request)]
+    stored = str(api.page.input_photo(ids[0], request=request))  # the app's own copies, without metadata
+    stored_more = [str(path) for path in api.page.more_input_photos(ids[0], request=request)]
     for upload in (photo, *(more or [])):
         let_go(api, upload)  # Gradio's copies of the uploads are no longer needed
     return (
@@ -165,9 +166,9 @@ def again(
 ) -> dict:
     """The same photo, pose and options; the same seed or a new one. Its progress shows in the create view."""
     record = api.generation(generation_id, request=request)["data"]
-    photo = str(api.input_photo(generation_id, request=request))
+    photo = str(api.page.input_photo(generation_id, request=request))
     seed = record["seed"] if same_seed else None
-    more = [str(path) for path in api.more_input_photos(generation_id, request=request)]
+    more = [str(path) for path in api.page.more_input_photos(generation_id, request=request)]
     options = (record["quality"], record["priority"], record["style"], seed, more, record["mirrored"])
     [started] = api.generate_batch(photo, [record["poseTemplateId"]], *options, request=request)["data"]
     gr.Info("Started again with the same settings; it shows at the top of the page and in Jobs.", duration=4)

@@ -27,8 +27,9 @@ def restore(create_panel: Create, header_panel: Header, jobs_panel: Jobs, api: A
     }
     if isinstance(saved.get("photo_from"), str):
         try:
-            photo = create.take_photo(create_panel, api, str(api.input_photo(saved["photo_from"], request=request)))
-            more = [str(path) for path in api.more_input_photos(saved["photo_from"], request=request)]
+            stored = api.page.input_photo(saved["photo_from"], request=request)
+            photo = create.take_photo(create_panel, api, str(stored))
+            more = [str(path) for path in api.page.more_input_photos(saved["photo_from"], request=request)]
             update |= photo | {create_panel.photo_from: saved["photo_from"], create_panel.more_photos: more}
             update[create_panel.more_info] = create.more_line(len(more))
         except UserError:  # deleted meanwhile, or another person's
@@ -63,7 +64,7 @@ def create_demo(
         header_panel = header.build(sign_in=sign_in)
         create_panel = create.build()
         with gr.Tabs():
-            gallery_panel = gallery.build(api.facets())
+            gallery_panel = gallery.build(api.page.facets())
             jobs_panel = jobs.build()
             history_panel = history.build()
             stats_panel = stats.build()

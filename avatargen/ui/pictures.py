@@ -16,13 +16,13 @@ TRAY_SIZE = (96, 144)  # the tray of picked poses and the jobs panel
 
 
 def pose_names(api: Api, pose_ids: list[str], request: gr.Request) -> dict[str, str]:
-    names = {t.id: t.name for t in api.poses_of(list(dict.fromkeys(pose_ids)), request)}
+    names = {t.id: t.name for t in api.page.poses_of(list(dict.fromkeys(pose_ids)), request)}
     return {pose_id: names.get(pose_id, "A pose you deleted") for pose_id in pose_ids}
 
 
 def data_uri(api: Api, template: PoseTemplate) -> str:
     """A small pose picture inline in HTML (own poses are never written where Gradio serves files)."""
-    picture = api.pose_picture(template, TRAY_SIZE)
+    picture = api.page.pose_picture(template, TRAY_SIZE)
     if isinstance(picture, Image.Image):
         buffer = io.BytesIO()
         picture.save(buffer, format="PNG")

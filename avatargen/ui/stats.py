@@ -71,7 +71,7 @@ def every_day(days: pd.DataFrame) -> pd.DataFrame:
 def show(stats: Stats, header: Header, api: Api, request: gr.Request) -> dict:
     if api.visitor(request) is None:
         return {stats.summary: f"{SIGN_IN} to see your stats and credits."}
-    credits = api.ledger(limit=LEDGER_ROWS, request=request)
+    credits = api.page.ledger(limit=LEDGER_ROWS, request=request)
     breakdown = api.breakdown(request)["data"]
     days = every_day(pd.DataFrame(breakdown["day"], columns=["day", "generations", "credits"]))
     styles = pd.DataFrame(breakdown["style"], columns=["style", "generations", "credits"])

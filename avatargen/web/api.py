@@ -8,7 +8,6 @@ from pathlib import Path
 
 import gradio as gr
 from gradio.components.api_component import Api as RawValue
-from PIL import Image
 
 from avatargen.accounts.requester import requester
 from avatargen.db.paging import MAX_PAGE
@@ -16,15 +15,14 @@ from avatargen.db.tables import User
 from avatargen.errors import UserError
 from avatargen.generations.options import MAX_BATCH, MAX_SEED, GenerationOptions
 from avatargen.generations.pose_book import MAX_NAME
-from avatargen.poses.render import thumbnail_image, thumbnail_path
 from avatargen.poses.template import FACETS, PoseTemplate
 from avatargen.presets import QUALITIES, STYLES
 from avatargen.schedule import Schedule
 from avatargen.services import Services
-from avatargen.storage.photos import load_photo
 from avatargen.web import params
 from avatargen.web.downloads import PrivateCopies
 from avatargen.web.errors import user_errors
+from avatargen.web.page import PageReads
 from avatargen.web.uploads import UploadPurge, discarding_uploads, more_uploads, uploaded
 
 MAX_POSES_PAGE = 200
@@ -51,6 +49,7 @@ class Api:
     ):
         self.services = services
         self.thumbnails = thumbnails
+        self.page = PageReads(self)  # what the page reads besides these endpoints
         schedule = schedule or Schedule(name="avatargen-expiry")  # purged uploads, expired downloads
         self.uploads = UploadPurge(schedule)
         self.private = PrivateCopies(schedule)
@@ -131,13 +130,6 @@ class Api:
         """Generations and credits per day, style and quality."""
         return {"data": self.services.generations.breakdown(self.user(request, to="see your stats"))}
 
-    def history(self, *, limit: int, offset: int, request: gr.Request = None) -> tuple[list[dict], int]:
-        """Finished generations (completed or failed), newest first, and how many there are."""
-        rows, total = self.services.generations.finished(
-            self.user(request, to="see your generations"), limit=limit, offset=offset
-        )
-        return [row.to_public() for row in rows], total
-
     def generations(self, limit: int = 20, offset: int = 0, request: gr.Request = None) -> dict:
         limit = params.whole("limit", limit, lo=1, hi=MAX_PAGE, default=20)
         offset = params.whole("offset", offset, lo=0, hi=MAX_OFFSET, default=0)
@@ -208,39 +200,6 @@ class Api:
             "facets": facets,
         }
 
-    def check_photo(self, path: str) -> Image.Image:
-        """Decode an upload with the app's own photo checks (the ones generating applies); UserError says why not."""
-        settings = self.services.settings
-        return load_photo(path, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_upload_pixels)
-
-    def pose(self, id: str, request: gr.Request = None) -> PoseTemplate:
-        """A library pose, or one of the person's own."""
-        return self.services.poses.pose(self.visitor(request), id)
-
-    def my_poses(self, request: gr.Request = None) -> list[PoseTemplate]:
-        """The person's own poses (none for a signed-out visitor)."""
-        return self.services.poses.mine(self.visitor(request))
-
-    def pose_picture(self, template: PoseTemplate, size: tuple[int, int] = (192, 288)) -> str | Image.Image:
-        """A pose's picture: library ones are files rendered once; a person's own are drawn each time, so they never
-        land in a folder that Gradio serves to everyone."""
-        if template.owner is not None:
-            return thumbnail_image(template, *size)
-        return str(thumbnail_path(template, self.thumbnails, size))
-
-    def input_photo(self, id: str, request: gr.Request = None) -> Path:
-        """The stored photo a generation was made from (to make it again)."""
-        user = self.user(request, to="use your photos")
-        return self.services.generations.input_paths(user, params.ident("id", id))[0]
-
-    def more_input_photos(self, id: str, request: gr.Request = None) -> list[Path]:
-        """The stored extra photos a generation was made with."""
-        user = self.user(request, to="use your photos")
-        return self.services.generations.input_paths(user, params.ident("id", id))[1:]
-
-    def facets(self) -> dict[str, list[str]]:
-        return self.services.poses.facets()
-
     def extract_pose(self, photo: str | None, name: str | None = None, request: gr.Request = None) -> dict:
         name = params.text("name", name, most=MAX_NAME, default=None)
         user = self.user(request, to="save your own poses")
@@ -257,31 +216,6 @@ class Api:
         source = self.services.generations.output_path(self.user(request, to="download your avatars"), generation_id)
         return self.private.copy(source, name=f"avatar-{generation_id}.jpg")
 
-    # For the page
-
-    def library_poses(
-        self, *, search: str | None = None, limit: int, offset: int = 0, group: bool = False, **facets: str
-    ) -> tuple[list[PoseTemplate], int]:
-        """One page of the library's poses (never anyone's own) and how many match; the filters come from the
-        page's own controls, so they are not parsed again."""
-        return self.services.poses.library.query(**facets, search=search, limit=limit, offset=offset, group=group)
-
-    def variants(self, base_pose: str) -> list[PoseTemplate]:
-        """The library's views, framings and variations of one base pose."""
-        return self.services.poses.variants(base_pose)
-
-    def poses_of(self, pose_ids: list[str], request: gr.Request = None) -> list[PoseTemplate]:
-        """The poses behind these ids that still exist for this person (a deleted own pose drops out), in order.
-
-        Library poses come from memory; the person's own are read once, and only when an id is not a library one.
-        """
-        library = self.services.poses.library
-        mine = {} if all(p in library for p in pose_ids) else {t.id: t for t in self.my_poses(request)}
-        return [library.get(p) if p in library else mine[p] for p in pose_ids if p in library or p in mine]
-
-    def ledger(self, *, limit: int, request: gr.Request = None) -> dict:
-        """The balance and the newest `limit` credit entries."""
-        return self.services.ledger.statement(self.user(request, to="see your credits"), limit=limit)
 
 
 JSON_ENDPOINTS = (

@@ -1,0 +1,84 @@
+"""What the page reads besides the named endpoints: pose pages and pictures, a person's photos and ledger.
+
+Not endpoints: the page's own handlers call these through `Api.page`, with the request Gradio gives them.
+"""
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import gradio as gr
+from PIL import Image
+
+from avatargen.poses.render import thumbnail_image, thumbnail_path
+from avatargen.poses.template import PoseTemplate
+from avatargen.storage.photos import load_photo
+from avatargen.web import params
+
+if TYPE_CHECKING:
+    from avatargen.web.api import Api
+
+
+class PageReads:
+    def __init__(self, api: "Api"):
+        self.api = api
+
+    def history(self, *, limit: int, offset: int, request: gr.Request = None) -> tuple[list[dict], int]:
+        """Finished generations (completed or failed), newest first, and how many there are."""
+        rows, total = self.api.services.generations.finished(
+            self.api.user(request, to="see your generations"), limit=limit, offset=offset
+        )
+        return [row.to_public() for row in rows], total
+
+    def check_photo(self, path: str) -> Image.Image:
+        """Decode an upload with the app's own photo checks (the ones generating applies); UserError says why not."""
+        settings = self.api.services.settings
+        return load_photo(path, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_upload_pixels)
+
+    def my_poses(self, request: gr.Request = None) -> list[PoseTemplate]:
+        """The person's own poses (none for a signed-out visitor)."""
+        return self.api.services.poses.mine(self.api.visitor(request))
+
+    def pose_picture(self, template: PoseTemplate, size: tuple[int, int] = (192, 288)) -> str | Image.Image:
+        """A pose's picture: library ones are files rendered once; a person's own are drawn each time, so they never
+        land in a folder that Gradio serves to everyone."""
+        if template.owner is not None:
+            return thumbnail_image(template, *size)
+        return str(thumbnail_path(template, self.api.thumbnails, size))
+
+    def input_photo(self, id: str, request: gr.Request = None) -> Path:
+        """The stored photo a generation was made from (to make it again)."""
+        user = self.api.user(request, to="use your photos")
+        return self.api.services.generations.input_paths(user, params.ident("id", id))[0]
+
+    def more_input_photos(self, id: str, request: gr.Request = None) -> list[Path]:
+        """The stored extra photos a generation was made with."""
+        user = self.api.user(request, to="use your photos")
+        return self.api.services.generations.input_paths(user, params.ident("id", id))[1:]
+
+    def facets(self) -> dict[str, list[str]]:
+        return self.api.services.poses.facets()
+
+    def library_poses(
+        self, *, search: str | None = None, limit: int, offset: int = 0, group: bool = False, **facets: str
+    ) -> tuple[list[PoseTemplate], int]:
+        """One page of the library's poses (never anyone's own) and how many match; the filters come from the
+        page's own controls, so they are not parsed again."""
+        return self.api.services.poses.library.query(**facets, search=search, limit=limit, offset=offset, group=group)
+
+    def variants(self, base_pose: str) -> list[PoseTemplate]:
+        """The library's views, framings and variations of one base pose."""
+        return self.api.services.poses.variants(base_pose)
+
+    def poses_of(self, pose_ids: list[str], request: gr.Request = None) -> list[PoseTemplate]:
+        """The poses behind these ids that still exist for this person (a deleted own pose drops out), in order.
+
+        Library poses come from memory; the person's own are read once, and only when an id is not a library one.
+        """
+        library = self.api.services.poses.library
+        mine = {} if all(p in library for p in pose_ids) else {t.id: t for t in self.my_poses(request)}
+        return [library.get(p) if p in library else mine[p] for p in pose_ids if p in library or p in mine]
+
+    def ledger(self, *, limit: int, request: gr.Request = None) -> dict:
+        """The balance and the newest `limit` credit entries."""
+        return self.api.services.ledger.statement(self.api.user(request, to="see your credits"), limit=limit)
+
