@@ -143,7 +143,7 @@ def cluster(postgres, tmp_path_factory):
     runtime = make_runtime(settings, engine=None)  # this process only reads, writes users and checks
     runtime.services.users.add("alice", password="alice-pw")
     runtime.services.users.add("bob", password="bob-password", credits=3)
-    runtime.services.grant_credits("bob", 3)
+    runtime.services.ledger.grant(runtime.services.users.named("bob"), 3)
     built = Cluster(settings, redis, base)
     built.start_front()
     built.start_front()
