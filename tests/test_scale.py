@@ -156,19 +156,21 @@ def cluster(postgres, tmp_path_factory):
         redis.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def served(cluster):
-    """The scenario's view: front end 1, served by three tiny-engine worker processes."""
+    """The scenario's view: front end 1, served by three tiny-engine worker processes (started when none run; the
+    cluster stops them at the end)."""
     built, runtime = cluster
-    for _ in range(3):
-        built.start_worker(slow_fake=False)
-    yield built.settings, built.fronts[0][1], runtime
-    built.stop_workers()
+    if not built.workers:
+        for _ in range(3):
+            built.start_worker(slow_fake=False)
+    return built.settings, built.fronts[0][1], runtime
 
 
 def test_both_front_ends_share_one_state(served, cluster, photo):
-    built, _ = cluster
-    first, second = (Client(url, auth=("alice", "alice-pw"), verbose=False) for _, url in built.fronts)
+    built, runtime = cluster
+    runtime.services.users.add("dana", password="dana-password")  # her own account: alice's is test_app's
+    first, second = (Client(url, auth=("dana", "dana-password"), verbose=False) for _, url in built.fronts)
     pose_id = first.predict(limit=1, api_name="/poses")["data"][0]["id"]
     job = second.predict(handle_file(str(photo)), pose_id, "sd", False, "realistic", 2**32 - 1, api_name="/generate")
     record = wait_until_done(first, job["data"]["id"])
@@ -179,12 +181,22 @@ def test_both_front_ends_share_one_state(served, cluster, photo):
     assert len(report["workers"]) == 3 and report["jobs"]["completed"] >= 1
 
 
-def test_200_jobs_survive_a_killed_worker_a_restarted_worker_and_a_restarted_redis(cluster, photo, tmp_path):
-    built, runtime = cluster
-    services = runtime.services
+@pytest.fixture
+def slow_workers(cluster):
+    """Three slow-fake worker processes in place of any others, stopped after the test (in any order of tests)."""
+    built, _ = cluster
     built.stop_workers()
     for _ in range(3):
         built.start_worker(slow_fake=True)
+    yield
+    built.stop_workers()
+
+
+def test_200_jobs_survive_a_killed_worker_a_restarted_worker_and_a_restarted_redis(
+    cluster, slow_workers, photo, tmp_path
+):
+    built, runtime = cluster
+    services = runtime.services
     names = [f"crowd{index:02d}" for index in range(USERS)]
     for name in names:
         services.users.add(name, password=f"{name}-password", credits=100)  # room for 10 jobs of up to 10 credits
