@@ -225,7 +225,9 @@ def test_zero_gpu_runs_the_job_inside_spaces_gpu_within_the_request(runtime, ser
         return wrap
 
     monkeypatch.setitem(sys.modules, "spaces", types.SimpleNamespace(GPU=gpu))
-    monkeypatch.setattr(zerogpu.importlib.util, "find_spec", lambda name: object())
+    find_spec = zerogpu.importlib.util.find_spec  # every other import (torchvision, lazily) still finds its own
+    only_spaces = lambda name, *rest: object() if name == "spaces" else find_spec(name, *rest)  # noqa: E731
+    monkeypatch.setattr(zerogpu.importlib.util, "find_spec", only_spaces)
     monkeypatch.setenv("SPACES_ZERO_GPU", "true")
     zerogpu._gpu_function.cache_clear()
     try:
