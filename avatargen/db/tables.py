@@ -41,6 +41,12 @@ class Status(StrEnum):
     failed = "failed"
 
 
+class Kind(StrEnum):
+    """What a generation makes."""
+
+    image = "image"  # the person in a pose template
+
+
 UNFINISHED = (Status.pending, Status.processing)
 FINISHED = (Status.completed, Status.failed)
 
@@ -88,6 +94,7 @@ class Generation(SQLModel, table=True):
 
     id: str = Field(default_factory=lambda: uuid.uuid4().hex, primary_key=True)
     user_id: int = Field(foreign_key="user.id", index=True)
+    kind: Kind = Field(default=Kind.image, sa_type=AutoString)
     pose_template_id: str
     input_image_path: str  # storage key of the cleaned photo
     # storage keys of more photos of the person (up to 3), in upload order
@@ -120,6 +127,7 @@ class Generation(SQLModel, table=True):
         return {
             "id": self.id,
             "userId": self.user_id,
+            "kind": str(self.kind),
             "poseTemplateId": self.pose_template_id,
             "inputImageUrl": self.input_image_path,
             "moreInputImageUrls": list(self.extra_input_paths),
