@@ -6,7 +6,7 @@ Create Date: 2026-12-01 23:00:00
 """
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision = "0006"
@@ -17,8 +17,9 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("generation", schema=None) as batch_op:
-        kind = sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(), nullable=False, server_default="image")
-        batch_op.add_column(kind)
+        batch_op.add_column(
+            sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(), nullable=False, server_default="image")
+        )
 
 
 def downgrade() -> None:
