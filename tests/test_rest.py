@@ -2,7 +2,13 @@
 its five routes with its shapes, a real photo uploaded as multipart, paging, privacy, keys, statuses, OpenAPI."""
 
 import io
+import json
 import logging
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import httpx
 import pytest
@@ -18,6 +24,7 @@ from tests.conftest import FakeEngine
 from tests.helpers import serve, wait_for
 
 MAX_UPLOAD = 2_000_000
+ROOT = Path(__file__).parents[1]
 
 
 class Rest:
@@ -279,3 +286,43 @@ def test_the_openapi_document_lists_every_route_with_its_schemas(served):
     assert document["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     docs = api.get("/docs")
     assert docs.status_code == 200 and f"{PREFIX}/openapi.json" in docs.text and "swagger" in docs.text.lower()
+
+
+def readme_lines() -> list[str]:
+    """The lines of the README's REST example, as a person would paste them."""
+    section = (ROOT / "README.md").read_text().split("\n## REST API", 1)[1].split("\n## ", 1)[0]
+    return [line for line in section.split("```bash\n", 1)[1].split("```", 1)[0].splitlines() if line.strip()]
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_the_readmes_curl_examples_work_unchanged(served, photo, tmp_path):
+    launched, _ = served
+    api, key_line, *commands = readme_lines()
+    assert api.startswith("API=") and key_line.startswith("KEY=$(") and all(c.startswith("curl ") for c in commands)
+    shutil.copy(photo, tmp_path / "me.jpg")
+    env = {
+        **os.environ,
+        "API": launched.url.rstrip("/") + PREFIX,  # the one line a reader changes: where their app runs
+        "AVATARGEN_DATA_DIR": str(launched.settings.data_dir),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",  # `python` is this one
+        "PYTHONPATH": str(ROOT),
+    }
+
+    def run(line: str, cwd: Path = tmp_path) -> str:
+        done = subprocess.run(["bash", "-c", line], cwd=cwd, env=env, capture_output=True, text=True, timeout=180)
+        assert done.returncode == 0, (line, done.stderr)
+        return done.stdout
+
+    env["KEY"] = run(f'{key_line} && printf %s "$KEY"', cwd=ROOT)
+    generate, listing, one, download, delete, stats = commands
+    started = json.loads(run(generate))
+    assert started["message"] == "Avatar generation started" and started["data"]["status"] == "pending"
+    env["ID"] = started["data"]["id"]
+    assert Rest(launched.url, env["KEY"]).done(env["ID"])["status"] == "completed"
+    assert json.loads(run(listing))["meta"]["offset"] == 0
+    assert json.loads(run(one))["data"]["id"] == env["ID"]
+    run(download)
+    [saved] = tmp_path.glob("avatar-stand-relaxed-f-front-full-*.jpg")  # curl -OJ names it as the server says
+    assert Image.open(saved).size == (started["data"]["width"], started["data"]["height"])
+    assert json.loads(run(delete)) == {"message": "Generation deleted successfully"}
+    assert set(json.loads(run(stats))["data"]) >= {"totalGenerations", "completedGenerations", "totalCreditsUsed"}
