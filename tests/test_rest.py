@@ -326,3 +326,17 @@ def test_the_readmes_curl_examples_work_unchanged(served, photo, tmp_path):
     assert Image.open(saved).size == (started["data"]["width"], started["data"]["height"])
     assert json.loads(run(delete)) == {"message": "Generation deleted successfully"}
     assert set(json.loads(run(stats))["data"]) >= {"totalGenerations", "completedGenerations", "totalCreditsUsed"}
+
+
+def test_without_sign_in_the_one_local_user_needs_no_key(services, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from avatargen.web.api import Api
+    from avatargen.web.rest import rest_app
+
+    assert services.settings.auth == "none"
+    with TestClient(rest_app(Api(services, thumbnails=tmp_path / "thumbnails"))) as local:
+        answer = local.get("/generations")
+        assert answer.status_code == 200 and answer.json()["meta"]["total"] == 0
+        assert local.get("/credits").json()["data"]["balance"] == 100
+    assert services.users.user_for(None).username == "local"
