@@ -187,6 +187,29 @@ def test_no_key_a_bad_key_and_a_revoked_key_are_401(served, caplog):
     assert key not in caplog.text and key[4:20] not in caplog.text
 
 
+def test_a_person_lists_and_revokes_their_own_keys(served):
+    launched, _ = served
+    services = launched.runtime.services
+    erin, frank = (services.users.add(name, password=f"{name}-password") for name in ("erin", "frank"))
+    laptop, key = services.api_keys.create(erin, "laptop")
+    spare, spare_key = services.api_keys.create(erin, "spare")
+    frank_key = services.api_keys.create(frank, "phone")[1]
+    mine = Rest(launched.url, key).http.get("/keys").json()["data"]
+    assert [(k["id"], k["name"], k["prefix"]) for k in mine] == [
+        (laptop.id, "laptop", key[:12]),
+        (spare.id, "spare", spare_key[:12]),
+    ]
+    assert key not in str(mine) and mine[0]["lastUsedAt"] and mine[0]["revokedAt"] is None
+
+    stranger = Rest(launched.url, frank_key).http.delete(f"/keys/{laptop.id}")
+    assert stranger.status_code == 404  # another person's key is like a missing one
+    assert Rest(launched.url, key).http.delete("/keys/first").status_code == 400
+    revoked = Rest(launched.url, spare_key).http.delete(f"/keys/{laptop.id}")
+    assert revoked.status_code == 200 and revoked.json() == {"message": "API key revoked"}
+    assert Rest(launched.url, key).http.get("/keys").status_code == 401
+    assert Rest(launched.url, spare_key).http.get("/keys").json()["data"][0]["revokedAt"]
+
+
 def test_bad_values_are_400_naming_the_parameter_and_charge_nothing(served, photo, pose_id, tmp_path):
     launched, _ = served
     alice = rest(served, "alice")
@@ -262,6 +285,8 @@ EXPECTED_ROUTES = {
     ("GET", "/price"),
     ("GET", "/styles"),
     ("GET", "/poses"),
+    ("GET", "/keys"),
+    ("DELETE", "/keys/{id}"),
 }
 
 

@@ -22,7 +22,7 @@ from sqlmodel import col, select
 from avatargen.accounts.requester import hf_token_account
 from avatargen.accounts.signin import SignInGuard
 from avatargen.db.connect import transaction
-from avatargen.db.tables import ApiKey, User, utcnow
+from avatargen.db.tables import ApiKey, User, iso, utcnow
 from avatargen.errors import NotFound, UserError
 
 KEY_PREFIX = "avk_"
@@ -45,6 +45,18 @@ class TooManyBadKeys(UserError):
 
 def key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
+
+
+def key_record(record: ApiKey) -> dict:
+    """What a person may see of a key: never the key, which is not kept."""
+    return {
+        "id": record.id,
+        "name": record.name,
+        "prefix": record.prefix,
+        "createdAt": iso(record.created_at),
+        "lastUsedAt": iso(record.last_used_at),
+        "revokedAt": iso(record.revoked_at),
+    }
 
 
 class ApiKeys:

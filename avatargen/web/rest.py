@@ -18,7 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import WithJsonSchema
 from starlette.exceptions import HTTPException
 
-from avatargen.accounts.api_keys import Bearers, NotSignedIn
+from avatargen.accounts.api_keys import Bearers, NotSignedIn, key_record
 from avatargen.db.tables import User
 from avatargen.generations.options import MAX_BATCH, MAX_PHOTOS
 from avatargen.web import params, rest_errors
@@ -231,6 +231,21 @@ def poses(
 ) -> dict:
     """Pose templates, filtered and searched; your own poses first (no key needed for the library)."""
     return api.poses(category, gender, view, framing, search, limit, offset, group, mirror, request=request)
+
+
+@router.get("/keys", response_model=shapes.Keys, responses=REFUSALS)
+def keys(request: Request, api: Caller) -> dict:
+    """Your API keys (never the keys themselves: only their first characters are kept in the clear)."""
+    user = api.user(request, to="see your API keys")
+    return {"data": [key_record(record) for record in api.services.api_keys.of(user)]}
+
+
+@router.delete("/keys/{id}", response_model=shapes.Message, responses=OWN)
+def revoke_key(request: Request, api: Caller, id: str) -> dict:
+    """Revoke one of your API keys for good (the one this request uses too)."""
+    user = api.user(request, to="revoke your API keys")
+    api.services.api_keys.revoke(user, params.whole("id", id, lo=1, hi=2**31 - 1))
+    return {"message": "API key revoked"}
 
 
 def rest_app(api: Api) -> FastAPI:

@@ -146,3 +146,16 @@ class Poses(Shape):
 
 class Breakdown(Shape):
     data: dict[str, list[dict]] = Field(description="generations and credits per day, style and quality")
+
+
+class Key(Shape):
+    id: int
+    name: str
+    prefix: str = Field(description="the key's first characters, to tell keys apart")
+    createdAt: str
+    lastUsedAt: str | None = Field(description="to the minute")
+    revokedAt: str | None
+
+
+class Keys(Shape):
+    data: list[Key]
