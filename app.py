@@ -15,6 +15,7 @@ from avatargen.runtime import Runtime, build_runtime  # noqa: E402
 from avatargen.settings import Settings, get_settings  # noqa: E402
 from avatargen.ui import CSS, create_demo  # noqa: E402
 from avatargen.web.api import Api, register_api  # noqa: E402
+from avatargen.web.routes import beside_gradio  # noqa: E402
 
 PLACEHOLDER_NOTICE = (
     "⚠️ **Placeholder mode.** The real image models could not be loaded on this machine, so outputs come "
@@ -45,8 +46,8 @@ def engine_settled(runtime: Runtime) -> bool:
     return runtime.settings.worker_threads == 0 or runtime.engine.loaded is not None
 
 
-def create_app(runtime: Runtime) -> gr.Blocks:
-    """The page, and the named API endpoints next to it."""
+def create_app(runtime: Runtime) -> tuple[gr.Blocks, Api]:
+    """The page, and the named API endpoints next to it (the `Api` behind both serves the REST routes too)."""
     api = Api(
         runtime.services,
         thumbnails=runtime.settings.cache_dir / "thumbnails",
@@ -60,7 +61,7 @@ def create_app(runtime: Runtime) -> gr.Blocks:
     )
     with demo:
         register_api(api)
-    return demo
+    return demo, api
 
 
 def launch(settings: Settings, **launch_options) -> tuple[Runtime, gr.Blocks]:
@@ -71,7 +72,7 @@ def launch(settings: Settings, **launch_options) -> tuple[Runtime, gr.Blocks]:
     runtime.start_workers(0 if zero_gpu() else None)  # on ZeroGPU each request runs its own job
     if settings.worker_threads:
         runtime.warm_up()
-    demo = create_app(runtime)
+    demo, api = create_app(runtime)
     auth = SignInGuard(runtime.services.users.authenticate).sign_in if settings.auth == "password" else None
     demo.queue(default_concurrency_limit=8).launch(
         server_name=settings.host,
@@ -83,7 +84,7 @@ def launch(settings: Settings, **launch_options) -> tuple[Runtime, gr.Blocks]:
         allowed_paths=[str(settings.cache_dir / "thumbnails")],
         max_file_size=settings.max_upload_bytes,
         show_error=True,  # a message for every error Gradio itself raises (handlers already give their own)
-        app_kwargs={"middleware": [Middleware(ClientAddress)]},
+        app_kwargs={"middleware": [Middleware(ClientAddress)], "routes": beside_gradio(api)},
         css=CSS,
         **launch_options,
     )

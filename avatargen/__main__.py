@@ -1,4 +1,5 @@
-"""Command line: `python -m avatargen worker | status | user add | user webhook | credits grant`."""
+"""Command line: `python -m avatargen worker | status | user add | user webhook | user key | user keys |
+user revoke-key | credits grant`."""
 
 import argparse
 import getpass
@@ -13,6 +14,7 @@ from avatargen.settings import get_settings, use_space_storage
 use_space_storage()  # before huggingface_hub is imported: it reads HF_HOME once
 
 from avatargen.db.connect import transaction  # noqa: E402
+from avatargen.db.tables import iso  # noqa: E402
 from avatargen.errors import UserError  # noqa: E402
 from avatargen.generations.health import render, status  # noqa: E402
 from avatargen.generations.webhooks import check_url, set_person_webhook  # noqa: E402
@@ -40,6 +42,15 @@ def main(argv: list[str] | None = None) -> int:
     hook.add_argument("name")
     hook.add_argument("url", nargs="?", default="")
 
+    key = user.add_parser("key", help="make an API key for the REST API (printed once: store it now)")
+    key.add_argument("name", help="the user the key signs in")
+    key.add_argument("--label", default="api key", help="what to call the key, e.g. laptop or ci (default: api key)")
+    keys = user.add_parser("keys", help="list a user's API keys (id, label, first characters, last use)")
+    keys.add_argument("name")
+    revoke = user.add_parser("revoke-key", help="revoke one of a user's API keys for good (see `user keys`)")
+    revoke.add_argument("name")
+    revoke.add_argument("id", type=int, help="the key's id, as `user keys` lists it")
+
     credits = commands.add_parser("credits", help="manage credits").add_subparsers(dest="action", required=True)
     grant = credits.add_parser("grant", help="add (or with a negative number remove) credits")
     grant.add_argument("name")
@@ -57,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
             return _work(runtime, args.threads)
         if args.command == "user" and args.action == "webhook":
             _set_webhook(runtime, args.name, args.url)
+        elif args.command == "user" and args.action in ("key", "keys", "revoke-key"):
+            _api_keys(runtime, args)
         elif args.command == "user":
             password = args.password or _ask_password()
             created = runtime.services.users.add(args.name, password=password, admin=args.admin, credits=args.credits)
@@ -79,6 +92,23 @@ def _set_webhook(runtime, name: str, url: str) -> None:
     print(f"{name}: finished generations are posted to {url}" if url else f"{name}: no webhook")
     if url and not runtime.settings.webhook_secret:
         print("note: AVATARGEN_WEBHOOK_SECRET is not set, so no webhooks are sent", file=sys.stderr)
+
+
+def _api_keys(runtime, args) -> None:
+    services = runtime.services
+    owner = services.users.named(args.name)
+    if args.action == "key":
+        record, key = services.api_keys.create(owner, args.label)
+        print(key)  # alone on stdout, so `KEY=$(python -m avatargen user key alice)` captures it
+        print(f"API key {record.id} {record.name!r} for {owner.username!r}: shown once, store it now", file=sys.stderr)
+    elif args.action == "revoke-key":
+        record = services.api_keys.revoke(owner, args.id)
+        print(f"API key {record.id} {record.name!r} of {owner.username!r} is revoked")
+    else:
+        for record in services.api_keys.of(owner):
+            used = f"last used {iso(record.last_used_at)}" if record.last_used_at else "never used"
+            revoked = f", revoked {iso(record.revoked_at)}" if record.revoked_at else ""
+            print(f"{record.id}\t{record.name}\t{record.prefix}…\tmade {iso(record.created_at)}, {used}{revoked}")
 
 
 def _ask_password() -> str:

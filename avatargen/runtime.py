@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from avatargen.accounts.api_keys import ApiKeys
 from avatargen.accounts.users import Users
 from avatargen.credits.ledger import Ledger
 from avatargen.credits.limits import RateLimits
@@ -129,6 +130,7 @@ def build_runtime(
         database=database,
         storage=storage,
         users=Users(settings, database=database, ledger=ledger),
+        api_keys=ApiKeys(database, clock=clock),
         ledger=ledger,
         poses=poses,
         generations=Generations(

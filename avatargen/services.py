@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from avatargen.accounts.api_keys import ApiKeys
 from avatargen.accounts.users import Users
 from avatargen.credits.ledger import Ledger
 from avatargen.generations.jobs import Jobs
@@ -21,6 +22,7 @@ class Services:
     database: Engine
     storage: Storage
     users: Users
+    api_keys: ApiKeys  # the REST API's bearer keys
     ledger: Ledger
     poses: PoseBook
     generations: Generations

@@ -36,8 +36,17 @@ def hf_account(request) -> str | None:
     name = _oauth_username(request)
     if name is None and (token := _bearer_token(request)) is not None:
         name = token_owner(token)
-    if name is None:
-        return None
+    return None if name is None else hf_name(name)
+
+
+def hf_token_account(token: str) -> str | None:
+    """The account a Hugging Face token signs in (`hf:<username>`), or None for a token the Hub does not know."""
+    name = token_owner(token) if token.startswith("hf_") else None
+    return None if name is None else hf_name(name)
+
+
+def hf_name(name: str) -> str:
+    """The account name of a Hugging Face user; refused when the app cannot use their username."""
     if not _HF_NAME.fullmatch(name):
         raise UserError(
             f"Your Hugging Face username {name[:40]!r} has characters this app cannot use; please contact the owner."

@@ -28,6 +28,10 @@ WINDOW_S = 60.0
 class RateLimited(UserError):
     """Too many requests or jobs for this person's tier; nothing was charged."""
 
+    def __init__(self, message: str, *, retry_after: int | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after  # seconds until a request would pass, when that is known
+
 
 class RateLimits:
     def __init__(self, *, per_minute: dict[str, int], in_flight: dict[str, int], redis_url: str | None = None):
@@ -59,7 +63,8 @@ class RateLimits:
             wait = max(1, math.ceil(oldest + WINDOW_S - now))
             raise RateLimited(
                 f"You sent more than {limit} generation requests in the last minute; the limit is {limit}. "
-                f"Try again in {wait} s. You were not charged."
+                f"Try again in {wait} s. You were not charged.",
+                retry_after=wait,
             )
 
     def check_room(self, user: User, flying: int, adding: int) -> None:

@@ -166,3 +166,15 @@ class WebhookTarget(SQLModel, table=True):
         default=None, foreign_key="generation.id", ondelete="CASCADE", index=True, unique=True
     )
     url: str = Field(max_length=2000)
+
+
+# A person's key for the REST API: only its SHA-256 is kept (the key is shown once, when made); several per person.
+class ApiKey(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    name: str = Field(max_length=64)  # what the person calls it ("laptop", "ci")
+    key_hash: str = Field(unique=True, index=True, max_length=64)  # hex SHA-256 of the whole key
+    prefix: str = Field(max_length=16)  # the key's first characters, to tell keys apart in a list
+    created_at: datetime = Field(default_factory=utcnow)
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None

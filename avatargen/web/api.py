@@ -36,6 +36,21 @@ def search_words(search) -> str | None:
     return None if text is None else " ".join(dict.fromkeys(text.lower().split()))
 
 
+def generation_options(
+    quality, priority, style, seed, mirror, *, more_photos=(), webhook_url=None
+) -> GenerationOptions:
+    """What a person chose for a generation, each value parsed strictly (the message names the parameter)."""
+    return GenerationOptions(
+        quality=params.choice("quality", quality, QUALITIES, default="sd"),
+        priority=params.flag("priority", priority),
+        style=params.choice("style", style, STYLES, default="realistic"),
+        seed=params.whole("seed", seed, lo=0, hi=MAX_SEED, default=None),
+        more_photos=tuple(more_photos),
+        mirror=params.flag("mirror", mirror),
+        webhook_url=webhook_url,
+    )
+
+
 class Api:
     """The endpoint functions, bound to one service. Every parameter goes through `params` first."""
 
@@ -104,18 +119,15 @@ class Api:
         return {"message": "Avatar generations started", "data": [g.to_public() for g in generations]}
 
     def _start(self, photo, pose_ids, quality, priority, style, seed, more_photos, mirror, request) -> list:
-        """The options of /generate and /generate_batch, parsed once; on ZeroGPU the jobs run before answering."""
+        """The options of /generate and /generate_batch, parsed once."""
         user = self.user(request, to="generate avatars")
-        options = GenerationOptions(
-            quality=params.choice("quality", quality, QUALITIES),
-            priority=params.flag("priority", priority),
-            style=params.choice("style", style, STYLES),
-            seed=params.whole("seed", seed, lo=0, hi=MAX_SEED, default=None),
-            more_photos=tuple(more_uploads(more_photos)),
-            mirror=params.flag("mirror", mirror),
-        )
+        options = generation_options(quality, priority, style, seed, mirror, more_photos=more_uploads(more_photos))
+        return self.start(user, uploaded("photo", photo), pose_ids, options)
+
+    def start(self, user: User, photo: str | None, pose_ids: list[str], options: GenerationOptions) -> list:
+        """Charge, record and queue one generation per pose; on ZeroGPU the jobs run before answering."""
         service = self.services.generations
-        generations = service.create(user, photo=uploaded("photo", photo), pose_ids=pose_ids, options=options)
+        generations = service.create(user, photo=photo, pose_ids=pose_ids, options=options)
         if self.run_inline is None:
             return generations
         for generation in generations:
