@@ -129,17 +129,21 @@ def test_query_filters_by_facets(library):
 
 
 def test_query_searches_name_and_tags_case_insensitively(library):
-    hips, total = library.query(search="HANDS  hips", limit=1000)
-    assert total == len(hips) > 0
-    assert all("hand" in (t.name + " ".join(t.tags)).lower() for t in hips)
-    assert all("hip" in (t.name + " ".join(t.tags)).lower() for t in hips)
+    found, total = library.query(search="HANDS  hips", limit=1000)
+    assert total == len(found) > 0
+    # Ranked, not filtered: every template with both words comes before any with one of them.
+    both_words = [all(w in (t.name + " ".join(t.tags)).lower() for w in ("hand", "hip")) for t in found]
+    assert both_words[0] and both_words == sorted(both_words, reverse=True) and not all(both_words)
+    assert all(any(w in (t.name + " ".join(t.tags)).lower() for w in ("hand", "hip")) for t in found)
 
-    by_tag, _ = library.query(search="linkedin", limit=1000)  # a tag, not in any name
-    assert by_tag and all("linkedin" in t.tags for t in by_tag)
+    by_tag, _ = library.query(search="passport", limit=1000)  # a tag, not in any name
+    assert by_tag and all("passport" in t.tags for t in by_tag)
 
     both, total = library.query(search="twirl", gender="female", limit=1000)
     assert total == len(both) > 0 and all(t.gender == "female" and "twirl" in t.name.lower() for t in both)
-    assert library.query(search="hips underwater") == ([], 0)
+    hips = library.query(search="hips underwater", limit=1000)[0]  # the words it knows still find poses
+    assert hips and all("hip" in (t.name + " ".join(t.tags)).lower() for t in hips)
+    assert library.query(search="underwater basket weaving") == ([], 0)
 
 
 def test_query_pages(library):
@@ -344,7 +348,8 @@ def test_search_ranks_whole_words_with_stems_and_synonyms(library):
     assert library.query(search="wall wall WALL", limit=1000) == library.query(search="wall", limit=1000)
     side = first("profile")
     assert all(t.view in ("side-left", "side-right") or "profile" in t.name.lower() for t in side)
-    assert library.query(search="knees up arms")[1] <= library.query(search="knees up")[1]
+    first_of_three = first("knees up arms")[0]
+    assert all(w in (first_of_three.name + " ".join(first_of_three.tags)).lower() for w in ("knee", "up", "arm"))
     assert library.query(search="the a of") == library.query()
 
 
