@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
+from avatargen.poses.balance import MEASURES, sides
 from avatargen.poses.body import (
     BODIES,
     FACE,
@@ -53,8 +54,10 @@ from avatargen.poses.template import (
     GENDERS,
     HAND_POINTS,
     KEYPOINT_NAMES,
+    MIRROR_VIEW,
     VIEW_LABEL,
     VIEWS,
+    PoseTemplate,
 )
 
 DATA = Path(__file__).resolve().with_name("base_poses.yaml")
@@ -638,10 +641,33 @@ class Shot:
     view: str
     framing: str
     pose: Pose  # contacts solved for this body
+    mirrored: bool = False  # published as its mirror image, at the mirror view (left and right kept even)
 
     @property
     def body(self) -> Body:
         return BODIES[self.gender]
+
+    @property
+    def slug(self) -> str:
+        """The variation's slug: the base pose's, and the variation's own after it."""
+        return self.base.slug + (f"-{self.variant.slug}" if self.variant.slug else "")
+
+    def template(self) -> PoseTemplate:
+        """The template as published: the camera's shot, or its mirror image when `mirrored`."""
+        hands = self.hands()
+        shot = PoseTemplate(
+            id=self.id,
+            name=self.name(),
+            category=self.base.category,
+            gender=self.gender,
+            view=self.view,
+            framing=self.framing,
+            tags=tuple(self.tags()),
+            keypoints=tuple(map(tuple, _rounded(self.keypoints()))),
+            base_pose=self.base.slug,
+            hands=None if hands is None else tuple(tuple(map(tuple, _rounded(hand))) for hand in hands),
+        )
+        return replace(shot.mirrored(), id=self.id) if self.mirrored else shot
 
     @cache  # noqa: B019 (shots are few and live as long as the build)
     def shoot(self):
@@ -694,6 +720,10 @@ def solved(base: BasePose, variant: Variant, gender: str) -> Pose:
     return pose
 
 
+def _shot_id(slug: str, gender: str, view: str, framing: str) -> str:
+    return f"{slug}-{GENDER_CODE[gender]}-{VIEW_CODE[view]}-{FRAMING_CODE[framing]}"
+
+
 def candidates(base: BasePose) -> list[Shot]:
     """Every shot of a base pose worth trying, the best first: each variation at each (view, framing),
     in the order the base pose lists them (the first view at the first framing first)."""
@@ -704,10 +734,10 @@ def candidates(base: BasePose) -> list[Shot]:
     out = []
     for variant in base.variants:
         for view, framing in combos:
-            slug = base.slug + (f"-{variant.slug}" if variant.slug else "")
+            slug = base.slug + (f"-{variant.slug}" if variant.slug else "")  # as Shot.slug says
             rng = np.random.default_rng(_seed(slug, view, framing))
             gender = str(rng.choice(GENDERS, p=base.genders))
-            shot_id = f"{slug}-{GENDER_CODE[gender]}-{VIEW_CODE[view]}-{FRAMING_CODE[framing]}"
+            shot_id = _shot_id(slug, gender, view, framing)
             out.append(Shot(shot_id, base, variant, gender, view, framing, solved(base, variant, gender)))
     return out
 
@@ -787,26 +817,55 @@ def shots() -> tuple[Shot, ...]:
     lost = [b.slug for b in LIBRARY if not any(s.base is b for s in kept)]
     if lost:
         raise ValueError(f"base poses with no template of their own (twins of others, or no view reads): {lost}")
-    return tuple(kept)
+    return _balanced(kept)
+
+
+AS_WRITTEN = {"stand-hands-hips", "jump-star", "portrait-chin-hand", "fashion-over-shoulder"}  # ids tests and docs name
+
+
+def _balanced(kept: list[Shot]) -> tuple[Shot, ...]:
+    # Each base pose as written or as its mirror image, whichever keeps the library's running counts of each
+    # left/right measure (avatargen.poses.balance) nearer even; a mirrored shot is published at the mirror view.
+    by_base: dict[str, list[Shot]] = {}
+    for shot in kept:
+        by_base.setdefault(shot.base.slug, []).append(shot)
+    totals = dict.fromkeys(MEASURES, 0)
+    mirrored = set()
+    for slug, group in by_base.items():
+        lean = {m: sum(sides(s.template())[m] for s in group) for m in MEASURES}
+        flipped, as_is = (sum(abs(totals[m] + sign * lean[m]) for m in MEASURES) for sign in (-1, 1))
+        sign = -1 if flipped < as_is and slug not in AS_WRITTEN else 1
+        totals = {m: totals[m] + sign * lean[m] for m in MEASURES}
+        if sign < 0:
+            mirrored.add(slug)
+    return tuple(
+        replace(s, mirrored=True, id=_shot_id(s.slug, s.gender, MIRROR_VIEW[s.view], s.framing))
+        if s.base.slug in mirrored
+        else s
+        for s in kept
+    )
 
 
 def rows() -> list[dict]:
     """Every template of the shared library as a row, in gallery order."""
-    return [
-        {
-            "id": s.id,
-            "name": s.name(),
-            "base_pose": s.base.slug,
-            "category": s.base.category,
-            "gender": s.gender,
-            "view": s.view,
-            "framing": s.framing,
-            "tags": s.tags(),
-            "keypoints": _rounded(s.keypoints()),
-            "hands": None if s.hands() is None else [_rounded(hand) for hand in s.hands()],
-        }
-        for s in shots()
-    ]
+    out = []
+    for s in shots():
+        t = s.template()
+        out.append(
+            {
+                "id": t.id,
+                "name": t.name,
+                "base_pose": t.base_pose,
+                "category": t.category,
+                "gender": t.gender,
+                "view": t.view,
+                "framing": t.framing,
+                "tags": list(t.tags),
+                "keypoints": [list(k) for k in t.keypoints],
+                "hands": None if t.hands is None else [[list(k) for k in hand] for hand in t.hands],
+            }
+        )
+    return out
 
 
 def _rounded(points: list[list[float]]) -> list[list[float]]:
