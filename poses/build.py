@@ -46,6 +46,7 @@ from avatargen.poses.plausibility import (
     torso_penetration,
     twin_distances,
 )
+from avatargen.poses.stance import BALANCE_LIMIT, balance_offset, centre_of_mass, support_centre
 from avatargen.poses.template import (
     CATEGORIES,
     FORMAT_VERSION,
@@ -124,6 +125,8 @@ class Pose:
     head_tilt: float = 0.0  # ear towards the right shoulder (+)
     lie: float = 0.0  # the whole body tipped back (+, lying on the back) or forward: no joint, the ground
     roll: float = 0.0  # the whole body rolled onto its right side (+) or left (-): no joint, the ground
+    sway_forward: float = 0.0  # the whole body tipped forward (+) over its feet: set by `balanced`, not written
+    sway_side: float = 0.0  # the whole body tipped towards the person's left (+) over its feet: as above
     r_arm: Limb = field(default_factory=Limb)
     l_arm: Limb = field(default_factory=Limb)
     r_leg: Limb = field(default_factory=Limb)
@@ -254,8 +257,8 @@ def skeleton(pose: Pose, body: Body) -> tuple[dict[str, np.ndarray], dict[str, n
         p[name] = f.pivot + f.head @ (np.array(offset) * body.head)
         normals[name] = f.head @ (np.array(normal) / np.linalg.norm(normal))
     p["head_top"] = f.pivot + f.head @ (np.array(HEAD_TOP) * body.head)
-    if pose.lie or pose.roll:
-        ground = _rx(-pose.lie) @ _rz(pose.roll)
+    if pose.lie or pose.roll or pose.sway_forward or pose.sway_side:
+        ground = _rx(-pose.lie) @ _rz(pose.roll) @ _rx(pose.sway_forward) @ _rz(-pose.sway_side)
         p = {n: ground @ v for n, v in p.items()}
         normals = {n: ground @ v for n, v in normals.items()}
     return p, normals
@@ -308,6 +311,20 @@ def _limb_joints(f: Frames, pose: Pose, body: Body) -> dict[str, np.ndarray]:
             middle, end, _ = _chain(root, parent, getattr(pose, f"{side}_{kind}"), s, lengths, kind == "arm")
             out |= {f"{side}_{names[0]}": root, f"{side}_{names[1]}": middle, f"{side}_{names[2]}": end}
     return out
+
+
+GROUND_REST = {"ankle": FOOT, "knee": 0.05}  # metres (times `head`) a joint rests above the ground under it
+
+
+def ground_target(joint: str, pose: Pose, body: Body, joints: dict | None = None) -> np.ndarray:
+    """Where `joint` (an ankle or a knee) rests on the ground the other leg stands or kneels on: straight below
+    or above where it is, at its resting height over that ground (the other sole, or the other knee's rest)."""
+    points, _ = skeleton(pose, body)
+    other = "l" if joint[0] == "r" else "r"
+    rest = 0.05 * body.head
+    ground = min(points[f"{other}_foot"][1], points[f"{other}_knee"][1] - rest, points[f"{other}_ankle"][1] - rest)
+    x, _, z = (joints or points)[joint]
+    return np.array([x, ground + GROUND_REST[joint[2:]] * body.head, z])
 
 
 def place(name: str | tuple, pose: Pose, body: Body, f: Frames | None = None, joints: dict | None = None) -> np.ndarray:
@@ -374,7 +391,10 @@ def solve(pose: Pose, body: Body, contacts: dict) -> Pose:
     f = _frames(pose, body)
     for limb_name in sorted(by_limb, key=lambda n: "arm" in n):
         joints = by_limb[limb_name]
-        targets = [place(contacts[j], pose, body, f) for j in joints]
+        targets = [
+            ground_target(j, pose, body) if contacts[j] == "ground" else place(contacts[j], pose, body, f)
+            for j in joints
+        ]
         arm, s = limb_name.endswith("arm"), 1 if limb_name[0] == "l" else -1
         root, parent = _roots(f, body, limb_name)
         lengths = (body.upper_arm, body.forearm) if arm else (body.thigh, body.shin)
@@ -399,7 +419,14 @@ def contact_gaps(pose: Pose, body: Body, contacts: dict) -> dict[str, float]:
     """How far (metres) each contact's joint is from its place."""
     f = _frames(pose, body)
     joints = _limb_joints(f, pose, body)
-    return {j: float(np.linalg.norm(joints[j] - place(t, pose, body, f, joints))) for j, t in contacts.items()}
+    return {
+        j: float(
+            np.linalg.norm(
+                joints[j] - (ground_target(j, pose, body, joints) if t == "ground" else place(t, pose, body, f, joints))
+            )
+        )
+        for j, t in contacts.items()
+    }
 
 
 # Joint ranges a body can reach (degrees), checked on every template.
@@ -518,12 +545,14 @@ class BasePose:
     shots: int  # how many templates of each variation at most
     pitch: float  # camera pitch, degrees (looking down on the person when positive)
     seated: bool  # the thighs carry the pose: it must not be seen end-on
+    static: bool  # held still on the feet (or knees): its centre of mass must be over what rests on the ground
 
 
 CODES = {**{c: v for v, c in VIEW_CODE.items()}, **{c: f for f, c in FRAMING_CODE.items()}}
 POSE_KEYS = {f.name for f in fields(Pose)} - {"r_arm", "l_arm", "r_leg", "l_leg", "r_hand", "l_hand"}
+POSE_KEYS -= {"sway_forward", "sway_side"}
 BASE_KEYS = {"slug", "name", "category", "tags", "body", "arms", "legs", "hands", "contacts", "variants"}
-BASE_KEYS |= {"views", "framings", "genders", "shots", "pitch", "seated"}
+BASE_KEYS |= {"views", "framings", "genders", "shots", "pitch", "seated", "static"}
 
 
 def _limb_spec(spec, presets: dict, where: str) -> Limb:
@@ -613,6 +642,7 @@ def load(path: Path = DATA) -> tuple[BasePose, ...]:
                 shots=int(entry.get("shots", d["shots"])),
                 pitch=float(entry.get("pitch", 0.0)),
                 seated=bool(entry.get("seated", d.get("seated", False))),
+                static=bool(entry.get("static", d.get("static", False))),
             )
         )
     slugs = [b.slug for b in out]
@@ -717,6 +747,31 @@ def solved(base: BasePose, variant: Variant, gender: str) -> Pose:
     depth = torso_penetration(points)
     if depth is not None and depth > PENETRATION_LIMIT:
         raise ValueError(f"{where}: a limb goes {depth:.2f} into the torso")
+    return balanced(pose, body) if base.static else pose
+
+
+SWAY_LIMIT = 8.0  # degrees a static pose may be tipped over its feet to stand: more would read as falling
+
+
+def balanced(pose: Pose, body: Body) -> Pose:
+    """A static pose tipped over its feet (as a person shifts their weight) until its centre of mass is over
+    what rests on the ground, by at most `SWAY_LIMIT` degrees each way; the contacts move with the body."""
+    for _ in range(4):
+        points, _ = skeleton(pose, body)
+        if balance_offset(points) <= BALANCE_LIMIT / 5:
+            break
+        x, height, z = centre_of_mass(points)
+        ground = min(float(points[n][1]) for n in ("r_foot", "l_foot", "r_knee", "l_knee"))
+        target_x, target_z = support_centre(points)
+        lever = max(height - ground, 0.3)
+        forward = pose.sway_forward - math.degrees((z - target_z) / lever)
+        side = pose.sway_side - math.degrees((x - target_x) / lever)
+        limit = SWAY_LIMIT
+        pose = replace(
+            pose,
+            sway_forward=round(max(-limit, min(limit, forward)), 2),
+            sway_side=round(max(-limit, min(limit, side)), 2),
+        )
     return pose
 
 
@@ -763,6 +818,8 @@ def reads(shot: Shot) -> list[str]:
             points, _ = skeleton(shot.pose, shot.body)
             if points[f"{s}_wrist"][1] > points[f"{s}_elbow"][1]:
                 problems.append(f"the {s} hand is raised out of the picture")
+    if shot.base.static and (off := balance_offset(skeleton(shot.pose, shot.body)[0])) > BALANCE_LIMIT:
+        problems.append(f"off balance: the centre of mass is {100 * off:.0f} cm outside the feet")
     if shot.view == "back" and not _xy(k, "nose"):
         problems.append("from the back without the face")
     if shot.view in ("side-left", "side-right") and not _xy(k, "nose"):
