@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from avatargen.poses.balance import MEASURES, sides
+from avatargen.poses.balance import MEASURES, counts, sides
 from avatargen.poses.body import (
     BODIES,
     FACE,
@@ -805,9 +805,23 @@ def _xy(k, name):
     return (x * 2 / 3, y) if v else None
 
 
+LYING_PITCH = 45.0  # degrees: a lying pose shot from higher reads as a standing figure seen from above
+STRIDE = 8.0  # degrees between the legs (hip to ankle) a walking full-body shot shows, or it reads as standing
+
+
+def _legs_apart(k) -> float:
+    # The angle between the two legs on the canvas, hip to ankle (0 when an ankle is not seen).
+    legs = [(h, a) for s in "rl" if (h := _xy(k, f"{s}_hip")) and (a := _xy(k, f"{s}_ankle"))]
+    if len(legs) < 2:
+        return 0.0
+    (h1, a1), (h2, a2) = legs
+    return abs(math.degrees(math.atan2(a1[0] - h1[0], a1[1] - h1[1]) - math.atan2(a2[0] - h2[0], a2[1] - h2[1])))
+
+
 def reads(shot: Shot) -> list[str]:
     """Why a shot's gesture would be lost at its view and framing (empty: it reads)."""
     k = shot.keypoints()
+    scale = body_scale(k)
     problems = list(assess(k, shot.framing).problems)
     if not (_xy(k, "r_shoulder") and _xy(k, "l_shoulder")):
         problems.append("a shoulder is cut off")
@@ -820,11 +834,14 @@ def reads(shot: Shot) -> list[str]:
                 problems.append(f"the {s} hand is raised out of the picture")
     if shot.base.static and (off := balance_offset(skeleton(shot.pose, shot.body)[0])) > BALANCE_LIMIT:
         problems.append(f"off balance: the centre of mass is {100 * off:.0f} cm outside the feet")
+    if shot.base.category == "lying" and shot.base.pitch > LYING_PITCH:
+        problems.append("a lying pose shot from above: it reads as a standing figure")
+    if shot.base.category == "walking" and shot.framing == "full-body" and _legs_apart(k) < STRIDE:
+        problems.append("walking with the legs parallel: the stride is lost")
     if shot.view == "back" and not _xy(k, "nose"):
         problems.append("from the back without the face")
     if shot.view in ("side-left", "side-right") and not _xy(k, "nose"):
         problems.append("a profile without the face")
-    scale = body_scale(k)
     if shot.base.seated and shot.framing in ("full-body", "three-quarter") and scale:
         thighs = [math.dist(a, b) for s in "rl" if (a := _xy(k, f"{s}_hip")) and (b := _xy(k, f"{s}_knee"))]
         if not thighs or max(thighs) < 0.55 * shot.body.thigh * scale:
@@ -958,6 +975,52 @@ def build(out: Path = OUT) -> int:
     return table.num_rows
 
 
+def unpublished() -> list[str]:
+    """The variations (`<base pose>-<variation>`) of `base_poses.yaml` that no published template shows."""
+    shown = {(s.base.slug, s.variant.slug) for s in shots()}
+    return [b.slug + f"-{v.slug}" * bool(v.slug) for b in LIBRARY for v in b.variants if (b.slug, v.slug) not in shown]
+
+
+README = Path(__file__).resolve().with_name("README.md")
+NUMBERS = ("<!-- numbers: written by poses/build.py -->\n", "<!-- end of numbers -->")
+
+
+def _shares(templates: list, facet: str, labels: dict) -> str:
+    counts: dict[str, int] = {}
+    for t in templates:
+        label = labels.get(getattr(t, facet), getattr(t, facet))
+        counts[label] = counts.get(label, 0) + 1
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return ", ".join(f"{label} {round(100 * n / len(templates))}%" for label, n in ranked)
+
+
+def numbers(templates: list[PoseTemplate], missing: list[str]) -> str:
+    """The library's numbers as poses/README.md gives them (written by the build, checked by the tests)."""
+    bases = {t.base_pose for t in templates}
+    variations = sum(len(b.variants) - 1 for b in LIBRARY)
+    sides = counts(templates)
+    side_words = "; ".join(f"{m} {r}/{left}" for m, (r, left) in sides.items())
+    views = {
+        v: VIEW_LABEL[v].replace(" left", "").replace(" right", "") if v.startswith("side") else VIEW_LABEL[v]
+        for v in VIEWS
+    }
+    return (
+        f"{len(templates)} templates, {len(bases)} base poses, {variations} variations "
+        f"({len(missing)} not published: {', '.join(missing) or 'none'}), "
+        f"{sum(t.hands is not None for t in templates)} templates with hands. "
+        f"Categories: {_shares(templates, 'category', {})}. Bodies: {_shares(templates, 'gender', {})}. "
+        f"Views: {_shares(templates, 'view', views)}. Framings: {_shares(templates, 'framing', FRAMING_LABEL)}. "
+        f"Left/right (the person's right/left): {side_words}."
+    )
+
+
+def write_numbers(text: str, readme: Path = README) -> None:
+    """Put `text` between the numbers markers of the README."""
+    before, rest = readme.read_text().split(NUMBERS[0], 1)
+    _, after = rest.split(NUMBERS[1], 1)
+    readme.write_text(f"{before}{NUMBERS[0]}{text}\n{NUMBERS[1]}{after}")
+
+
 def contact_sheets(library_path: Path, folder: Path, *, every: bool = False) -> list[Path]:
     """One PNG per category (one template per base pose, or `every` template) under `folder`."""
     from avatargen.poses.library import PoseLibrary
@@ -982,6 +1045,11 @@ def main() -> None:
     args = parser.parse_args()
     n = build(args.out)
     print(f"wrote {n} templates from {len(LIBRARY)} base poses to {args.out} ({args.out.stat().st_size} bytes)")
+    if missing := unpublished():
+        print(f"{len(missing)} variations not published (no view reads, twins, or off balance): {', '.join(missing)}")
+    if args.out == OUT:
+        write_numbers(numbers([s.template() for s in shots()], missing))
+        print(f"wrote the numbers in {README}")
     if args.sheets:
         for path in contact_sheets(args.out, args.sheets, every=args.every):
             print(f"wrote {path}")

@@ -74,6 +74,14 @@ def test_the_library_is_large_and_built_from_many_base_poses(library, build):
     assert variations >= 30  # arm and leg variations of a pose, not jitter
 
 
+def test_the_readme_numbers_are_the_librarys(library, build):
+    """poses/README.md's numbers are written by the build: a library changed without them fails here."""
+    readme = build.README.read_text()
+    block = readme.split(build.NUMBERS[0], 1)[1].split(build.NUMBERS[1], 1)[0].strip()
+    assert block == build.numbers(list(library), build.unpublished()), "run `python poses/build.py` and commit"
+    assert f"{len(library)} templates, {len(library.base_poses())} base poses" in block
+
+
 def test_names_are_unique(library, build):
     assert len({t.name for t in library}) == len(library)
     poses = [variant.name for base in build.LIBRARY for variant in base.variants]

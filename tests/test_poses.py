@@ -373,14 +373,17 @@ def test_grouped_query_lists_each_base_pose_once(library):
     ]
 
 
-def test_contact_sheets_show_every_category(library, tmp_path):
+def test_contact_sheets_show_every_category(library):
+    """One sheet per category, kept under tmp/artifacts/pose-sheets/ (ignored by git) for a person to look at."""
     from PIL import Image
 
     from avatargen.poses.render import contact_sheet
 
+    folder = ROOT / "tmp" / "artifacts" / "pose-sheets"
+    folder.mkdir(parents=True, exist_ok=True)
     for category in CATEGORIES:
         templates, _ = library.query(category=category, group=True, limit=1000)
-        path = tmp_path / f"{category}.png"
+        path = folder / f"{category}.png"
         contact_sheet(templates, columns=8).save(path)
         with Image.open(path) as sheet:
             assert sheet.width == 8 * 150 and sheet.height >= 255 * ((len(templates) + 7) // 8)
