@@ -280,6 +280,19 @@ HEAD_PLACES = {
     "hair": (0.1, 0.16, -0.06),
     "nape": (0.07, 0.08, -0.11),
 }
+# Where the fingers (the middle finger's second joint, `{side}_fingers` contacts) touch, on the skin, at the heights
+# the face points (avatargen.poses.body.FACE) and the head's top measure: the hinge of the glasses beside the eye,
+# behind the ear, the brow, the top of the head, the back of the neck, the hair over the ear.
+SKIN_PLACES = {
+    "glasses": (0.0, 0.165, 0.11),  # the bridge, between the eyes, pushed up with a finger
+    "behind_ear": (0.085, 0.16, -0.025),
+    "brow": (0.03, 0.2, 0.095),
+    "scalp": (0.03, 0.27, 0.0),
+    "back_of_neck": (0.01, -0.03, -0.09),
+    "side_hair": (0.085, 0.2, -0.03),
+}
+HEAD_PLACES |= SKIN_PLACES
+FINGER_POINT = 11  # of the 21 hand points: the middle finger's second joint, where a touching hand rests
 WRAP = {"hair", "crown", "nape", "temple", "forehead", "brim", "ear"}  # places the hand reaches over, not up to
 CHEST_PLACES = {
     "collar": (0.06, -0.13, 0.1),
@@ -387,7 +400,9 @@ def solve(pose: Pose, body: Body, contacts: dict) -> Pose:
     arms often rest on them; the spine is the base pose's to set, so that a limb can reach."""
     by_limb: dict[str, list[str]] = {}
     for joint in contacts:
-        by_limb.setdefault(f"{joint[0]}_{'arm' if joint[2:] in ('elbow', 'wrist') else 'leg'}", []).append(joint)
+        by_limb.setdefault(f"{joint[0]}_{'arm' if joint[2:] in ('elbow', 'wrist', 'fingers') else 'leg'}", []).append(
+            joint
+        )
     f = _frames(pose, body)
     for limb_name in sorted(by_limb, key=lambda n: "arm" in n):
         joints = by_limb[limb_name]
@@ -401,11 +416,17 @@ def solve(pose: Pose, body: Body, contacts: dict) -> Pose:
         ranges = ARM_RANGE if arm else LEG_RANGE
         keys = list(ranges)
         x0 = np.array([getattr(getattr(pose, limb_name), k) for k in keys])
-        ends = [j[2:] in ("wrist", "ankle") for j in joints]
+        parts = [j[2:] for j in joints]
+        hand = getattr(pose, f"{limb_name[0]}_hand") or Hand()
 
-        def residuals(x, x0=x0, keys=keys, targets=targets, ends=ends, chain=(root, parent), s=s, arm=(lengths, arm)):
-            middle, end, _ = _chain(*chain, Limb(**dict(zip(keys, x, strict=True))), s, *arm)
-            gaps = [((end if e else middle) - t) * 100 for e, t in zip(ends, targets, strict=True)]  # centimetres
+        def residuals(
+            x, x0=x0, keys=keys, targets=targets, parts=parts, hand=hand, chain=(root, parent), s=s, arm=(lengths, arm)
+        ):
+            middle, end, lower = _chain(*chain, Limb(**dict(zip(keys, x, strict=True))), s, *arm)
+            reached = {"elbow": middle, "knee": middle, "wrist": end, "ankle": end}
+            if "fingers" in parts:
+                reached["fingers"] = _hand(end, lower, hand, s, body.head)[FINGER_POINT]
+            gaps = [(reached[part] - t) * 100 for part, t in zip(parts, targets, strict=True)]  # centimetres
             return np.concatenate([*gaps, 0.045 * (x - x0)])  # and a little for each degree moved
 
         bounds = np.array([ranges[k] for k in keys], dtype=float)
@@ -419,6 +440,14 @@ def contact_gaps(pose: Pose, body: Body, contacts: dict) -> dict[str, float]:
     """How far (metres) each contact's joint is from its place."""
     f = _frames(pose, body)
     joints = _limb_joints(f, pose, body)
+    for side in {j[0] for j in contacts if j.endswith("_fingers")}:
+        s = 1 if side == "l" else -1
+        _, wrist, lower = _chain(
+            *_roots(f, body, f"{side}_arm"), getattr(pose, f"{side}_arm"), s, (body.upper_arm, body.forearm), True
+        )
+        joints[f"{side}_fingers"] = _hand(wrist, lower, getattr(pose, f"{side}_hand") or Hand(), s, body.head)[
+            FINGER_POINT
+        ]
     return {
         j: float(
             np.linalg.norm(
@@ -596,7 +625,7 @@ def _pose(entry: dict, presets: dict, where: str, parent: Pose | None = None) ->
 
 
 def _contacts(spec: dict) -> tuple:
-    joints = {f"{s}_{j}" for s in "rl" for j in ("elbow", "wrist", "knee", "ankle")}
+    joints = {f"{s}_{j}" for s in "rl" for j in ("elbow", "wrist", "fingers", "knee", "ankle")}
     if set(spec) - joints:
         raise ValueError(f"contacts of unknown joints {sorted(set(spec) - joints)}")
     return tuple((j, t if isinstance(t, str) else tuple(t)) for j, t in spec.items() if t is not None)
