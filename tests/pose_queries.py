@@ -52,7 +52,7 @@ QUERIES: tuple[tuple[str, Judge], ...] = (
     ("hands on hips", words("hands on hips", "hands on the hips", "hand on the hip", "hand on hip")),
     ("headshot", facet("framing", "head-shoulders")),
     ("corporate headshot", both(facet("framing", "head-shoulders", "half-body"), words("business", "linkedin"))),
-    ("walking towards the camera", both(facet("category", "walking"), facet("view", "front"))),
+    ("walking towards the camera", lambda t: t.category == "walking" and (t.view == "front" or "towards" in t.name)),
     ("jumping for joy", words("jump")),
     ("lying on the side", both(facet("category", "lying"), words("side"))),
     ("leaning against a wall", both(facet("category", "leaning"), words("wall"))),
