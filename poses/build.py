@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
+from avatargen.poses.balance import MEASURES, counts, sides
 from avatargen.poses.body import (
     BODIES,
     FACE,
@@ -45,6 +46,7 @@ from avatargen.poses.plausibility import (
     torso_penetration,
     twin_distances,
 )
+from avatargen.poses.stance import BALANCE_LIMIT, balance_offset, centre_of_mass, support_centre
 from avatargen.poses.template import (
     CATEGORIES,
     FORMAT_VERSION,
@@ -53,8 +55,10 @@ from avatargen.poses.template import (
     GENDERS,
     HAND_POINTS,
     KEYPOINT_NAMES,
+    MIRROR_VIEW,
     VIEW_LABEL,
     VIEWS,
+    PoseTemplate,
 )
 
 DATA = Path(__file__).resolve().with_name("base_poses.yaml")
@@ -121,6 +125,8 @@ class Pose:
     head_tilt: float = 0.0  # ear towards the right shoulder (+)
     lie: float = 0.0  # the whole body tipped back (+, lying on the back) or forward: no joint, the ground
     roll: float = 0.0  # the whole body rolled onto its right side (+) or left (-): no joint, the ground
+    sway_forward: float = 0.0  # the whole body tipped forward (+) over its feet: set by `balanced`, not written
+    sway_side: float = 0.0  # the whole body tipped towards the person's left (+) over its feet: as above
     r_arm: Limb = field(default_factory=Limb)
     l_arm: Limb = field(default_factory=Limb)
     r_leg: Limb = field(default_factory=Limb)
@@ -251,8 +257,8 @@ def skeleton(pose: Pose, body: Body) -> tuple[dict[str, np.ndarray], dict[str, n
         p[name] = f.pivot + f.head @ (np.array(offset) * body.head)
         normals[name] = f.head @ (np.array(normal) / np.linalg.norm(normal))
     p["head_top"] = f.pivot + f.head @ (np.array(HEAD_TOP) * body.head)
-    if pose.lie or pose.roll:
-        ground = _rx(-pose.lie) @ _rz(pose.roll)
+    if pose.lie or pose.roll or pose.sway_forward or pose.sway_side:
+        ground = _rx(-pose.lie) @ _rz(pose.roll) @ _rx(pose.sway_forward) @ _rz(-pose.sway_side)
         p = {n: ground @ v for n, v in p.items()}
         normals = {n: ground @ v for n, v in normals.items()}
     return p, normals
@@ -274,6 +280,19 @@ HEAD_PLACES = {
     "hair": (0.1, 0.16, -0.06),
     "nape": (0.07, 0.08, -0.11),
 }
+# Where the fingers (the middle finger's second joint, `{side}_fingers` contacts) touch, on the skin, at the heights
+# the face points (avatargen.poses.body.FACE) and the head's top measure: the hinge of the glasses beside the eye,
+# behind the ear, the brow, the top of the head, the back of the neck, the hair over the ear.
+SKIN_PLACES = {
+    "glasses": (0.0, 0.165, 0.11),  # the bridge, between the eyes, pushed up with a finger
+    "behind_ear": (0.085, 0.16, -0.025),
+    "brow": (0.03, 0.2, 0.095),
+    "scalp": (0.03, 0.27, 0.0),
+    "back_of_neck": (0.01, -0.03, -0.09),
+    "side_hair": (0.085, 0.2, -0.03),
+}
+HEAD_PLACES |= SKIN_PLACES
+FINGER_POINT = 11  # of the 21 hand points: the middle finger's second joint, where a touching hand rests
 WRAP = {"hair", "crown", "nape", "temple", "forehead", "brim", "ear"}  # places the hand reaches over, not up to
 CHEST_PLACES = {
     "collar": (0.06, -0.13, 0.1),
@@ -305,6 +324,20 @@ def _limb_joints(f: Frames, pose: Pose, body: Body) -> dict[str, np.ndarray]:
             middle, end, _ = _chain(root, parent, getattr(pose, f"{side}_{kind}"), s, lengths, kind == "arm")
             out |= {f"{side}_{names[0]}": root, f"{side}_{names[1]}": middle, f"{side}_{names[2]}": end}
     return out
+
+
+GROUND_REST = {"ankle": FOOT, "knee": 0.05}  # metres (times `head`) a joint rests above the ground under it
+
+
+def ground_target(joint: str, pose: Pose, body: Body, joints: dict | None = None) -> np.ndarray:
+    """Where `joint` (an ankle or a knee) rests on the ground the other leg stands or kneels on: straight below
+    or above where it is, at its resting height over that ground (the other sole, or the other knee's rest)."""
+    points, _ = skeleton(pose, body)
+    other = "l" if joint[0] == "r" else "r"
+    rest = 0.05 * body.head
+    ground = min(points[f"{other}_foot"][1], points[f"{other}_knee"][1] - rest, points[f"{other}_ankle"][1] - rest)
+    x, _, z = (joints or points)[joint]
+    return np.array([x, ground + GROUND_REST[joint[2:]] * body.head, z])
 
 
 def place(name: str | tuple, pose: Pose, body: Body, f: Frames | None = None, joints: dict | None = None) -> np.ndarray:
@@ -367,22 +400,33 @@ def solve(pose: Pose, body: Body, contacts: dict) -> Pose:
     arms often rest on them; the spine is the base pose's to set, so that a limb can reach."""
     by_limb: dict[str, list[str]] = {}
     for joint in contacts:
-        by_limb.setdefault(f"{joint[0]}_{'arm' if joint[2:] in ('elbow', 'wrist') else 'leg'}", []).append(joint)
+        by_limb.setdefault(f"{joint[0]}_{'arm' if joint[2:] in ('elbow', 'wrist', 'fingers') else 'leg'}", []).append(
+            joint
+        )
     f = _frames(pose, body)
     for limb_name in sorted(by_limb, key=lambda n: "arm" in n):
         joints = by_limb[limb_name]
-        targets = [place(contacts[j], pose, body, f) for j in joints]
+        targets = [
+            ground_target(j, pose, body) if contacts[j] == "ground" else place(contacts[j], pose, body, f)
+            for j in joints
+        ]
         arm, s = limb_name.endswith("arm"), 1 if limb_name[0] == "l" else -1
         root, parent = _roots(f, body, limb_name)
         lengths = (body.upper_arm, body.forearm) if arm else (body.thigh, body.shin)
         ranges = ARM_RANGE if arm else LEG_RANGE
         keys = list(ranges)
         x0 = np.array([getattr(getattr(pose, limb_name), k) for k in keys])
-        ends = [j[2:] in ("wrist", "ankle") for j in joints]
+        parts = [j[2:] for j in joints]
+        hand = getattr(pose, f"{limb_name[0]}_hand") or Hand()
 
-        def residuals(x, x0=x0, keys=keys, targets=targets, ends=ends, chain=(root, parent), s=s, arm=(lengths, arm)):
-            middle, end, _ = _chain(*chain, Limb(**dict(zip(keys, x, strict=True))), s, *arm)
-            gaps = [((end if e else middle) - t) * 100 for e, t in zip(ends, targets, strict=True)]  # centimetres
+        def residuals(
+            x, x0=x0, keys=keys, targets=targets, parts=parts, hand=hand, chain=(root, parent), s=s, arm=(lengths, arm)
+        ):
+            middle, end, lower = _chain(*chain, Limb(**dict(zip(keys, x, strict=True))), s, *arm)
+            reached = {"elbow": middle, "knee": middle, "wrist": end, "ankle": end}
+            if "fingers" in parts:
+                reached["fingers"] = _hand(end, lower, hand, s, body.head)[FINGER_POINT]
+            gaps = [(reached[part] - t) * 100 for part, t in zip(parts, targets, strict=True)]  # centimetres
             return np.concatenate([*gaps, 0.045 * (x - x0)])  # and a little for each degree moved
 
         bounds = np.array([ranges[k] for k in keys], dtype=float)
@@ -396,7 +440,22 @@ def contact_gaps(pose: Pose, body: Body, contacts: dict) -> dict[str, float]:
     """How far (metres) each contact's joint is from its place."""
     f = _frames(pose, body)
     joints = _limb_joints(f, pose, body)
-    return {j: float(np.linalg.norm(joints[j] - place(t, pose, body, f, joints))) for j, t in contacts.items()}
+    for side in {j[0] for j in contacts if j.endswith("_fingers")}:
+        s = 1 if side == "l" else -1
+        _, wrist, lower = _chain(
+            *_roots(f, body, f"{side}_arm"), getattr(pose, f"{side}_arm"), s, (body.upper_arm, body.forearm), True
+        )
+        joints[f"{side}_fingers"] = _hand(wrist, lower, getattr(pose, f"{side}_hand") or Hand(), s, body.head)[
+            FINGER_POINT
+        ]
+    return {
+        j: float(
+            np.linalg.norm(
+                joints[j] - (ground_target(j, pose, body, joints) if t == "ground" else place(t, pose, body, f, joints))
+            )
+        )
+        for j, t in contacts.items()
+    }
 
 
 # Joint ranges a body can reach (degrees), checked on every template.
@@ -515,12 +574,14 @@ class BasePose:
     shots: int  # how many templates of each variation at most
     pitch: float  # camera pitch, degrees (looking down on the person when positive)
     seated: bool  # the thighs carry the pose: it must not be seen end-on
+    static: bool  # held still on the feet (or knees): its centre of mass must be over what rests on the ground
 
 
 CODES = {**{c: v for v, c in VIEW_CODE.items()}, **{c: f for f, c in FRAMING_CODE.items()}}
 POSE_KEYS = {f.name for f in fields(Pose)} - {"r_arm", "l_arm", "r_leg", "l_leg", "r_hand", "l_hand"}
+POSE_KEYS -= {"sway_forward", "sway_side"}
 BASE_KEYS = {"slug", "name", "category", "tags", "body", "arms", "legs", "hands", "contacts", "variants"}
-BASE_KEYS |= {"views", "framings", "genders", "shots", "pitch", "seated"}
+BASE_KEYS |= {"views", "framings", "genders", "shots", "pitch", "seated", "static"}
 
 
 def _limb_spec(spec, presets: dict, where: str) -> Limb:
@@ -564,7 +625,7 @@ def _pose(entry: dict, presets: dict, where: str, parent: Pose | None = None) ->
 
 
 def _contacts(spec: dict) -> tuple:
-    joints = {f"{s}_{j}" for s in "rl" for j in ("elbow", "wrist", "knee", "ankle")}
+    joints = {f"{s}_{j}" for s in "rl" for j in ("elbow", "wrist", "fingers", "knee", "ankle")}
     if set(spec) - joints:
         raise ValueError(f"contacts of unknown joints {sorted(set(spec) - joints)}")
     return tuple((j, t if isinstance(t, str) else tuple(t)) for j, t in spec.items() if t is not None)
@@ -610,6 +671,7 @@ def load(path: Path = DATA) -> tuple[BasePose, ...]:
                 shots=int(entry.get("shots", d["shots"])),
                 pitch=float(entry.get("pitch", 0.0)),
                 seated=bool(entry.get("seated", d.get("seated", False))),
+                static=bool(entry.get("static", d.get("static", False))),
             )
         )
     slugs = [b.slug for b in out]
@@ -638,10 +700,33 @@ class Shot:
     view: str
     framing: str
     pose: Pose  # contacts solved for this body
+    mirrored: bool = False  # published as its mirror image, at the mirror view (left and right kept even)
 
     @property
     def body(self) -> Body:
         return BODIES[self.gender]
+
+    @property
+    def slug(self) -> str:
+        """The variation's slug: the base pose's, and the variation's own after it."""
+        return self.base.slug + (f"-{self.variant.slug}" if self.variant.slug else "")
+
+    def template(self) -> PoseTemplate:
+        """The template as published: the camera's shot, or its mirror image when `mirrored`."""
+        hands = self.hands()
+        shot = PoseTemplate(
+            id=self.id,
+            name=self.name(),
+            category=self.base.category,
+            gender=self.gender,
+            view=self.view,
+            framing=self.framing,
+            tags=tuple(self.tags()),
+            keypoints=tuple(map(tuple, _rounded(self.keypoints()))),
+            base_pose=self.base.slug,
+            hands=None if hands is None else tuple(tuple(map(tuple, _rounded(hand))) for hand in hands),
+        )
+        return replace(shot.mirrored(), id=self.id) if self.mirrored else shot
 
     @cache  # noqa: B019 (shots are few and live as long as the build)
     def shoot(self):
@@ -691,7 +776,36 @@ def solved(base: BasePose, variant: Variant, gender: str) -> Pose:
     depth = torso_penetration(points)
     if depth is not None and depth > PENETRATION_LIMIT:
         raise ValueError(f"{where}: a limb goes {depth:.2f} into the torso")
+    return balanced(pose, body) if base.static else pose
+
+
+SWAY_LIMIT = 8.0  # degrees a static pose may be tipped over its feet to stand: more would read as falling
+
+
+def balanced(pose: Pose, body: Body) -> Pose:
+    """A static pose tipped over its feet (as a person shifts their weight) until its centre of mass is over
+    what rests on the ground, by at most `SWAY_LIMIT` degrees each way; the contacts move with the body."""
+    for _ in range(4):
+        points, _ = skeleton(pose, body)
+        if balance_offset(points) <= BALANCE_LIMIT / 5:
+            break
+        x, height, z = centre_of_mass(points)
+        ground = min(float(points[n][1]) for n in ("r_foot", "l_foot", "r_knee", "l_knee"))
+        target_x, target_z = support_centre(points)
+        lever = max(height - ground, 0.3)
+        forward = pose.sway_forward - math.degrees((z - target_z) / lever)
+        side = pose.sway_side - math.degrees((x - target_x) / lever)
+        limit = SWAY_LIMIT
+        pose = replace(
+            pose,
+            sway_forward=round(max(-limit, min(limit, forward)), 2),
+            sway_side=round(max(-limit, min(limit, side)), 2),
+        )
     return pose
+
+
+def _shot_id(slug: str, gender: str, view: str, framing: str) -> str:
+    return f"{slug}-{GENDER_CODE[gender]}-{VIEW_CODE[view]}-{FRAMING_CODE[framing]}"
 
 
 def candidates(base: BasePose) -> list[Shot]:
@@ -704,10 +818,10 @@ def candidates(base: BasePose) -> list[Shot]:
     out = []
     for variant in base.variants:
         for view, framing in combos:
-            slug = base.slug + (f"-{variant.slug}" if variant.slug else "")
+            slug = base.slug + (f"-{variant.slug}" if variant.slug else "")  # as Shot.slug says
             rng = np.random.default_rng(_seed(slug, view, framing))
             gender = str(rng.choice(GENDERS, p=base.genders))
-            shot_id = f"{slug}-{GENDER_CODE[gender]}-{VIEW_CODE[view]}-{FRAMING_CODE[framing]}"
+            shot_id = _shot_id(slug, gender, view, framing)
             out.append(Shot(shot_id, base, variant, gender, view, framing, solved(base, variant, gender)))
     return out
 
@@ -720,9 +834,23 @@ def _xy(k, name):
     return (x * 2 / 3, y) if v else None
 
 
+LYING_PITCH = 45.0  # degrees: a lying pose shot from higher reads as a standing figure seen from above
+STRIDE = 8.0  # degrees between the legs (hip to ankle) a walking full-body shot shows, or it reads as standing
+
+
+def _legs_apart(k) -> float:
+    # The angle between the two legs on the canvas, hip to ankle (0 when an ankle is not seen).
+    legs = [(h, a) for s in "rl" if (h := _xy(k, f"{s}_hip")) and (a := _xy(k, f"{s}_ankle"))]
+    if len(legs) < 2:
+        return 0.0
+    (h1, a1), (h2, a2) = legs
+    return abs(math.degrees(math.atan2(a1[0] - h1[0], a1[1] - h1[1]) - math.atan2(a2[0] - h2[0], a2[1] - h2[1])))
+
+
 def reads(shot: Shot) -> list[str]:
     """Why a shot's gesture would be lost at its view and framing (empty: it reads)."""
     k = shot.keypoints()
+    scale = body_scale(k)
     problems = list(assess(k, shot.framing).problems)
     if not (_xy(k, "r_shoulder") and _xy(k, "l_shoulder")):
         problems.append("a shoulder is cut off")
@@ -733,11 +861,16 @@ def reads(shot: Shot) -> list[str]:
             points, _ = skeleton(shot.pose, shot.body)
             if points[f"{s}_wrist"][1] > points[f"{s}_elbow"][1]:
                 problems.append(f"the {s} hand is raised out of the picture")
+    if shot.base.static and (off := balance_offset(skeleton(shot.pose, shot.body)[0])) > BALANCE_LIMIT:
+        problems.append(f"off balance: the centre of mass is {100 * off:.0f} cm outside the feet")
+    if shot.base.category == "lying" and shot.base.pitch > LYING_PITCH:
+        problems.append("a lying pose shot from above: it reads as a standing figure")
+    if shot.base.category == "walking" and shot.framing == "full-body" and _legs_apart(k) < STRIDE:
+        problems.append("walking with the legs parallel: the stride is lost")
     if shot.view == "back" and not _xy(k, "nose"):
         problems.append("from the back without the face")
     if shot.view in ("side-left", "side-right") and not _xy(k, "nose"):
         problems.append("a profile without the face")
-    scale = body_scale(k)
     if shot.base.seated and shot.framing in ("full-body", "three-quarter") and scale:
         thighs = [math.dist(a, b) for s in "rl" if (a := _xy(k, f"{s}_hip")) and (b := _xy(k, f"{s}_knee"))]
         if not thighs or max(thighs) < 0.55 * shot.body.thigh * scale:
@@ -787,26 +920,55 @@ def shots() -> tuple[Shot, ...]:
     lost = [b.slug for b in LIBRARY if not any(s.base is b for s in kept)]
     if lost:
         raise ValueError(f"base poses with no template of their own (twins of others, or no view reads): {lost}")
-    return tuple(kept)
+    return _balanced(kept)
+
+
+AS_WRITTEN = {"stand-hands-hips", "jump-star", "portrait-chin-hand", "fashion-over-shoulder"}  # ids tests and docs name
+
+
+def _balanced(kept: list[Shot]) -> tuple[Shot, ...]:
+    # Each base pose as written or as its mirror image, whichever keeps the library's running counts of each
+    # left/right measure (avatargen.poses.balance) nearer even; a mirrored shot is published at the mirror view.
+    by_base: dict[str, list[Shot]] = {}
+    for shot in kept:
+        by_base.setdefault(shot.base.slug, []).append(shot)
+    totals = dict.fromkeys(MEASURES, 0)
+    mirrored = set()
+    for slug, group in by_base.items():
+        lean = {m: sum(sides(s.template())[m] for s in group) for m in MEASURES}
+        flipped, as_is = (sum(abs(totals[m] + sign * lean[m]) for m in MEASURES) for sign in (-1, 1))
+        sign = -1 if flipped < as_is and slug not in AS_WRITTEN else 1
+        totals = {m: totals[m] + sign * lean[m] for m in MEASURES}
+        if sign < 0:
+            mirrored.add(slug)
+    return tuple(
+        replace(s, mirrored=True, id=_shot_id(s.slug, s.gender, MIRROR_VIEW[s.view], s.framing))
+        if s.base.slug in mirrored
+        else s
+        for s in kept
+    )
 
 
 def rows() -> list[dict]:
     """Every template of the shared library as a row, in gallery order."""
-    return [
-        {
-            "id": s.id,
-            "name": s.name(),
-            "base_pose": s.base.slug,
-            "category": s.base.category,
-            "gender": s.gender,
-            "view": s.view,
-            "framing": s.framing,
-            "tags": s.tags(),
-            "keypoints": _rounded(s.keypoints()),
-            "hands": None if s.hands() is None else [_rounded(hand) for hand in s.hands()],
-        }
-        for s in shots()
-    ]
+    out = []
+    for s in shots():
+        t = s.template()
+        out.append(
+            {
+                "id": t.id,
+                "name": t.name,
+                "base_pose": t.base_pose,
+                "category": t.category,
+                "gender": t.gender,
+                "view": t.view,
+                "framing": t.framing,
+                "tags": list(t.tags),
+                "keypoints": [list(k) for k in t.keypoints],
+                "hands": None if t.hands is None else [[list(k) for k in hand] for hand in t.hands],
+            }
+        )
+    return out
 
 
 def _rounded(points: list[list[float]]) -> list[list[float]]:
@@ -842,6 +1004,52 @@ def build(out: Path = OUT) -> int:
     return table.num_rows
 
 
+def unpublished() -> list[str]:
+    """The variations (`<base pose>-<variation>`) of `base_poses.yaml` that no published template shows."""
+    shown = {(s.base.slug, s.variant.slug) for s in shots()}
+    return [b.slug + f"-{v.slug}" * bool(v.slug) for b in LIBRARY for v in b.variants if (b.slug, v.slug) not in shown]
+
+
+README = Path(__file__).resolve().with_name("README.md")
+NUMBERS = ("<!-- numbers: written by poses/build.py -->\n", "<!-- end of numbers -->")
+
+
+def _shares(templates: list, facet: str, labels: dict) -> str:
+    counts: dict[str, int] = {}
+    for t in templates:
+        label = labels.get(getattr(t, facet), getattr(t, facet))
+        counts[label] = counts.get(label, 0) + 1
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return ", ".join(f"{label} {round(100 * n / len(templates))}%" for label, n in ranked)
+
+
+def numbers(templates: list[PoseTemplate], missing: list[str]) -> str:
+    """The library's numbers as poses/README.md gives them (written by the build, checked by the tests)."""
+    bases = {t.base_pose for t in templates}
+    variations = sum(len(b.variants) - 1 for b in LIBRARY)
+    sides = counts(templates)
+    side_words = "; ".join(f"{m} {r}/{left}" for m, (r, left) in sides.items())
+    views = {
+        v: VIEW_LABEL[v].replace(" left", "").replace(" right", "") if v.startswith("side") else VIEW_LABEL[v]
+        for v in VIEWS
+    }
+    return (
+        f"{len(templates)} templates, {len(bases)} base poses, {variations} variations "
+        f"({len(missing)} not published: {', '.join(missing) or 'none'}), "
+        f"{sum(t.hands is not None for t in templates)} templates with hands. "
+        f"Categories: {_shares(templates, 'category', {})}. Bodies: {_shares(templates, 'gender', {})}. "
+        f"Views: {_shares(templates, 'view', views)}. Framings: {_shares(templates, 'framing', FRAMING_LABEL)}. "
+        f"Left/right (the person's right/left): {side_words}."
+    )
+
+
+def write_numbers(text: str, readme: Path = README) -> None:
+    """Put `text` between the numbers markers of the README."""
+    before, rest = readme.read_text().split(NUMBERS[0], 1)
+    _, after = rest.split(NUMBERS[1], 1)
+    readme.write_text(f"{before}{NUMBERS[0]}{text}\n{NUMBERS[1]}{after}")
+
+
 def contact_sheets(library_path: Path, folder: Path, *, every: bool = False) -> list[Path]:
     """One PNG per category (one template per base pose, or `every` template) under `folder`."""
     from avatargen.poses.library import PoseLibrary
@@ -866,6 +1074,11 @@ def main() -> None:
     args = parser.parse_args()
     n = build(args.out)
     print(f"wrote {n} templates from {len(LIBRARY)} base poses to {args.out} ({args.out.stat().st_size} bytes)")
+    if missing := unpublished():
+        print(f"{len(missing)} variations not published (no view reads, twins, or off balance): {', '.join(missing)}")
+    if args.out == OUT:
+        write_numbers(numbers([s.template() for s in shots()], missing))
+        print(f"wrote the numbers in {README}")
     if args.sheets:
         for path in contact_sheets(args.out, args.sheets, every=args.every):
             print(f"wrote {path}")

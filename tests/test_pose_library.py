@@ -19,6 +19,7 @@ from avatargen.poses.plausibility import (
     PENETRATION_LIMIT,
     STRETCH_LIMIT,
     assess,
+    body_scale,
     pose_distance,
     stretch,
     torso_penetration,
@@ -72,6 +73,14 @@ def test_the_library_is_large_and_built_from_many_base_poses(library, build):
     assert statistics.median(per_base.values()) >= 4
     variations = sum(len(base.variants) - 1 for base in build.LIBRARY)
     assert variations >= 30  # arm and leg variations of a pose, not jitter
+
+
+def test_the_readme_numbers_are_the_librarys(library, build):
+    """poses/README.md's numbers are written by the build: a library changed without them fails here."""
+    readme = build.README.read_text()
+    block = readme.split(build.NUMBERS[0], 1)[1].split(build.NUMBERS[1], 1)[0].strip()
+    assert block == build.numbers(list(library), build.unpublished()), "run `python poses/build.py` and commit"
+    assert f"{len(library)} templates, {len(library.base_poses())} base poses" in block
 
 
 def test_names_are_unique(library, build):
@@ -135,6 +144,37 @@ def test_contacts_the_issue_found_missed_are_met(build):
         for gender in ("female", "male", "unisex"):
             pose = build.solved(bases[slug], variant, gender)
             assert build.contact_gaps(pose, build.BODIES[gender], dict(variant.contacts))[joint] <= 0.03
+
+
+# Where a touching hand's fingers must be on the canvas, by the face point they touch (metres, at the shot's
+# scale): the bridge of the glasses between the eyes, behind the ear at the ear, the brow just above the eyes.
+FACE_TOUCH = {
+    "glasses": (("r_eye", "l_eye"), 0.05),
+    "behind_ear": (("{s}_ear",), 0.06),
+    "brow": (("r_eye", "l_eye"), 0.08),
+}
+
+
+def test_fingers_touch_the_face_where_they_say_in_every_view(build):
+    """Checked in 2D, per template, against the face points the picture shows (not only the 3D contact)."""
+    checked, missed = 0, {}
+    for shot in build.shots():
+        k, hands = shot.keypoints(), shot.hands()
+        for joint, place in shot.variant.contacts:
+            kind = place.rpartition("_")[0] if isinstance(place, str) else None
+            if not joint.endswith("_fingers") or kind not in FACE_TOUCH or hands is None:
+                continue
+            names, limit = FACE_TOUCH[kind]
+            points = [_point(k, n.format(s=place[-1])) for n in names]
+            fingers = hands[0 if joint[0] == "r" else 1][build.FINGER_POINT]
+            if None in points or not fingers[2]:
+                continue  # turned away: the check is for what the picture shows
+            target = (sum(p[0] for p in points) / len(points), sum(p[1] for p in points) / len(points))
+            gap = math.dist((fingers[0] * ASPECT, fingers[1]), target) / body_scale(k)
+            checked += 1
+            if gap > limit:
+                missed[shot.id] = round(gap, 3)
+    assert checked >= 8 and not missed, missed
 
 
 def test_views_read(library, build):

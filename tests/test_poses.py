@@ -68,12 +68,15 @@ def test_views_put_the_body_where_a_viewer_expects_it(library):
 
 
 def test_faces_turned_away_are_hidden(library):
-    profile = next(t for t in library if t.view == "side-left" and t.framing == "head-shoulders")
-    assert profile.keypoints[K["l_ear"]][2] == 1.0 and profile.keypoints[K["r_ear"]][2] == 0.0
+    profile = next(t for t in library if t.view.startswith("side-") and t.framing == "head-shoulders")
+    near, far = ("l_ear", "r_ear") if profile.view == "side-left" else ("r_ear", "l_ear")  # the ear towards us
+    assert profile.keypoints[K[near]][2] == 1.0 and profile.keypoints[K[far]][2] == 0.0
     backs = [t for t in library if t.view == "back"]
     assert backs and all(t.keypoints[K["nose"]][2] == 1.0 for t in backs)  # from behind, only glancing back
     glance = library.get("fashion-over-shoulder-f-back-full")  # turned away, head turned back to us
-    assert _x(glance, "nose") < _x(glance, "neck") and glance.keypoints[K["r_eye"]][2] == 0.0
+    eyes = [e for e in ("r_eye", "l_eye") if glance.keypoints[K[e]][2]]
+    nose_side = _x(glance, "nose") - _x(glance, "neck")
+    assert len(eyes) == 1 and abs(nose_side) > 0.01 and (_x(glance, eyes[0]) - _x(glance, "neck")) * nose_side > 0
 
 
 def test_get_and_public_record(library):
@@ -129,17 +132,21 @@ def test_query_filters_by_facets(library):
 
 
 def test_query_searches_name_and_tags_case_insensitively(library):
-    hips, total = library.query(search="HANDS  hips", limit=1000)
-    assert total == len(hips) > 0
-    assert all("hand" in (t.name + " ".join(t.tags)).lower() for t in hips)
-    assert all("hip" in (t.name + " ".join(t.tags)).lower() for t in hips)
+    found, total = library.query(search="HANDS  hips", limit=1000)
+    assert total == len(found) > 0
+    # Ranked, not filtered: every template with both words comes before any with one of them.
+    both_words = [all(w in (t.name + " ".join(t.tags)).lower() for w in ("hand", "hip")) for t in found]
+    assert both_words[0] and both_words == sorted(both_words, reverse=True) and not all(both_words)
+    assert all(any(w in (t.name + " ".join(t.tags)).lower() for w in ("hand", "hip")) for t in found)
 
-    by_tag, _ = library.query(search="linkedin", limit=1000)  # a tag, not in any name
-    assert by_tag and all("linkedin" in t.tags for t in by_tag)
+    by_tag, _ = library.query(search="passport", limit=1000)  # a tag, not in any name
+    assert by_tag and all("passport" in t.tags for t in by_tag)
 
     both, total = library.query(search="twirl", gender="female", limit=1000)
     assert total == len(both) > 0 and all(t.gender == "female" and "twirl" in t.name.lower() for t in both)
-    assert library.query(search="hips underwater") == ([], 0)
+    hips = library.query(search="hips underwater", limit=1000)[0]  # the words it knows still find poses
+    assert hips and all("hip" in (t.name + " ".join(t.tags)).lower() for t in hips)
+    assert library.query(search="underwater basket weaving") == ([], 0)
 
 
 def test_query_pages(library):
@@ -344,7 +351,8 @@ def test_search_ranks_whole_words_with_stems_and_synonyms(library):
     assert library.query(search="wall wall WALL", limit=1000) == library.query(search="wall", limit=1000)
     side = first("profile")
     assert all(t.view in ("side-left", "side-right") or "profile" in t.name.lower() for t in side)
-    assert library.query(search="knees up arms")[1] <= library.query(search="knees up")[1]
+    first_of_three = first("knees up arms")[0]
+    assert all(w in (first_of_three.name + " ".join(first_of_three.tags)).lower() for w in ("knee", "up", "arm"))
     assert library.query(search="the a of") == library.query()
 
 
@@ -365,14 +373,17 @@ def test_grouped_query_lists_each_base_pose_once(library):
     ]
 
 
-def test_contact_sheets_show_every_category(library, tmp_path):
+def test_contact_sheets_show_every_category(library):
+    """One sheet per category, kept under tmp/artifacts/pose-sheets/ (ignored by git) for a person to look at."""
     from PIL import Image
 
     from avatargen.poses.render import contact_sheet
 
+    folder = ROOT / "tmp" / "artifacts" / "pose-sheets"
+    folder.mkdir(parents=True, exist_ok=True)
     for category in CATEGORIES:
         templates, _ = library.query(category=category, group=True, limit=1000)
-        path = tmp_path / f"{category}.png"
+        path = folder / f"{category}.png"
         contact_sheet(templates, columns=8).save(path)
         with Image.open(path) as sheet:
             assert sheet.width == 8 * 150 and sheet.height >= 255 * ((len(templates) + 7) // 8)

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from avatargen.errors import UnknownPose
-from avatargen.poses.search import SearchIndex, score, search_words
+from avatargen.poses.search import SearchIndex, rank_key, search_words
 from avatargen.poses.template import FACET_VALUES, FACETS, FRAMINGS, HAND_POINTS, KEYPOINT_NAMES, VIEWS, PoseTemplate
 
 DEFAULT_PATH = Path(__file__).resolve().with_name("templates.parquet")  # package data, built by poses/build.py
@@ -92,6 +92,11 @@ class PoseLibrary:
             "variants": [{"id": t.id, "name": t.name, "view": t.view, "framing": t.framing} for t in variants],
         }
 
+    def suggest(self, search: str | None) -> list[str]:
+        """ "Did you mean": rewordings of `search` with the words the library does not know replaced by known
+        words spelt like them ("sittng on chiar" -> "sitting on chair"); empty when every word is known."""
+        return self._search.suggest(search or "")
+
     def query(
         self,
         *,
@@ -107,25 +112,28 @@ class PoseLibrary:
     ) -> tuple[list[PoseTemplate], int]:
         """One page of the matching templates and how many match in all.
 
-        A facet given as a list matches any of its values; None or empty means any. `search` is words:
-        each must match a whole word of the template's name, tags or facets (after stemming and synonyms:
-        "sitting" finds "seated", "jumping" finds "jump"); the best matches come first (a word of the
-        pose's name counts more than a tag, a tag more than a facet such as "profile"), then gallery order.
+        A facet given as a list matches any of its values; None or empty means any. `search` is words,
+        matched as whole words of the template's name, tags or facets (after stemming, phrases and synonyms:
+        "sitting" finds "seated", "from behind" the back views, "holding" "held"), and ranked: the templates
+        that match every word first, then those that match the most; within those the best score (a word of
+        the pose's name counts more than a tag, a tag more than a facet such as "profile"), then gallery order.
         `include` adds templates that are not in the library (a person's private poses): they go through
-        the same filters and search, and come first, in the order given. With `group`, only the best
+        the same filters and search, and come first among equals, in the order given. With `group`, only the best
         template of each base pose is listed, and the total counts base poses.
         """
         if limit < 0 or offset < 0:
             raise ValueError("limit and offset must not be negative")
         wanted = [(f, vs) for f, v in zip(FACETS, (category, gender, view, framing), strict=True) if (vs := _values(v))]
         words = list(dict.fromkeys(search_words(search or "")))
-        found = [t for t in include if _facets_match(t, wanted) and score(t, words) is not None]
         if words:
-            scores = self._search.scores(words)
-            ranked = sorted(scores, key=lambda i: (-scores[i], i))
-            found += [t for i in ranked if _facets_match(t := self._templates[i], wanted)]
+            # People's own poses first among equals: their positions come before the library's.
+            matches = [(self._search.match(t, words), n - len(include), t) for n, t in enumerate(include)]
+            ranked = [(m, n, t) for m, n, t in matches if m is not None]
+            ranked += [(m, i, self._templates[i]) for i, m in self._search.scores(words).items()]
+            ranked.sort(key=lambda r: rank_key(r[0], r[1]))
+            found = [t for _, _, t in ranked if _facets_match(t, wanted)]
         else:
-            found += [t for t in self._templates if _facets_match(t, wanted)]
+            found = [t for t in (*include, *self._templates) if _facets_match(t, wanted)]
         if group:
             seen: set[str] = set()
             found = [t for t in found if not (t.base in seen or seen.add(t.base))]

@@ -21,6 +21,7 @@ VIEWS = ("front", "three-quarter-left", "three-quarter-right", "side-left", "sid
 FRAMINGS = ("full-body", "three-quarter", "half-body", "head-shoulders")
 FACETS = ("category", "gender", "view", "framing")  # what the gallery and the API filter on
 FACET_VALUES = dict(zip(FACETS, (CATEGORIES, GENDERS, VIEWS, FRAMINGS), strict=True))  # each facet's vocabulary
+MIRROR_VIEW = {v: v.replace("left", "right") if "left" in v else v.replace("right", "left") for v in VIEWS}
 VIEW_LABEL = {v: v.replace("-left", " left").replace("-right", " right") for v in VIEWS}
 FRAMING_LABEL = {
     "full-body": "full body",
@@ -82,13 +83,14 @@ class PoseTemplate:
         }
 
     def mirrored(self) -> PoseTemplate:
-        """The mirror image (the person's right and left swapped, x flipped): the same id and facets."""
+        """The mirror image (the person's right and left swapped, x flipped): the same id and facets but the view,
+        which becomes its mirror view, in the name too ("three-quarter left" <-> "three-quarter right")."""
 
         def flip(points):
             return tuple((round(1.0 - x, 4), y, v) if v else (x, y, v) for x, y, v in points)
 
         body = flip(self.keypoints)
         hands = None if self.hands is None else (flip(self.hands[1]), flip(self.hands[0]))
-        view = self.view.replace("left", "right") if "left" in self.view else self.view.replace("right", "left")
-        return replace(self, view=view, keypoints=tuple(body[i] for i in MIRROR_INDEX), hands=hands)
-
+        view = MIRROR_VIEW[self.view]
+        name = self.name.replace(f", {VIEW_LABEL[self.view]}", f", {VIEW_LABEL[view]}")  # front and back stay
+        return replace(self, name=name, view=view, keypoints=tuple(body[i] for i in MIRROR_INDEX), hands=hands)

@@ -190,17 +190,19 @@ class Api:
         request: gr.Request = None,
     ) -> dict:
         """Pose templates. `group`: one per base pose, with the views, framings and variants it offers.
-        `mirror`: each as its mirror image (what `/generate` draws with `mirror=true`)."""
+        `mirror`: each as its mirror image (what `/generate` draws with `mirror=true`). `search` ranks (every
+        word matched first, then the most words); when it finds nothing, `meta.suggestions` offers rewordings."""
         facets = self.services.poses.facets()
         group, mirror = params.flag("group", group), params.flag("mirror", mirror)
         filters = {
             facet: params.choice(facet, value or None, facets.get(facet, ()), default=None)
             for facet, value in zip(FACETS, (category, gender, view, framing), strict=True)
         }
+        search = search_words(search)
         templates, total = self.services.poses.query(
             self.visitor(request),
             **filters,
-            search=search_words(search),
+            search=search,
             limit=(limit := params.whole("limit", limit, lo=1, hi=MAX_POSES_PAGE, default=50)),
             offset=(offset := params.whole("offset", offset, lo=0, hi=MAX_OFFSET, default=0)),
             group=group,
@@ -208,7 +210,14 @@ class Api:
         records = self.services.poses.grouped_record if group else PoseTemplate.to_public
         return {
             "data": [records(template.mirrored() if mirror else template) for template in templates],
-            "meta": {"total": total, "limit": limit, "offset": offset, "hasMore": offset + len(templates) < total},
+            "meta": {
+                "total": total,
+                "limit": limit,
+                "offset": offset,
+                "hasMore": offset + len(templates) < total,
+                # "Did you mean": rewordings of a search that found nothing, with its unknown words respelt.
+                "suggestions": self.services.poses.library.suggest(search) if search and not total else [],
+            },
             "facets": facets,
         }
 
@@ -227,7 +236,6 @@ class Api:
         generation_id = params.ident("id", id)
         source = self.services.generations.output_path(self.user(request, to="download your avatars"), generation_id)
         return self.private.copy(source, name=f"avatar-{generation_id}.jpg")
-
 
 
 JSON_ENDPOINTS = (
