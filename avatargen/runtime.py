@@ -88,11 +88,12 @@ class Runtime:
             if not self.queue.run_next() or not self.services.jobs.is_pending(generation_id):
                 return
 
-    def close(self) -> None:
+    def close(self, *, grace: float = 30) -> None:
+        """Stop consuming, waiting up to `grace` seconds per worker thread for the job it runs."""
         self._stopped.set()
         if self._sweeper is not None:
-            self._sweeper.join(30)
-        self.queue.stop()
+            self._sweeper.join(grace)
+        self.queue.stop(grace)
         self.webhooks.close()
         self.services.database.dispose()
 

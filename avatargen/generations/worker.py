@@ -21,6 +21,7 @@ from avatargen.presets import QUALITIES, STYLES, Style
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY_S = 0.25  # at most this often a progress write to the DB
+LOGGED_PROGRESS_POINTS = 4  # a log line at each quarter of the denoising steps
 
 
 def compose_prompt(style: Style, pose: PoseTemplate) -> str:
@@ -44,6 +45,13 @@ class GenerationWorker:
         batch = self.jobs.claim_batch(generation_id, size=self.batch_size)
         if not batch:  # taken by another worker, finished, or deleted: this message has nothing to do
             return
+        for generation in batch:
+            log.info(
+                "generation %s started: %s of pose %s for user %d, %d×%d, attempt %d, batch of %d",
+                generation.id, generation.kind, generation.pose_template_id, generation.user_id,
+                generation.width, generation.height, generation.attempts, len(batch),
+            )  # fmt: skip
+        started = time.monotonic()
         with self._heartbeat(batch):
             ready, requests = [], []
             for generation in batch:
@@ -68,6 +76,7 @@ class GenerationWorker:
                 self._fail(generation, error)
                 continue
             self.jobs.complete(generation, key, placeholder=engine.placeholder)
+            log.info("generation %s completed in %.1f s (the batch's run)", generation.id, time.monotonic() - started)
 
     @contextlib.contextmanager
     def _heartbeat(self, batch: list[Generation]):
@@ -115,10 +124,13 @@ class GenerationWorker:
         )
 
     def _progress_reporter(self, batch: list[Generation]) -> Callable[[int, int], None]:
-        last = 0.0
+        last, logged = 0.0, 0
 
         def report(step: int, total: int) -> None:
-            nonlocal last
+            nonlocal last, logged
+            if (quarter := step * LOGGED_PROGRESS_POINTS // total) > logged:
+                logged = quarter
+                log.info("generations %s: step %d of %d", ", ".join(g.id for g in batch), step, total)
             now = time.monotonic()
             if step < total and now - last < PROGRESS_EVERY_S:
                 return
