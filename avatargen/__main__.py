@@ -103,7 +103,7 @@ def _parser() -> argparse.ArgumentParser:
     health = _command(commands, "status", _status, "queue depth, workers alive, jobs per state, oldest pending job")
     health.add_argument("--json", action="store_true", help="print the report as JSON")
 
-    user = commands.add_parser("user", help="manage users").add_subparsers(dest="action", required=True)
+    user = _group(commands, "user", "manage users")
     add = _command(user, "add", _add_user, "create a user with the starting credits")
     add.add_argument("name", help="the name they sign in with")
     add.add_argument("--password", help="better left out: it is then asked for, unseen (or read from stdin)")
@@ -114,11 +114,18 @@ def _parser() -> argparse.ArgumentParser:
     hook.add_argument("name", help="the user's name")
     hook.add_argument("url", nargs="?", default="", help="an http(s) URL; signed with AVATARGEN_WEBHOOK_SECRET")
 
-    credits = commands.add_parser("credits", help="manage credits").add_subparsers(dest="action", required=True)
+    credits = _group(commands, "credits", "manage credits")
     grant = _command(credits, "grant", _grant, "add (or with a negative number remove) credits")
     grant.add_argument("name", help="the user's name")
     grant.add_argument("amount", type=int, help="credits to add; negative to remove")
     return parser
+
+
+def _group(commands, name: str, text: str):
+    parser = commands.add_parser(
+        name, help=text, description=text, epilog=_environment_help(), formatter_class=_HELP_FORMAT
+    )
+    return parser.add_subparsers(dest="action", required=True, metavar="ACTION")
 
 
 def _command(commands, name: str, run, text: str) -> argparse.ArgumentParser:

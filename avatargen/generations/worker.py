@@ -40,11 +40,29 @@ class GenerationWorker:
         self.engine = engine
         self.batch_size = batch_size
         self.heartbeat_s = heartbeat_s  # how often a held claim says it is alive
+        self._running: dict[str, Generation] = {}  # claimed here and not finished: handed back at a stop
+        self._running_lock = threading.Lock()
 
     def __call__(self, generation_id: str) -> None:
         batch = self.jobs.claim_batch(generation_id, size=self.batch_size)
         if not batch:  # taken by another worker, finished, or deleted: this message has nothing to do
             return
+        with self._running_lock:
+            self._running |= {generation.id: generation for generation in batch}
+        try:
+            self._run(batch)
+        finally:
+            with self._running_lock:
+                for generation in batch:
+                    self._running.pop(generation.id, None)
+
+    def hand_back_running(self) -> list[Generation]:
+        """Give every job still running here back to the queue (pending again); returns those handed back."""
+        with self._running_lock:
+            running = list(self._running.values())
+        return [generation for generation in running if self.jobs.hand_back(generation)]
+
+    def _run(self, batch: list[Generation]) -> None:
         for generation in batch:
             log.info(
                 "generation %s started: %s of pose %s for user %d, %d×%d, attempt %d, batch of %d",
