@@ -159,7 +159,10 @@ def _serve(settings: Settings, args) -> int:
     from app import launch
 
     stop = _stop_on_signal()
-    runtime, demo = launch(settings, prevent_thread_lock=True, quiet=True)
+    try:
+        runtime, demo = launch(settings, prevent_thread_lock=True, quiet=True)
+    except OSError as error:  # Gradio found the port taken
+        raise UserError(f"port {settings.port} is taken: pick another with --port or AVATARGEN_PORT") from error
     log.info("serving on %s (Ctrl-C stops)", demo.share_url or demo.local_url)
     stop.wait()
     log.info("stopping: a job still running in %.0f s is resumed by the next worker to start", STOP_GRACE_SECONDS)
