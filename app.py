@@ -1,8 +1,16 @@
-"""avatargen: build the Gradio app and launch it (the Space's app_file)."""
+"""avatargen: build the Gradio app and launch it (the Space's app_file).
 
-import logging
+`python app.py [--host …] [--help]` is `python -m avatargen serve`.
+"""
 
-from avatargen.settings import use_space_storage
+import sys
+
+if __name__ == "__main__":  # the command line first, so `--help` and a settings error answer before heavy imports
+    from avatargen.__main__ import main
+
+    sys.exit(main(["serve", *sys.argv[1:]]))
+
+from avatargen.settings import use_space_storage  # noqa: E402
 
 use_space_storage()  # before huggingface_hub is imported (through gradio): it reads HF_HOME once
 
@@ -12,7 +20,7 @@ from starlette.middleware import Middleware  # noqa: E402
 from avatargen.accounts.signin import ClientAddress, SignInGuard  # noqa: E402
 from avatargen.engine.zerogpu import zero_gpu  # noqa: E402
 from avatargen.runtime import Runtime, build_runtime  # noqa: E402
-from avatargen.settings import Settings, get_settings  # noqa: E402
+from avatargen.settings import Settings  # noqa: E402
 from avatargen.ui import CSS, create_demo  # noqa: E402
 from avatargen.web.api import Api, register_api  # noqa: E402
 from avatargen.web.routes import beside_gradio  # noqa: E402
@@ -75,7 +83,7 @@ def launch(settings: Settings, **launch_options) -> tuple[Runtime, gr.Blocks]:
     demo, api = create_app(runtime)
     auth = SignInGuard(runtime.services.users.authenticate).sign_in if settings.auth == "password" else None
     demo.queue(default_concurrency_limit=8).launch(
-        server_name=settings.host,
+        server_name=f"[{settings.host}]" if ":" in settings.host else settings.host,  # Gradio's form for IPv6
         server_port=settings.port,
         share=settings.share,
         auth=auth,
@@ -90,7 +98,3 @@ def launch(settings: Settings, **launch_options) -> tuple[Runtime, gr.Blocks]:
     )
     return runtime, demo
 
-
-if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    launch(get_settings())

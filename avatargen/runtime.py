@@ -40,6 +40,7 @@ class Runtime:
     settings: Settings
     services: Services
     queue: JobQueue
+    worker: GenerationWorker  # the queue's handler
     engine: LazyEngine
     recovery: Recovery
     webhooks: Webhooks
@@ -89,11 +90,16 @@ class Runtime:
             if not self.queue.run_next() or not self.services.jobs.is_pending(generation_id):
                 return
 
-    def close(self) -> None:
+    def close(self, *, grace: float = 30) -> None:
+        """Stop consuming, waiting up to `grace` seconds per worker thread for the job it runs; jobs still running
+        then go back to the queue for the next worker (their run not counted as an attempt)."""
         self._stopped.set()
         if self._sweeper is not None:
-            self._sweeper.join(30)
-        self.queue.stop()
+            self._sweeper.join(grace)
+        self.queue.stop(grace)
+        for generation in self.worker.hand_back_running():
+            log.info("generation %s handed back to the queue", generation.id)
+            self.queue.enqueue(generation.id, generation.priority)
         self.webhooks.close()
         self.services.database.dispose()
 
@@ -148,12 +154,19 @@ def build_runtime(
         ),
         jobs=Jobs(database, storage=storage, placeholders_free=placeholders_free, notify=webhooks.notify, clock=clock),
     )
-    queue.handler = GenerationWorker(
+    worker = GenerationWorker(
         services.jobs, poses, engine, batch_size=settings.batch_size, heartbeat_s=settings.stale_job_seconds / 4
     )
+    queue.handler = worker
     recovery = Recovery(settings, database=database, jobs=services.jobs, queue=queue, clock=clock)
     return Runtime(
-        settings=settings, services=services, queue=queue, engine=engine, recovery=recovery, webhooks=webhooks
+        settings=settings,
+        services=services,
+        queue=queue,
+        worker=worker,
+        engine=engine,
+        recovery=recovery,
+        webhooks=webhooks,
     )
 
 

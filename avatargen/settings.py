@@ -6,11 +6,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from avatargen.engine import config as engine_config
 
+ENV_PREFIX = "AVATARGEN_"
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 SPACE_STORAGE = Path("/data")  # a Space's persistent storage, when it has some
 
@@ -49,7 +50,7 @@ def is_loopback(host: str) -> bool:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="AVATARGEN_", frozen=True)
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True)
 
     data_dir: Path = Field(default_factory=default_data_dir)  # uploads, outputs, SQLite files, caches
     database_url: str = ""  # any SQLAlchemy URL; empty means SQLite in the data dir
@@ -60,6 +61,9 @@ class Settings(BaseSettings):
     auth: Literal["none", "password", "hf"] = Field(default_factory=default_auth)
     starting_credits: int = Field(100, ge=0)  # granted once to each new user
     daily_credits: int = Field(0, ge=0)  # once per UTC day a balance below this is topped up to it; 0 = off
+
+    log_level: Literal["debug", "info", "warning", "error"] = "info"  # the app's own lines; libraries say warnings
+    log_json: bool = False  # one JSON object per line (time, level, logger, message) for log collectors
 
     host: str = Field(default_factory=lambda: "0.0.0.0" if on_space() else "127.0.0.1")
     port: int = Field(7860, ge=1, le=65535)
@@ -115,6 +119,18 @@ class Settings(BaseSettings):
     @property
     def cache_dir(self) -> Path:
         return self.data_dir / "cache"
+
+
+def settings_problem(error: ValidationError) -> str:
+    """What is wrong with the settings, as one paragraph naming each variable (for a person, not a traceback)."""
+    problems = []
+    for item in error.errors():
+        message = item["msg"].removeprefix("Value error, ")
+        if item["loc"]:
+            problems.append(f"{ENV_PREFIX}{str(item['loc'][0]).upper()}={item['input']!r}: {message}.")
+        else:
+            problems.append(message)
+    return " ".join(problems)
 
 
 @lru_cache

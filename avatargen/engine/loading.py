@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from avatargen.engine.config import DEFAULT_IP_ADAPTER_WEIGHT, LOW_MEMORY_BYTES, EngineConfig
 from avatargen.engine.engine import AvatarEngine
@@ -22,6 +25,7 @@ if TYPE_CHECKING:
     import torch
 
 logger = logging.getLogger(__name__)
+HUB_CHECK_SECONDS = 3  # a reachable Hub answers a TCP connect in well under a second
 
 
 def needs_low_memory(free_bytes: int) -> bool:
@@ -89,7 +93,29 @@ def _tiny_sources(cache_dir: Path) -> ModelSources:
     )
 
 
+def go_offline_unless_hub_reachable() -> None:
+    """Without a network every hub request retries for ~25 s, printing each try: look once, and when the Hub cannot
+    be reached, load from the local cache only for the rest of this process, saying so once."""
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return
+    address = urlsplit(constants.ENDPOINT)
+    try:
+        socket.create_connection((address.hostname, address.port or 443), timeout=HUB_CHECK_SECONDS).close()
+    except OSError as error:
+        logger.warning(
+            "The Hugging Face Hub (%s) cannot be reached (%s): models load from the local cache only. "
+            "HF_HUB_OFFLINE=1 skips this check.",
+            address.hostname,
+            error,
+        )
+        os.environ["HF_HUB_OFFLINE"] = "1"  # for libraries that read it later
+        constants.HF_HUB_OFFLINE = True  # huggingface_hub's requests consult this at each call
+
+
 def _load_real_or_tiny(config: EngineConfig, device: str, dtype: torch.dtype) -> AvatarEngine:
+    go_offline_unless_hub_reachable()
     try:
         return _load(config, _real_sources(config), device, dtype, name=config.base_model, placeholder=False)
     except Exception as e:
@@ -124,6 +150,11 @@ def _load(
     placeholder: bool,
     cpu_threads: int | None = None,
 ) -> AvatarEngine:
+    from diffusers.utils import logging as diffusers_logging
+    from huggingface_hub.utils import are_progress_bars_disabled
+
+    if are_progress_bars_disabled():  # HF_HUB_DISABLE_PROGRESS_BARS: diffusers has no variable of its own
+        diffusers_logging.disable_progress_bar()
     pipe = load_pipeline(sources, dtype, bool(config.fast))
     prepare_pipeline(pipe, device, low_memory=bool(config.low_memory), compile=config.compile)
     return AvatarEngine(

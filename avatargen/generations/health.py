@@ -66,12 +66,23 @@ def status(settings: Settings) -> dict:
     }
 
 
+def _queue_line(queue: dict[str, int], *, pending: int) -> str:
+    """The queue's messages beside the database's pending jobs: the rows are the truth, messages only carry ids."""
+    messages = queue["priority"] + queue["normal"]
+    line = f"{messages} messages ({queue['priority']} priority, {queue['normal']} normal) for {pending} pending jobs"
+    if messages > pending:
+        return f"{line}; {messages - pending} are for jobs deleted, finished or queued twice, which workers skip"
+    if messages < pending:
+        return f"{line}; {pending - messages} pending jobs have no message yet: the recovery sweep queues them again"
+    return line
+
+
 def render(report: dict) -> str:
     queue, workers, oldest = report["queue"], report["workers"], report["oldestPendingSeconds"]
     alive = ", ".join(f"{w['name']} ({w['threads']} thread(s), seen {w['seenSecondsAgo']:.0f} s ago)" for w in workers)
     return "\n".join(
         [
-            f"queue          {queue['priority']} priority, {queue['normal']} normal",
+            "queue          " + _queue_line(queue, pending=report["jobs"][Status.pending]),
             f"workers alive  {len(workers)}" + (f": {alive}" if alive else ""),
             "jobs           " + ", ".join(f"{state} {count}" for state, count in report["jobs"].items()),
             "oldest pending " + ("none" if oldest is None else f"{oldest:.0f} s"),

@@ -67,6 +67,11 @@ class Jobs:
             for generation in batch:
                 queries.touch(session, generation.id, generation.attempts, now=self.clock())
 
+    def hand_back(self, generation: Generation) -> bool:
+        """Give a claimed job back to the queue's next taker (this process is stopping); the caller enqueues it."""
+        with transaction(self.database) as session:
+            return queries.hand_back(session, generation.id, generation.attempts)
+
     def report_progress(self, generation: Generation, progress: float) -> None:
         with transaction(self.database) as session:
             queries.set_progress(session, generation.id, generation.attempts, progress, now=self.clock())

@@ -180,6 +180,19 @@ def fail_generation(
     return result.rowcount == 1
 
 
+def hand_back(session: Session, generation_id: str, attempt: int) -> bool:
+    """A held row back to pending, its interrupted run not counted (a clean stop, not a crash); False when the
+    claim no longer holds it."""
+    result = session.exec(
+        update(Generation)
+        .where(*_held(generation_id, attempt))
+        .values(
+            status=Status.pending, progress=0.0, started_at=None, heartbeat_at=None, attempts=Generation.attempts - 1
+        )
+    )
+    return result.rowcount == 1
+
+
 def requeue_stale(
     session: Session, *, stale_before: datetime, max_attempts: int
 ) -> tuple[list[tuple[str, bool]], list[str]]:

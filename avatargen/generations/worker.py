@@ -21,6 +21,7 @@ from avatargen.presets import QUALITIES, STYLES, Style
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY_S = 0.25  # at most this often a progress write to the DB
+LOGGED_PROGRESS_POINTS = 4  # a log line at each quarter of the denoising steps
 
 
 def compose_prompt(style: Style, pose: PoseTemplate) -> str:
@@ -39,11 +40,36 @@ class GenerationWorker:
         self.engine = engine
         self.batch_size = batch_size
         self.heartbeat_s = heartbeat_s  # how often a held claim says it is alive
+        self._running: dict[str, Generation] = {}  # claimed here and not finished: handed back at a stop
+        self._running_lock = threading.Lock()
 
     def __call__(self, generation_id: str) -> None:
         batch = self.jobs.claim_batch(generation_id, size=self.batch_size)
         if not batch:  # taken by another worker, finished, or deleted: this message has nothing to do
             return
+        with self._running_lock:
+            self._running |= {generation.id: generation for generation in batch}
+        try:
+            self._run(batch)
+        finally:
+            with self._running_lock:
+                for generation in batch:
+                    self._running.pop(generation.id, None)
+
+    def hand_back_running(self) -> list[Generation]:
+        """Give every job still running here back to the queue (pending again); returns those handed back."""
+        with self._running_lock:
+            running = list(self._running.values())
+        return [generation for generation in running if self.jobs.hand_back(generation)]
+
+    def _run(self, batch: list[Generation]) -> None:
+        for generation in batch:
+            log.info(
+                "generation %s started: %s of pose %s for user %d, %d×%d, attempt %d, batch of %d",
+                generation.id, generation.kind, generation.pose_template_id, generation.user_id,
+                generation.width, generation.height, generation.attempts, len(batch),
+            )  # fmt: skip
+        started = time.monotonic()
         with self._heartbeat(batch):
             ready, requests = [], []
             for generation in batch:
@@ -68,6 +94,7 @@ class GenerationWorker:
                 self._fail(generation, error)
                 continue
             self.jobs.complete(generation, key, placeholder=engine.placeholder)
+            log.info("generation %s completed in %.1f s (the batch's run)", generation.id, time.monotonic() - started)
 
     @contextlib.contextmanager
     def _heartbeat(self, batch: list[Generation]):
@@ -115,10 +142,13 @@ class GenerationWorker:
         )
 
     def _progress_reporter(self, batch: list[Generation]) -> Callable[[int, int], None]:
-        last = 0.0
+        last, logged = 0.0, 0
 
         def report(step: int, total: int) -> None:
-            nonlocal last
+            nonlocal last, logged
+            if (quarter := step * LOGGED_PROGRESS_POINTS // total) > logged:
+                logged = quarter
+                log.info("generations %s: step %d of %d", ", ".join(g.id for g in batch), step, total)
             now = time.monotonic()
             if step < total and now - last < PROGRESS_EVERY_S:
                 return
