@@ -6,15 +6,21 @@ from avatargen.settings import use_space_storage
 
 use_space_storage()  # before huggingface_hub is imported (through gradio): it reads HF_HOME once
 
+import secrets  # noqa: E402
+from functools import partial  # noqa: E402
+
 import gradio as gr  # noqa: E402
+import gradio.oauth  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
 
+from avatargen.accounts.requester import requester  # noqa: E402
 from avatargen.accounts.signin import ClientAddress, SignInGuard  # noqa: E402
 from avatargen.engine.zerogpu import zero_gpu  # noqa: E402
 from avatargen.runtime import Runtime, build_runtime  # noqa: E402
-from avatargen.settings import Settings, get_settings  # noqa: E402
+from avatargen.settings import Settings, get_settings, missing_space_oauth  # noqa: E402
 from avatargen.ui import CSS, create_demo  # noqa: E402
 from avatargen.web.api import Api, register_api  # noqa: E402
+from avatargen.web.downloads import OwnerOnlyFiles  # noqa: E402
 
 PLACEHOLDER_NOTICE = (
     "⚠️ **Placeholder mode.** The real image models could not be loaded on this machine, so outputs come "
@@ -45,13 +51,16 @@ def engine_settled(runtime: Runtime) -> bool:
     return runtime.settings.worker_threads == 0 or runtime.engine.loaded is not None
 
 
-def create_app(runtime: Runtime) -> gr.Blocks:
-    """The page, and the named API endpoints next to it."""
-    api = Api(
+def build_api(runtime: Runtime) -> Api:
+    return Api(
         runtime.services,
         thumbnails=runtime.settings.cache_dir / "thumbnails",
         run_inline=runtime.run_queued if zero_gpu() else None,
     )
+
+
+def create_app(runtime: Runtime, api: Api) -> gr.Blocks:
+    """The page, and the named API endpoints next to it."""
     demo = create_demo(
         api,
         engine_notice=lambda: engine_notice(runtime),
@@ -63,6 +72,13 @@ def create_app(runtime: Runtime) -> gr.Blocks:
     return demo
 
 
+def seal_development_sessions() -> None:
+    """Off a Space (hf on loopback, for development) Gradio signs its session cookie with a key derived from an
+    empty secret, which anybody can compute and sign any name with: give it a secret only this process knows."""
+    if missing_space_oauth() and not gradio.oauth.OAUTH_CLIENT_SECRET:
+        gradio.oauth.OAUTH_CLIENT_SECRET = secrets.token_urlsafe(32)
+
+
 def launch(settings: Settings, **launch_options) -> tuple[Runtime, gr.Blocks]:
     """Start workers, warm the engine, and serve. Returns once serving when prevent_thread_lock is set."""
     runtime = build_runtime(settings)
@@ -71,7 +87,14 @@ def launch(settings: Settings, **launch_options) -> tuple[Runtime, gr.Blocks]:
     runtime.start_workers(0 if zero_gpu() else None)  # on ZeroGPU each request runs its own job
     if settings.worker_threads:
         runtime.warm_up()
-    demo = create_app(runtime)
+    api = build_api(runtime)
+    demo = create_app(runtime, api)
+    middleware = [Middleware(ClientAddress)]
+    if settings.auth == "hf":
+        seal_development_sessions()
+        # Gradio's file route asks nobody who is fetching: a private copy goes only to its owner
+        who = partial(requester, auth="hf")
+        middleware.append(Middleware(OwnerOnlyFiles, copies=api.private, who=who))
     auth = SignInGuard(runtime.services.users.authenticate).sign_in if settings.auth == "password" else None
     demo.queue(default_concurrency_limit=8).launch(
         server_name=settings.host,
@@ -83,7 +106,7 @@ def launch(settings: Settings, **launch_options) -> tuple[Runtime, gr.Blocks]:
         allowed_paths=[str(settings.cache_dir / "thumbnails")],
         max_file_size=settings.max_upload_bytes,
         show_error=True,  # a message for every error Gradio itself raises (handlers already give their own)
-        app_kwargs={"middleware": [Middleware(ClientAddress)]},
+        app_kwargs={"middleware": middleware},
         css=CSS,
         **launch_options,
     )

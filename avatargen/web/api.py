@@ -213,8 +213,9 @@ class Api:
     def download_output(self, id: str, request: gr.Request = None) -> str:
         """The output image of the person's own generation, as a private, short-lived file."""
         generation_id = params.ident("id", id)
-        source = self.services.generations.output_path(self.user(request, to="download your avatars"), generation_id)
-        return self.private.copy(source, name=f"avatar-{generation_id}.jpg")
+        user = self.user(request, to="download your avatars")
+        source = self.services.generations.output_path(user, generation_id)
+        return self.private.copy(source, name=f"avatar-{generation_id}.jpg", owner=user.username)
 
 
 
