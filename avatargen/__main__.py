@@ -75,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
 def _set_webhook(runtime, name: str, url: str) -> None:
     user = runtime.services.users.named(name)
     with transaction(runtime.services.database) as session:
-        set_person_webhook(session, user_id=user.id, url=check_url(url) if url else None)
+        checked = check_url(url, private_ok=runtime.settings.webhook_private_ok) if url else None
+        set_person_webhook(session, user_id=user.id, url=checked)
     print(f"{name}: finished generations are posted to {url}" if url else f"{name}: no webhook")
     if url and not runtime.settings.webhook_secret:
         print("note: AVATARGEN_WEBHOOK_SECRET is not set, so no webhooks are sent", file=sys.stderr)
