@@ -80,13 +80,11 @@ def seal_development_sessions() -> None:
 
 
 def launch(settings: Settings, **launch_options) -> tuple[Runtime, gr.Blocks]:
-    """Start workers, warm the engine, and serve. Returns once serving when prevent_thread_lock is set."""
+    """Serve, then start the workers and warm the engine: a start that fails (its port taken) claims no job.
+    Returns once serving when prevent_thread_lock is set."""
     runtime = build_runtime(settings)
     if settings.auth == "none":
         runtime.services.users.user_for(None)  # the one local user exists before the page's first requests race for it
-    runtime.start_workers(0 if zero_gpu() else None)  # on ZeroGPU each request runs its own job
-    if settings.worker_threads:
-        runtime.warm_up()
     api = build_api(runtime)
     demo = create_app(runtime, api)
     middleware = [Middleware(ClientAddress)]
@@ -96,6 +94,22 @@ def launch(settings: Settings, **launch_options) -> tuple[Runtime, gr.Blocks]:
         who = partial(requester, auth="hf")
         middleware.append(Middleware(OwnerOnlyFiles, copies=api.private, who=who))
     auth = SignInGuard(runtime.services.users.authenticate).sign_in if settings.auth == "password" else None
+    block = not launch_options.pop("prevent_thread_lock", False)
+    try:
+        serve(demo, settings, auth=auth, middleware=middleware, **launch_options)
+    except BaseException:
+        runtime.close()
+        raise
+    runtime.start_workers(0 if zero_gpu() else None)  # on ZeroGPU each request runs its own job
+    if settings.worker_threads:
+        runtime.warm_up()
+    if block:
+        demo.block_thread()
+    return runtime, demo
+
+
+def serve(demo: gr.Blocks, settings: Settings, *, auth, middleware: list[Middleware], **launch_options) -> None:
+    """Bind the port and serve the page and the API (without blocking this thread)."""
     demo.queue(default_concurrency_limit=8).launch(
         server_name=settings.host,
         server_port=settings.port,
@@ -108,9 +122,9 @@ def launch(settings: Settings, **launch_options) -> tuple[Runtime, gr.Blocks]:
         show_error=True,  # a message for every error Gradio itself raises (handlers already give their own)
         app_kwargs={"middleware": middleware},
         css=CSS,
+        prevent_thread_lock=True,
         **launch_options,
     )
-    return runtime, demo
 
 
 if __name__ == "__main__":

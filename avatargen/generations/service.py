@@ -94,8 +94,8 @@ class Generations:
                 self.storage.delete(key)
             if self.limits is not None:
                 self.limits.give_back(taken)
-            if isinstance(error, _AlreadyMade):
-                return error.generations
+            if isinstance(error, _AlreadyMade) and options.request_id:
+                return self._made(user, options.request_id)
             raise
         self._enqueue(generations)
         return generations
@@ -294,9 +294,8 @@ class Generations:
         return True
 
 
-class _AlreadyMade(Exception):  # noqa: N818 - not an error: the answer a retried request gets
-    def __init__(self, generations: list[Generation]):
-        self.generations = generations
+class _AlreadyMade(Exception):  # noqa: N818 - not an error: a retried request gets the first one's answer
+    pass
 
 
 def _shortfall(count: int, cost: int, have: int) -> str:
