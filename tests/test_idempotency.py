@@ -111,4 +111,3 @@ def test_no_orphan_photo_after_a_front_end_killed_mid_request(settings, photo, f
         assert services.ledger.statement(services.users.named("killed"))["balance"] == 100  # never charged
     finally:
         runtime.close()
-
