@@ -93,7 +93,8 @@ def launch(settings: Settings, **launch_options) -> tuple[Runtime, gr.Blocks]:
         # Gradio's file route asks nobody who is fetching: a private copy goes only to its owner
         who = partial(requester, auth="hf")
         middleware.append(Middleware(OwnerOnlyFiles, copies=api.private, who=who))
-    auth = SignInGuard(runtime.services.users.authenticate).sign_in if settings.auth == "password" else None
+    guard = SignInGuard(runtime.services.users.authenticate, redis_url=settings.queue_location)
+    auth = guard.sign_in if settings.auth == "password" else None
     block = not launch_options.pop("prevent_thread_lock", False)
     try:
         serve(demo, settings, auth=auth, middleware=middleware, **launch_options)
