@@ -73,10 +73,9 @@ class SignInGuard:
         self.busy_wait = busy_wait
         self.clock = clock
         self._checks = asyncio.Semaphore(concurrent_checks)
-        shared = redis_url and urlparse(redis_url).scheme in ("redis", "rediss")
-        self.failures: FailureStore = (
-            RedisFailures(redis_url, quiet_s=max_wait) if shared else MemoryFailures(quiet_s=max_wait)
-        )
+        self.failures: FailureStore = MemoryFailures(quiet_s=max_wait)
+        if redis_url and urlparse(redis_url).scheme in ("redis", "rediss"):
+            self.failures = RedisFailures(redis_url, quiet_s=max_wait)
 
     async def sign_in(self, username: str, password: str) -> bool:
         address = client_address.get()

@@ -120,6 +120,7 @@ class RedisFailures:
         self.client.expireat(name, int(until + self.quiet_s) + 1)
 
     def forget(self, username: str, address: str) -> None:
-        pairs = [self._key("pair", member.decode()) for member in self.client.smembers(self._key("pairs-of", username))]
+        members = self.client.smembers(self._key("pairs-of", username))
+        pairs = [self._key("pair", m.decode() if isinstance(m, bytes) else m) for m in members]
         names = [self._key("address", address), self._key("username", username), self._key("pairs-of", username)]
         self.client.delete(*names, *pairs)
