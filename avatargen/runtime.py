@@ -150,9 +150,7 @@ def build_runtime(
         services.jobs, poses, engine, batch_size=settings.batch_size, heartbeat_s=settings.stale_job_seconds / 4
     )
     recovery = Recovery(settings, database=database, jobs=services.jobs, queue=queue, clock=clock)
-    return Runtime(
-        settings=settings, services=services, queue=queue, engine=engine, recovery=recovery, outbox=outbox
-    )
+    return Runtime(settings=settings, services=services, queue=queue, engine=engine, recovery=recovery, outbox=outbox)
 
 
 def _load_engine(settings: Settings) -> "AvatarEngine":
