@@ -10,19 +10,26 @@ if __name__ == "__main__":  # the command line first, so `--help` and a settings
 
     sys.exit(main(["serve", *sys.argv[1:]]))
 
-from avatargen.settings import use_space_storage  # noqa: E402
+from avatargen.settings import use_space_storage
 
 use_space_storage()  # before huggingface_hub is imported (through gradio): it reads HF_HOME once
 
-import gradio as gr  # noqa: E402
-from starlette.middleware import Middleware  # noqa: E402
+import secrets  # noqa: E402
+from functools import partial  # noqa: E402
 
+import gradio as gr  # noqa: E402
+import gradio.oauth  # noqa: E402
+from starlette.middleware import Middleware  # noqa: E402
+from starlette.routing import BaseRoute  # noqa: E402
+
+from avatargen.accounts.requester import requester  # noqa: E402
 from avatargen.accounts.signin import ClientAddress, SignInGuard  # noqa: E402
 from avatargen.engine.zerogpu import zero_gpu  # noqa: E402
 from avatargen.runtime import Runtime, build_runtime  # noqa: E402
-from avatargen.settings import Settings  # noqa: E402
+from avatargen.settings import Settings, missing_space_oauth  # noqa: E402
 from avatargen.ui import CSS, create_demo  # noqa: E402
 from avatargen.web.api import Api, register_api  # noqa: E402
+from avatargen.web.downloads import OwnerOnlyFiles  # noqa: E402
 from avatargen.web.routes import beside_gradio  # noqa: E402
 
 PLACEHOLDER_NOTICE = (
@@ -54,13 +61,16 @@ def engine_settled(runtime: Runtime) -> bool:
     return runtime.settings.worker_threads == 0 or runtime.engine.loaded is not None
 
 
-def create_app(runtime: Runtime) -> tuple[gr.Blocks, Api]:
-    """The page, and the named API endpoints next to it (the `Api` behind both serves the REST routes too)."""
-    api = Api(
+def build_api(runtime: Runtime) -> Api:
+    return Api(
         runtime.services,
         thumbnails=runtime.settings.cache_dir / "thumbnails",
         run_inline=runtime.run_queued if zero_gpu() else None,
     )
+
+
+def create_app(runtime: Runtime, api: Api) -> gr.Blocks:
+    """The page, and the named API endpoints next to it."""
     demo = create_demo(
         api,
         engine_notice=lambda: engine_notice(runtime),
@@ -69,19 +79,56 @@ def create_app(runtime: Runtime) -> tuple[gr.Blocks, Api]:
     )
     with demo:
         register_api(api)
-    return demo, api
+    return demo
+
+
+def seal_development_sessions() -> None:
+    """Off a Space (hf on loopback, for development) Gradio signs its session cookie with a key derived from an
+    empty secret, which anybody can compute and sign any name with: give it a secret only this process knows."""
+    if missing_space_oauth() and not gradio.oauth.OAUTH_CLIENT_SECRET:
+        gradio.oauth.OAUTH_CLIENT_SECRET = secrets.token_urlsafe(32)
 
 
 def launch(settings: Settings, **launch_options) -> tuple[Runtime, gr.Blocks]:
-    """Start workers, warm the engine, and serve. Returns once serving when prevent_thread_lock is set."""
+    """Serve, then start the workers and warm the engine: a start that fails (its port taken) claims no job.
+    Returns once serving when prevent_thread_lock is set."""
     runtime = build_runtime(settings)
     if settings.auth == "none":
         runtime.services.users.user_for(None)  # the one local user exists before the page's first requests race for it
+    api = build_api(runtime)
+    demo = create_app(runtime, api)
+    middleware = [Middleware(ClientAddress)]
+    if settings.auth == "hf":
+        seal_development_sessions()
+        # Gradio's file route asks nobody who is fetching: a private copy goes only to its owner
+        who = partial(requester, auth="hf")
+        middleware.append(Middleware(OwnerOnlyFiles, copies=api.private, who=who))
+    guard = SignInGuard(runtime.services.users.authenticate, redis_url=settings.queue_location)
+    auth = guard.sign_in if settings.auth == "password" else None
+    block = not launch_options.pop("prevent_thread_lock", False)
+    try:
+        serve(demo, settings, auth=auth, middleware=middleware, routes=beside_gradio(api), **launch_options)
+    except BaseException:
+        runtime.close()
+        raise
     runtime.start_workers(0 if zero_gpu() else None)  # on ZeroGPU each request runs its own job
     if settings.worker_threads:
         runtime.warm_up()
-    demo, api = create_app(runtime)
-    auth = SignInGuard(runtime.services.users.authenticate).sign_in if settings.auth == "password" else None
+    if block:
+        demo.block_thread()
+    return runtime, demo
+
+
+def serve(
+    demo: gr.Blocks,
+    settings: Settings,
+    *,
+    auth,
+    middleware: list[Middleware],
+    routes: list[BaseRoute],
+    **launch_options,
+) -> None:
+    """Bind the port and serve the page, its API and `routes` (matched before Gradio's), without blocking."""
     demo.queue(default_concurrency_limit=8).launch(
         server_name=f"[{settings.host}]" if ":" in settings.host else settings.host,  # Gradio's form for IPv6
         server_port=settings.port,
@@ -92,9 +139,8 @@ def launch(settings: Settings, **launch_options) -> tuple[Runtime, gr.Blocks]:
         allowed_paths=[str(settings.cache_dir / "thumbnails")],
         max_file_size=settings.max_upload_bytes,
         show_error=True,  # a message for every error Gradio itself raises (handlers already give their own)
-        app_kwargs={"middleware": [Middleware(ClientAddress)], "routes": beside_gradio(api)},
+        app_kwargs={"middleware": middleware, "routes": routes},
         css=CSS,
+        prevent_thread_lock=True,
         **launch_options,
     )
-    return runtime, demo
-

@@ -224,7 +224,8 @@ def _set_webhook(runtime, args) -> None:
 
     user = runtime.services.users.named(args.name)
     with transaction(runtime.services.database) as session:
-        set_person_webhook(session, user_id=user.id, url=check_url(args.url) if args.url else None)
+        checked = check_url(args.url, private_ok=runtime.settings.webhook_private_ok) if args.url else None
+        set_person_webhook(session, user_id=user.id, url=checked)
     print(f"{args.name}: finished generations are posted to {args.url}" if args.url else f"{args.name}: no webhook")
     if args.url and not runtime.settings.webhook_secret:
         print("note: AVATARGEN_WEBHOOK_SECRET is not set, so no webhooks are sent", file=sys.stderr)

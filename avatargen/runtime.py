@@ -17,14 +17,13 @@ from avatargen.db.connect import create_db_engine, init_db
 from avatargen.db.tables import utcnow
 from avatargen.engine.loading import LazyEngine
 from avatargen.generations.jobs import Jobs
+from avatargen.generations.outbox import Outbox
 from avatargen.generations.pose_book import PoseBook
 from avatargen.generations.queue import JobQueue
 from avatargen.generations.recovery import Recovery
 from avatargen.generations.service import Generations
-from avatargen.generations.webhooks import Webhooks
 from avatargen.generations.worker import GenerationWorker
 from avatargen.poses.library import PoseLibrary
-from avatargen.schedule import Schedule
 from avatargen.services import Services
 from avatargen.settings import Settings
 from avatargen.storage.store import Storage
@@ -43,7 +42,7 @@ class Runtime:
     worker: GenerationWorker  # the queue's handler
     engine: LazyEngine
     recovery: Recovery
-    webhooks: Webhooks
+    outbox: Outbox  # webhook deliveries
     _stopped: threading.Event = field(default_factory=threading.Event)
     _sweeper: threading.Thread | None = None
     name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")  # this worker, in heartbeats
@@ -56,6 +55,7 @@ class Runtime:
         """
         threads = self.settings.worker_threads if threads is None else threads
         self.recovery.recover(stale_after=0 if single_process else None)
+        self.outbox.start()
         self.queue.start(threads)
         if threads:
             self._sweeper = threading.Thread(
@@ -100,7 +100,7 @@ class Runtime:
         for generation in self.worker.hand_back_running():
             log.info("generation %s handed back to the queue", generation.id)
             self.queue.enqueue(generation.id, generation.priority)
-        self.webhooks.close()
+        self.outbox.close()
         self.services.database.dispose()
 
 
@@ -108,23 +108,22 @@ def build_runtime(
     settings: Settings,
     *,
     load_engine: "Callable[[], AvatarEngine] | None" = None,
-    schedule: Schedule | None = None,
     clock: Callable[[], datetime] = utcnow,
 ) -> Runtime:
     """Everything the app and the workers run on. `load_engine` builds the generation engine on first use
-    (default: the one the settings name); `schedule` times webhook retries (default: on the monotonic clock);
-    `clock` is what claims, heartbeats, recovery and the daily top-up take as now."""
+    (default: the one the settings name); `clock` is what claims, heartbeats, recovery, webhook retries and the
+    daily top-up take as now."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     database = create_db_engine(settings.db_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
     init_db(database)
     queue = JobQueue(settings.queue_location)
     engine = LazyEngine(load_engine or (lambda: _load_engine(settings)))
-    webhooks = Webhooks(
+    outbox = Outbox(
         database,
         secret=settings.webhook_secret,
         attempts=settings.webhook_attempts,
         private_ok=settings.webhook_private_ok,
-        schedule=schedule,
+        clock=clock,
     )
     storage = Storage(settings.data_dir)
     ledger = Ledger(database, daily_credits=settings.daily_credits, clock=clock)
@@ -149,10 +148,11 @@ def build_runtime(
                 per_minute=settings.rate_per_minute,
                 in_flight=settings.jobs_in_flight,
                 redis_url=settings.queue_location,
+                clock=lambda: clock().timestamp(),
             ),
             free=lambda: placeholders_free and engine.loaded is not None and engine.loaded.placeholder,
         ),
-        jobs=Jobs(database, storage=storage, placeholders_free=placeholders_free, notify=webhooks.notify, clock=clock),
+        jobs=Jobs(database, storage=storage, placeholders_free=placeholders_free, outbox=outbox, clock=clock),
     )
     worker = GenerationWorker(
         services.jobs, poses, engine, batch_size=settings.batch_size, heartbeat_s=settings.stale_job_seconds / 4
@@ -166,7 +166,7 @@ def build_runtime(
         worker=worker,
         engine=engine,
         recovery=recovery,
-        webhooks=webhooks,
+        outbox=outbox,
     )
 
 

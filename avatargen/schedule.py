@@ -1,4 +1,4 @@
-"""Work due at a time on a clock: upload purges, private downloads' expiry, webhook retries.
+"""Work due at a time on a clock: upload purges and private downloads' expiry.
 
 A `Schedule` keeps actions by due time and one daemon thread runs each once its time has come. The clock is a
 callable passed in (`time.monotonic` unless told), so a test moves its own clock and calls `run_due()` instead of

@@ -40,6 +40,19 @@ def use_space_storage() -> None:
         os.environ["HF_HOME"] = str(SPACE_STORAGE / ".huggingface")
 
 
+SPACE_OAUTH_VARIABLES = ("SPACE_ID", "OAUTH_CLIENT_ID", "OAUTH_CLIENT_SECRET", "OAUTH_SCOPES")
+
+
+def missing_space_oauth() -> list[str]:
+    """What a Space with OAuth enabled (`hf_oauth: true`) sets and this process lacks; empty on such a Space.
+
+    Gradio runs the real Hugging Face sign-in only with SYSTEM=spaces, and signs its session cookie with the
+    OAuth client secret: without one, anybody can sign a cookie for any name.
+    """
+    missing = [] if os.environ.get("SYSTEM") == "spaces" else ["SYSTEM=spaces"]
+    return missing + [name for name in SPACE_OAUTH_VARIABLES if not os.environ.get(name)]
+
+
 def is_loopback(host: str) -> bool:
     if host in LOOPBACK_NAMES:
         return True
@@ -101,6 +114,13 @@ class Settings(BaseSettings):
             raise ValueError(
                 "AVATARGEN_AUTH=none serves one local user and only on a loopback address without share; "
                 "set AVATARGEN_AUTH=password to serve others."
+            )
+        if self.auth == "hf" and (missing := missing_space_oauth()) and (self.share or not is_loopback(self.host)):
+            raise ValueError(
+                "AVATARGEN_AUTH=hf signs people in with Hugging Face only on a Space with OAuth enabled "
+                f"(hf_oauth: true; this process lacks {', '.join(missing)}); anywhere else Gradio hands every "
+                "visitor the machine's own Hub account, so off a Space hf serves only a loopback address without "
+                "share, for development. Set AVATARGEN_AUTH=password to serve others."
             )
         if self.compile and self.low_memory:
             raise ValueError(

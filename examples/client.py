@@ -6,6 +6,9 @@
 `--url` is a local address or a Space id. On a Space, sign in with a Hugging Face token (`--token`, or the HF_TOKEN
 environment variable); on an app with password accounts use `--user` and `--password`. Prints a progress line while
 the image is made; exits with status 1 and the server's message when something is refused or fails.
+
+The request carries a `request_id` chosen here: when the connection drops before the answer arrives, the script
+sends the same request again, and the app answers the first one's result instead of charging twice.
 """
 
 import argparse
@@ -13,7 +16,9 @@ import os
 import shutil
 import sys
 import time
+import uuid
 
+import httpx
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
@@ -43,8 +48,7 @@ def main() -> int:
         pose = poses[0]
         price = client.predict(args.quality, args.priority, api_name="/price")["data"]["credits"]
         print(f"Pose: {pose['name']} ({pose['id']}), {args.quality.upper()}, {price} credits")
-        options = (args.quality, args.priority, args.style, args.seed)
-        job = client.predict(handle_file(args.photo), pose["id"], *options, api_name="/generate")["data"]
+        job = start(client, args, pose["id"])
         record = wait(client, job["id"], args.timeout)
         if record["status"] != "completed":
             raise AppError(record["errorMessage"] or "The generation failed.")
@@ -54,6 +58,25 @@ def main() -> int:
         return 1
     print(f"\nSaved {args.out} (seed {record['seed']}, {record['creditUsed']} credits).")
     return 0
+
+
+RETRIES = 3  # sends of one request when the connection drops before its answer
+
+
+def start(client: Client, args: argparse.Namespace, pose_id: str) -> dict:
+    """Start the generation; a dropped connection is retried with the same request id, so it is charged once."""
+    request_id = uuid.uuid4().hex
+    options = (args.quality, args.priority, args.style, args.seed, None, False, None, request_id)
+    attempt = 1
+    while True:
+        try:
+            return client.predict(handle_file(args.photo), pose_id, *options, api_name="/generate")["data"]
+        except (httpx.TransportError, ConnectionError) as error:
+            if attempt == RETRIES:
+                raise AppError(f"The app could not be reached ({error}); nothing more was charged.") from None
+            print(f"connection lost ({type(error).__name__}); sending the same request again", file=sys.stderr)
+            time.sleep(attempt)
+            attempt += 1
 
 
 def wait(client: Client, generation_id: str, timeout: float) -> dict:

@@ -1,17 +1,20 @@
 """Per-person limits by tier, on both backends (Redis window with PostgreSQL, in-process window with SQLite)."""
 
 import threading
+from datetime import UTC, datetime
 
 import pytest
 
 from avatargen.errors import UserError
-from tests.conftest import generate_one, make_runtime
+from tests.conftest import generate_batch, generate_one, make_runtime
+from tests.helpers import Clock, refused
 
 
 @pytest.fixture
-def limited(settings, fake_engine):
+def limited(settings, fake_engine, clock):
     def build(**limits):
-        built = make_runtime(settings.model_copy(update=limits), fake_engine)
+        now = lambda: datetime.fromtimestamp(clock.now, UTC)  # noqa: E731 - the runtime's clock, moved by the test
+        built = make_runtime(settings.model_copy(update=limits), fake_engine, clock=now)
         made.append(built)
         return built.services
 
@@ -65,7 +68,50 @@ def test_requests_per_minute_are_capped_with_a_wait_hint(limited, photo, pose_id
     other = services.users.add("calm", password="password")
     for _ in range(3):
         generate_one(services, user, photo=photo, pose_id=pose_id)
-    with pytest.raises(UserError, match=r"more than 3 generation requests in the last minute.*Try again in \d+ s"):
+    with pytest.raises(UserError, match=r"You sent 3 generation requests in the last minute.*Try again in \d+ s"):
         generate_one(services, user, photo=photo, pose_id=pose_id)
     assert services.ledger.statement(user)["balance"] == 85
     generate_one(services, other, photo=photo, pose_id=pose_id)  # one person's limit is theirs alone
+
+
+def wait_asked(message: str) -> int:
+    return int(message.split("Try again in ")[1].split(" s")[0])
+
+
+def test_an_obedient_client_gets_in_on_its_first_retry(limited, clock: Clock, photo, pose_id):
+    services = limited(rate_per_minute={"user": 3}, jobs_in_flight={})
+    user = services.users.add("obedient", password="password")
+    for _ in range(3):
+        generate_one(services, user, photo=photo, pose_id=pose_id)
+        clock.now += 10
+    for _ in range(4):  # refusals leave no trace: each names the same moment, counted down
+        asked = wait_asked(refused(lambda: generate_one(services, user, photo=photo, pose_id=pose_id)))
+        assert clock.now + asked == 1060  # the first request (at 1000) leaves the window then
+        clock.now += 5
+    clock.now += asked - 5  # waits exactly what it was told
+    generate_one(services, user, photo=photo, pose_id=pose_id)  # accepted at the first try
+    assert services.generations.page(user)[1] == 4
+
+
+def test_requests_refused_for_a_mistake_do_not_count(limited, photo, pose_id):
+    services = limited(rate_per_minute={"user": 3}, jobs_in_flight={})
+    user = services.users.add("typo", password="password")
+    for _ in range(5):
+        assert "Unknown pose" in refused(lambda: generate_one(services, user, photo=photo, pose_id="no-such-pose"))
+    for _ in range(3):
+        generate_one(services, user, photo=photo, pose_id=pose_id)
+    assert services.generations.page(user)[1] == 3
+
+
+def test_a_batch_counts_by_its_jobs(limited, clock: Clock, photo, library):
+    services = limited(rate_per_minute={"user": 3}, jobs_in_flight={})
+    user = services.users.add("batcher", password="password")
+    pose_ids = [template.id for template in library.query(limit=4)[0]]
+    assert "count as 4 requests" in refused(lambda: generate_batch(services, user, photo=photo, pose_ids=pose_ids))
+    generate_batch(services, user, photo=photo, pose_ids=pose_ids[:2])
+    clock.now += 20
+    message = refused(lambda: generate_batch(services, user, photo=photo, pose_ids=pose_ids[2:]))
+    assert wait_asked(message) == 40 and services.ledger.statement(user)["balance"] == 90
+    generate_one(services, user, photo=photo, pose_id=pose_ids[2])  # the one slot left
+    clock.now += 40
+    generate_batch(services, user, photo=photo, pose_ids=pose_ids[:2])  # both of the first batch's slots freed

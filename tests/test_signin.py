@@ -2,6 +2,7 @@
 
 import asyncio
 import threading
+import time
 
 import pytest
 
@@ -29,9 +30,33 @@ def attempt(guard: SignInGuard, address: str, username: str, password: str) -> b
         return int(refusal.headers["Retry-After"])
 
 
+@pytest.fixture(params=["memory", "redis"])
+def where(request, clock) -> str | None:
+    """Where the failure records live: this process, or a Redis shared by several front ends."""
+    clock.now = time.time()  # Redis expires records on the wall clock
+    if request.param == "memory":
+        return None
+    redis = request.getfixturevalue("redis_server")
+    redis.flush()
+    return redis.url
+
+
 @pytest.fixture
-def guard(clock) -> SignInGuard:
-    return SignInGuard(verify, free_tries=5, first_wait=2, max_wait=900, clock=clock)
+def guard(clock, where) -> SignInGuard:
+    return SignInGuard(verify, free_tries=5, first_wait=2, max_wait=900, clock=clock, redis_url=where)
+
+
+def test_front_ends_sharing_redis_share_the_lockout(clock, redis_server):
+    redis_server.flush()
+    clock.now = time.time()
+    one, two = (SignInGuard(verify, clock=clock, redis_url=redis_server.url) for _ in range(2))
+    for guard in (one, two, one, two, one):  # five wrong passwords spread over two front ends
+        assert attempt(guard, "10.0.0.9", "alice", "wrong") is False
+    assert attempt(two, "10.0.0.9", "alice", "alice-password") == 2  # locked on both, not 5 tries each
+    assert attempt(one, "10.0.0.9", "alice", "alice-password") == 2
+    clock.now += 2
+    assert attempt(two, "10.0.0.9", "alice", "alice-password") is True
+    assert attempt(one, "10.0.0.9", "bob", "wrong") is False  # the right password cleared the address everywhere
 
 
 def test_an_address_gets_a_few_tries_then_waits_longer_each_time(guard, clock, caplog):

@@ -2,15 +2,20 @@
 ZeroGPU. Sign-in runs through Gradio's own (mocked, off-Space) OAuth routes and session; only the Hub look-ups
 Gradio and the token check make are replaced (no network here)."""
 
+import base64
+import hashlib
 import json
 import sys
 import threading
+import time
 import types
 from datetime import timedelta
+from pathlib import Path
 
 import gradio.oauth
 import httpx
 import huggingface_hub
+import itsdangerous
 import pytest
 from gradio_client import Client, handle_file
 
@@ -47,7 +52,7 @@ def space(tmp_path_factory):
         lambda *a, **k: {"type": "user", "name": "ada", "fullname": "Ada L.", "avatarUrl": "https://example.org/a"},
     )
     patch.setattr(huggingface_hub, "whoami", fake_whoami)
-    settings = Settings(data_dir=tmp_path_factory.mktemp("space") / "data", auth="hf", engine="tiny", host="0.0.0.0")
+    settings = Settings(data_dir=tmp_path_factory.mktemp("space") / "data", auth="hf", engine="tiny")
     with serve(settings) as launched:
         yield launched.url, launched.runtime
     patch.undo()
@@ -127,6 +132,63 @@ def test_an_expired_oauth_session_counts_as_signed_out():
     assert requester(types.SimpleNamespace(request=request), "hf") is None
 
 
+SPACE_OAUTH = {"SYSTEM": "spaces", "OAUTH_CLIENT_ID": "id", "OAUTH_CLIENT_SECRET": "secret", "OAUTH_SCOPES": "openid"}
+
+
+def test_hf_mode_refuses_to_serve_others_off_a_space_and_says_what_is_missing(monkeypatch, tmp_path):
+    for name in ("SPACE_ID", *SPACE_OAUTH):
+        monkeypatch.delenv(name, raising=False)
+    for unsafe in ({"host": "0.0.0.0"}, {"share": True}, {"host": "192.168.1.20"}):
+        with pytest.raises(ValueError, match="only on a Space with OAuth enabled") as refused_start:
+            Settings(data_dir=tmp_path, auth="hf", **unsafe)
+        assert "SYSTEM=spaces, SPACE_ID, OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, OAUTH_SCOPES" in str(refused_start.value)
+    assert Settings(data_dir=tmp_path, auth="hf").host == "127.0.0.1"  # loopback: development
+    monkeypatch.setenv("SPACE_ID", "someone/avatargen")
+    for name, value in SPACE_OAUTH.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("OAUTH_CLIENT_SECRET")  # a Space without the secret: cookies anybody can sign
+    with pytest.raises(ValueError, match="lacks OAUTH_CLIENT_SECRET\\)"):
+        Settings(data_dir=tmp_path, auth="hf", host="0.0.0.0")
+    monkeypatch.setenv("OAUTH_CLIENT_SECRET", "secret")
+    assert Settings(data_dir=tmp_path, auth="hf", host="0.0.0.0").auth == "hf"
+
+
+def session_cookie(secret: str, username: str) -> dict:
+    """A session cookie as Gradio's SessionMiddleware signs it, with the key derived from `secret`."""
+    signer = itsdangerous.TimestampSigner(hashlib.sha256((secret + "-v4").encode()).hexdigest())
+    info = {"oauth_info": {"expires_at": int(time.time()) + 3600, "userinfo": {"preferred_username": username}}}
+    return {"cookie": "session=" + signer.sign(base64.b64encode(json.dumps(info).encode())).decode()}
+
+
+def test_a_cookie_forged_with_the_empty_secret_signs_nobody_in(space):
+    url, runtime = space
+    forged = session_cookie("", "mallory")  # what the issue's attacker signed: Gradio's key off a Space
+    event, answer = raw_call(url, "credits", [], forged)
+    assert event == "error" and answer["error"] == "Sign in with Hugging Face to see your credits."
+    assert runtime.services.users.user_for(HF_PREFIX + "ada")  # (ada exists; mallory was never created)
+    with transaction(runtime.services.database) as session:
+        assert find_user(session, "hf:mallory") is None
+    genuine = session_cookie(gradio.oauth.OAUTH_CLIENT_SECRET, "mallory")  # the process's own key does sign in
+    event, answer = raw_call(url, "credits", [], genuine)
+    assert event == "complete" and answer[0]["data"]["balance"] == 100
+
+
+def test_a_private_download_goes_to_its_owner_only(space, photo, caplog):
+    url, _ = space
+    bob = Client(url, token="hf_token_of_bob", verbose=False)
+    pose_id = bob.predict(limit=1, api_name="/poses")["data"][0]["id"]
+    record = bob.predict(handle_file(str(photo)), pose_id, "sd", False, "anime", 6, api_name="/generate")["data"]
+    assert wait_until_done(bob, record["id"])["status"] == "completed"
+    assert Path(bob.predict(record["id"], api_name="/download_output")).stat().st_size > 0  # the owner's client
+    event, answer = raw_call(url, "download_output", [record["id"]], {"x-hf-authorization": "Bearer hf_token_of_bob"})
+    assert event == "complete"
+    address = answer[0]["url"]
+    assert httpx.get(address, headers={"x-hf-authorization": "Bearer hf_token_of_bob"}).status_code == 200
+    assert httpx.get(address).status_code == 404  # a signed-out visitor with the address
+    assert httpx.get(address, headers=oauth_session(url)).status_code == 404  # another person (ada)
+    assert "private download refused: asked by nobody, made for hf:bob-hf" in caplog.text
+
+
 def test_password_accounts_cannot_take_a_hugging_face_name(services):
     with pytest.raises(UserError, match="cannot contain ':'"):
         services.users.add("hf:ada", password="long-enough")
@@ -136,6 +198,8 @@ def test_a_space_signs_in_with_hugging_face_and_keeps_its_data(monkeypatch, tmp_
     monkeypatch.delenv("SPACE_ID", raising=False)
     assert Settings().auth == "none" and Settings().host == "127.0.0.1"  # a laptop never picks hf by itself
     monkeypatch.setenv("SPACE_ID", "someone/avatargen")
+    for name, value in SPACE_OAUTH.items():
+        monkeypatch.setenv(name, value)
     on_space = Settings()
     assert (on_space.auth, on_space.host) == ("hf", "0.0.0.0")
     monkeypatch.setenv("AVATARGEN_AUTH", "password")

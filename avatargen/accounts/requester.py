@@ -4,23 +4,69 @@
 - `password`: the name Gradio's login page signed in;
 - `hf`: the Hugging Face user, from Gradio's OAuth session ("Sign in with Hugging Face") or, for scripts, from a
   Hugging Face token sent as `X-HF-Authorization: Bearer …` (what `gradio_client.Client(url, token=…)` sends; a
-  plain `Authorization` header also works), looked up on the Hub once and remembered for 10 minutes. Hugging Face
-  names get the `hf:` prefix, which password accounts cannot contain, so the two never collide.
+  plain `Authorization` header also works), looked up on the Hub and remembered a short while (`TokenMemory`).
+  Hugging Face names get the `hf:` prefix, which password accounts cannot contain, so the two never collide.
 """
 
 import hashlib
 import re
 import threading
 import time
+from collections import OrderedDict
+from collections.abc import Callable
 
 from avatargen.errors import UserError
 
 HF_PREFIX = "hf:"
-TOKEN_MEMORY_SECONDS = 600
 _HF_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,59}")
 
-_tokens: dict[str, tuple[str | None, float]] = {}
-_tokens_lock = threading.Lock()
+
+class TokenMemory:
+    """What the Hub said about tokens, kept a short while: a bounded LRU of token hashes (the least recently used
+    goes first when full, never the whole memory at once).
+
+    An owner is remembered `known_s` (so a revoked token keeps working at most that long), a token the Hub refused
+    `refused_s`, and a Hub error (down, slow, rate-limited) only `error_s`: the next request asks again.
+    """
+
+    def __init__(
+        self,
+        *,
+        most: int = 10_000,
+        known_s: float = 60.0,
+        refused_s: float = 60.0,
+        error_s: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.most, self.known_s, self.refused_s, self.error_s = most, known_s, refused_s, error_s
+        self.clock = clock
+        self._entries: OrderedDict[str, tuple[str | None, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def owner(self, token: str, ask: Callable[[str], str | None]) -> str | None:
+        """The user `token` belongs to, from memory or from `ask` (the Hub's whoami: a name, None for a token it
+        refused, or an exception for a Hub error)."""
+        key = hashlib.sha256(token.encode()).hexdigest()
+        now = self.clock()
+        with self._lock:
+            known = self._entries.get(key)
+            if known is not None and known[1] > now:
+                self._entries.move_to_end(key)
+                return known[0]
+        try:
+            name = ask(token)
+            keep = self.known_s if name is not None else self.refused_s
+        except Exception:  # the Hub could not answer: signed out for now, asked again in a few seconds
+            name, keep = None, self.error_s
+        with self._lock:
+            self._entries[key] = (name, now + keep)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.most:
+                self._entries.popitem(last=False)
+        return name
+
+
+tokens = TokenMemory()
 
 
 def requester(request, auth: str) -> str | None:
@@ -55,25 +101,23 @@ def hf_name(name: str) -> str:
 
 
 def token_owner(token: str) -> str | None:
-    """The Hugging Face user a token belongs to (asks the Hub, then remembers it for 10 minutes)."""
-    key = hashlib.sha256(token.encode()).hexdigest()
-    now = time.monotonic()
-    with _tokens_lock:
-        known = _tokens.get(key)
-    if known is not None and known[1] > now:
-        return known[0]
+    """The Hugging Face user a token belongs to (asks the Hub, then remembers it a short while)."""
+    return tokens.owner(token, hub_owner)
+
+
+def hub_owner(token: str) -> str | None:
+    """The Hub's answer: a user's name, None for a token it refused (or an organisation's); raises on Hub errors."""
     from huggingface_hub import whoami
+    from huggingface_hub.errors import HfHubHTTPError
 
     try:
         user = whoami(token=token)
-        name = user["name"] if user.get("type") == "user" else None
-    except Exception:  # an invalid or expired token, or the Hub unreachable: not signed in
-        name = None
-    with _tokens_lock:
-        if len(_tokens) > 10_000:
-            _tokens.clear()
-        _tokens[key] = (name, now + TOKEN_MEMORY_SECONDS)
-    return name
+    except HfHubHTTPError as error:
+        status = getattr(getattr(error, "response", None), "status_code", None)
+        if status in (401, 403):
+            return None
+        raise
+    return user["name"] if user.get("type") == "user" else None
 
 
 def _oauth_username(request) -> str | None:

@@ -3,18 +3,20 @@
 Gradio calls the auth function inside its async `/login` route with only (username, password), so the client
 address comes from a context variable that `ClientAddress` (ASGI middleware) sets for every request. The password
 check itself (scrypt, ~50 ms of CPU and 16 MB) runs in a worker thread, never on the event loop, and at most
-`concurrent_checks` at a time.
+`concurrent_checks` at a time. The failure records live in Redis when the queue does (`accounts.throttle`), so
+several front ends share them.
 """
 
 import asyncio
 import contextvars
 import logging
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from urllib.parse import urlparse
 
 from fastapi import HTTPException
+
+from avatargen.accounts.throttle import FailureStore, MemoryFailures, RedisFailures, pair_key
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +33,6 @@ class ClientAddress:
         if scope["type"] in ("http", "websocket") and scope.get("client"):
             client_address.set(scope["client"][0])
         await self.app(scope, receive, send)
-
-
-@dataclass
-class _Failures:
-    count: int = 0
-    last: float = 0.0  # when the latest wrong password came
-    locked_until: float = 0.0
 
 
 class TooManyAttempts(HTTPException):
@@ -68,7 +63,8 @@ class SignInGuard:
         max_wait: float = 900.0,
         concurrent_checks: int = 2,
         busy_wait: float = 10.0,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
+        redis_url: str | None = None,
     ):
         self.verify = verify
         self.free_tries = free_tries
@@ -77,10 +73,9 @@ class SignInGuard:
         self.busy_wait = busy_wait
         self.clock = clock
         self._checks = asyncio.Semaphore(concurrent_checks)
-        self._lock = threading.Lock()
-        self._by_address: dict[str, _Failures] = {}
-        self._by_username: dict[str, _Failures] = {}
-        self._by_pair: dict[tuple[str, str], _Failures] = {}
+        self.failures: FailureStore = MemoryFailures(quiet_s=max_wait)
+        if redis_url and urlparse(redis_url).scheme in ("redis", "rediss"):
+            self.failures = RedisFailures(redis_url, quiet_s=max_wait)
 
     async def sign_in(self, username: str, password: str) -> bool:
         address = client_address.get()
@@ -106,57 +101,35 @@ class SignInGuard:
     def wait(self, address: str, username: str) -> float:
         """Seconds this address must wait before trying this username; 0 when it may try now."""
         now = self.clock()
-        with self._lock:
-            waits = [0.0]
-            if (by_address := self._by_address.get(address)) is not None:
-                waits.append(by_address.locked_until - now)
-            if self._under_attack(username) and (by_pair := self._by_pair.get((address, username))) is not None:
-                waits.append(by_pair.last + self._backoff(self._by_username[username].count) - now)
-            return max(waits)
+        waits = [0.0]
+        if (by_address := self.failures.get("address", address)) is not None:
+            waits.append(by_address.locked_until - now)
+        by_username = self.failures.get("username", username)
+        if by_username is not None and by_username.count >= self.free_tries:  # the name is under attack
+            if (by_pair := self.failures.get("pair", pair_key(address, username))) is not None:
+                waits.append(by_pair.last + self._backoff(by_username.count) - now)
+        return max(waits)
 
     def failed(self, address: str, username: str) -> None:
         now = self.clock()
-        with self._lock:
-            by_address = self._count(self._by_address, address, now)
-            by_username = self._count(self._by_username, username, now)
-            self._count(self._by_pair, (address, username), now)
-            if by_address.count >= self.free_tries:
-                by_address.locked_until = now + self._backoff(by_address.count)
-                log.warning(
-                    "sign-in: address %s locked out for %.0f s after %d wrong passwords (last for %r)",
-                    address,
-                    by_address.locked_until - now,
-                    by_address.count,
-                    username,
-                )
-            if by_username.count == self.free_tries:
-                log.warning("sign-in: username %r under attack (%d wrong passwords)", username, by_username.count)
+        by_address = self.failures.count("address", address, now)
+        by_username = self.failures.count("username", username, now)
+        self.failures.count("pair", pair_key(address, username), now)
+        if by_address.count >= self.free_tries:
+            locked_until = now + self._backoff(by_address.count)
+            self.failures.lock("address", address, locked_until)
+            log.warning(
+                "sign-in: address %s locked out for %.0f s after %d wrong passwords (last for %r)",
+                address,
+                locked_until - now,
+                by_address.count,
+                username,
+            )
+        if by_username.count == self.free_tries:
+            log.warning("sign-in: username %r under attack (%d wrong passwords)", username, by_username.count)
 
     def succeeded(self, address: str, username: str) -> None:
-        with self._lock:
-            self._by_address.pop(address, None)
-            self._by_username.pop(username, None)
-            for key in [key for key in self._by_pair if key[1] == username]:
-                del self._by_pair[key]
-
-    def _under_attack(self, username: str) -> bool:
-        failures = self._by_username.get(username)
-        return failures is not None and failures.count >= self.free_tries
+        self.failures.forget(username, address)
 
     def _backoff(self, count: int) -> float:
         return min(self.max_wait, self.first_wait * 2 ** max(0, count - self.free_tries))
-
-    def _count(self, table: dict, key, now: float) -> _Failures:
-        """Count one more failure; a record quiet for longer than `max_wait` starts over."""
-        entry = table.get(key)
-        if entry is None or now - max(entry.last, entry.locked_until) > self.max_wait:
-            self._forget_quiet(table, now)
-            entry = table[key] = _Failures()
-        entry.count += 1
-        entry.last = now
-        return entry
-
-    def _forget_quiet(self, table: dict, now: float) -> None:
-        if len(table) > 10_000:  # bounded memory under a flood of made-up names or addresses
-            for key in [k for k, v in table.items() if now - max(v.last, v.locked_until) > self.max_wait]:
-                del table[key]

@@ -4,7 +4,7 @@ import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, BigInteger, Column, Index
+from sqlalchemy import JSON, BigInteger, Column, Index, Text
 from sqlmodel import AutoString, Field, SQLModel
 
 
@@ -90,7 +90,11 @@ class CustomPose(SQLModel, table=True):
 
 # One avatar request and what became of it; the row is the truth, the queue only carries its id.
 class Generation(SQLModel, table=True):
-    __table_args__ = (Index("ix_generation_user_created", "user_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_generation_user_created", "user_id", "created_at"),
+        # a retried request finds its first result; one row per pose of a batch
+        Index("ix_generation_user_request", "user_id", "request_id", "pose_template_id", unique=True),
+    )
 
     id: str = Field(default_factory=lambda: uuid.uuid4().hex, primary_key=True)
     user_id: int = Field(foreign_key="user.id", index=True)
@@ -113,6 +117,7 @@ class Generation(SQLModel, table=True):
     attempts: int = 0  # runs started; a crash mid-run leaves this behind
     placeholder: bool = False  # made by the placeholder model `auto` fell back to: free of charge
     mirrored: bool = False  # the pose drawn as its mirror image
+    request_id: str | None = Field(default=None, max_length=64)  # the client's idempotency key, if it sent one
     created_at: datetime = Field(default_factory=utcnow, index=True)
     started_at: datetime | None = None
     heartbeat_at: datetime | None = None  # last sign of life from the worker running it
@@ -143,6 +148,7 @@ class Generation(SQLModel, table=True):
             "errorMessage": self.error_message,
             "placeholder": self.placeholder,
             "mirrored": self.mirrored,
+            "requestId": self.request_id,
             "creditUsed": self.credit_used,
             "createdAt": iso(self.created_at),
             "startedAt": iso(self.started_at),
@@ -178,3 +184,14 @@ class ApiKey(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
+# A webhook delivery not yet made: written in the transaction that finishes its generation, sent by the outbox
+# sender of any process, deleted once delivered or given up.
+class WebhookOutbox(SQLModel, table=True):
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex, primary_key=True)  # X-Avatargen-Delivery
+    generation_id: str = Field(max_length=64)
+    url: str = Field(max_length=2000)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    attempts: int = 0  # deliveries tried so far
+    due_at: datetime = Field(default_factory=utcnow, index=True)  # when to try next
+    claimed_until: datetime | None = None  # a sender is trying it until then (another may take it after)
+    created_at: datetime = Field(default_factory=utcnow)

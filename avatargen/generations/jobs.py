@@ -14,6 +14,7 @@ from avatargen.credits import ledger
 from avatargen.db.connect import transaction
 from avatargen.db.tables import Generation, Reason, Status, utcnow
 from avatargen.generations import queries
+from avatargen.generations.outbox import Outbox
 from avatargen.storage.store import Storage
 
 
@@ -29,13 +30,13 @@ class Jobs:
         *,
         storage: Storage,
         placeholders_free: bool = False,  # an output of the placeholder model is refunded (`auto` fell back)
-        notify: Callable[[str], None] = lambda generation_id: None,  # a generation finished (webhooks)
+        outbox: Outbox | None = None,  # webhooks: written with each finished generation
         clock: Callable[[], datetime] = utcnow,  # claims, heartbeats and finishing times; other workers read them
     ):
         self.database = database
         self.storage = storage
         self.placeholders_free = placeholders_free
-        self.notify = notify
+        self.outbox = outbox
         self.clock = clock
 
     def claim(self, generation_id: str) -> Generation | None:
@@ -101,11 +102,13 @@ class Jobs:
                     reason=Reason.refund,
                     generation_id=generation.id,
                 )
+            hooked = finished and self._write_webhook(session, generation.id)
         if not finished:  # deleted, or taken over after this worker was thought dead: the output has no owner
             self.storage.delete(output_key)
             return
         self._drop_earlier_outputs(generation.user_id, generation.id, keep=output_key)
-        self.notify(generation.id)
+        if hooked and self.outbox is not None:
+            self.outbox.wake()
 
     def fail(self, generation_id: str, message: str, *, attempt: int | None = None) -> bool:
         """Mark a processing generation failed and refund it, in one transaction; True only the first time.
@@ -120,9 +123,15 @@ class Jobs:
             ledger.record(
                 session, user_id=row.user_id, delta=row.credit_used, reason=Reason.refund, generation_id=generation_id
             )
+            hooked = self._write_webhook(session, generation_id)
         self._drop_earlier_outputs(row.user_id, generation_id, keep=None)
-        self.notify(generation_id)
+        if hooked and self.outbox is not None:
+            self.outbox.wake()
         return True
+
+    def _write_webhook(self, session, generation_id: str) -> bool:
+        """The webhook delivery joins the transaction that finishes the generation: both happen, or neither."""
+        return self.outbox is not None and self.outbox.write(session, generation_id)
 
     def _drop_earlier_outputs(self, user_id: int, generation_id: str, *, keep: str | None) -> None:
         """Delete outputs an earlier attempt saved but never recorded (its worker died between the two)."""

@@ -21,6 +21,7 @@ class GenerationOptions:
     mirror: bool = False  # the pose drawn as its mirror image
     more_photos: tuple[str | Path, ...] = ()  # up to MAX_PHOTOS - 1 more photos of the person, each checked
     webhook_url: str | None = None  # where to post each finished generation, besides the person's own hook
+    request_id: str | None = None  # the client's idempotency key: the same one again answers the first result
 
     def __post_init__(self) -> None:
         check_choice("quality", self.quality, QUALITIES)

@@ -86,6 +86,27 @@ def generation_breakdown(session: Session, *, user_id: int) -> list[tuple[str, s
     return [(str(d), style, quality, int(n), int(c or 0)) for d, style, quality, n, c in session.execute(query).all()]
 
 
+def by_request(session: Session, *, user_id: int, request_id: str) -> Sequence[Generation]:
+    """The generations one request of this person created, in the order it listed its poses."""
+    return session.exec(
+        select(Generation)
+        .where(Generation.user_id == user_id, Generation.request_id == request_id)
+        .order_by(col(Generation.created_at), col(Generation.id))
+    ).all()
+
+
+def stored_keys(session: Session, *, user_ids: set[int]) -> set[str]:
+    """Every storage key the generations of these people name (photos and outputs)."""
+    if not user_ids:
+        return set()
+    rows = session.exec(
+        select(Generation.input_image_path, Generation.extra_input_paths, Generation.output_image_path).where(
+            col(Generation.user_id).in_(user_ids)
+        )
+    ).all()
+    return {key for first, more, output in rows for key in (first, *more, output) if key}
+
+
 def input_in_use(session: Session, key: str) -> bool:
     """Whether some generation still uses this stored photo (the generations of one batch share it)."""
     return session.exec(select(Generation.id).where(Generation.input_image_path == key).limit(1)).first() is not None

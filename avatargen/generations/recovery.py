@@ -20,6 +20,8 @@ from avatargen.settings import Settings
 
 log = logging.getLogger(__name__)
 
+ORPHAN_AGE_S = 3600.0  # a stored file no generation names, this old, was left by a crash: deleted
+ORPHAN_SWEEP_EVERY = 60  # sweeps (of stale_job_seconds / 4) between two looks for orphan files
 LOST_GRACE_S = 5.0  # a pending row younger than this may still be on its way into the queue
 STOPPED_MESSAGE = "The generator stopped while making this image; your credits were refunded."
 
@@ -69,10 +71,27 @@ class Recovery:
         log.info("recovery: %d pending generations queued again (the queue had lost messages)", len(pending))
         return len(pending)
 
+    def sweep_orphans(self, *, older_than: float = ORPHAN_AGE_S) -> int:
+        """Delete stored files that no generation names and that are older than `older_than` seconds: photos of a
+        request whose front end died before its transaction committed, half-written or staged files, outputs of
+        a worker killed before it recorded them. Returns how many went."""
+        storage = self.jobs.storage
+        candidates = storage.files_before(self.clock().timestamp() - older_than)
+        owners = {int(key.split("/")[2]) for key in candidates}
+        with transaction(self.database) as session:
+            named = queries.stored_keys(session, user_ids=owners)
+        orphans = [key for key in candidates if key not in named]
+        for key in orphans:
+            storage.path(key).unlink(missing_ok=True)
+        if orphans:
+            log.info("recovery: %d stored files no generation names were deleted", len(orphans))
+        return len(orphans)
+
     def recover(self, *, stale_after: float | None = None) -> int:
         """At start: requeue stalled work, and enqueue every `pending` row again (its message may be lost; a
         duplicate message is harmless, its claim fails). Returns how many rows were queued."""
         self.requeue_stale(stale_after=stale_after)
+        self.sweep_orphans()
         with transaction(self.database) as session:
             pending = queries.pending_ids(session)
         for generation_id, priority in pending:
@@ -90,6 +109,8 @@ class Recovery:
                 if tick % 2:
                     self.requeue_stale()
                     self.requeue_lost()
+                if tick % ORPHAN_SWEEP_EVERY == ORPHAN_SWEEP_EVERY - 1:
+                    self.sweep_orphans()
             except Exception:
                 log.exception("recovery sweep failed")
             if stopped.wait(self.settings.stale_job_seconds / 4):

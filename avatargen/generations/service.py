@@ -64,10 +64,13 @@ class Generations:
         self, user: User, *, photo: str | Path | None, pose_ids: Sequence[str], options: GenerationOptions
     ) -> list[Generation]:
         """One generation per pose from the same photos: all checked, charged and recorded in one transaction, or
-        none. The total is checked against the balance as a whole. Without a seed each generation draws its own."""
-        if self.limits is not None:
-            self.limits.check_request(user)
-        webhook_url = check_url(options.webhook_url) if options.webhook_url else None
+        none. The total is checked against the balance as a whole. Without a seed each generation draws its own.
+
+        With `options.request_id`, a request this person already made with that id answers its first result and
+        charges nothing (also when both arrive at once: the second finds the first under the row lock)."""
+        if options.request_id and (earlier := self._made(user, options.request_id)):
+            return earlier
+        webhook_url = self._webhook(options.webhook_url)
         cost = self.price(options.quality, options.priority)
         if not pose_ids:
             raise UserError("Pick a pose from the gallery first.")
@@ -76,20 +79,33 @@ class Generations:
         poses = [self.poses.pose(user, pose_id) for pose_id in pose_ids]
         if photo is None:
             raise UserError("Upload a photo of yourself first.")
-        photos = (photo, *options.more_photos)
-        keys = self._store_photos(user, photos)  # stored once, shared by the generations of the batch
+        taken = None if self.limits is None else self.limits.take(user, jobs=len(poses))  # counts once accepted
+        keys: list[str] = []
         try:
+            keys = self._store_photos(user, (photo, *options.more_photos))  # one copy shared by the batch
             with transaction(self.database) as session:
                 generations = self._charge(session, user, poses, keys, options, cost)
                 for generation in generations:
                     if webhook_url:
                         session.add(WebhookTarget(user_id=user.stored_id, generation_id=generation.id, url=webhook_url))
-        except BaseException:
+                self.storage.commit(keys)  # the photos take their names as the rows that own them commit
+        except BaseException as error:
             for key in keys:
                 self.storage.delete(key)
+            if self.limits is not None:
+                self.limits.give_back(taken)
+            if isinstance(error, _AlreadyMade) and options.request_id:
+                return self._made(user, options.request_id)
             raise
         self._enqueue(generations)
         return generations
+
+    def _webhook(self, url: str | None) -> str | None:
+        return check_url(url, private_ok=self.settings.webhook_private_ok) if url else None
+
+    def _made(self, user: User, request_id: str) -> list[Generation]:
+        with transaction(self.database) as session:
+            return list(queries.by_request(session, user_id=user.stored_id, request_id=request_id))
 
     def _store_photos(self, user: User, photos: Sequence[str | Path]) -> list[str]:
         """Check every photo (decodes, shows a big enough face), then store the cleaned copies."""
@@ -107,7 +123,8 @@ class Generations:
         keys: list[str] = []
         try:
             for image, path in zip(images, photos, strict=True):
-                key = self.storage.save_image(image, kind="uploads", user_id=user.stored_id, name=Path(path).name)
+                name = Path(path).name
+                key = self.storage.save_image(image, kind="uploads", user_id=user.stored_id, name=name, staged=True)
                 keys.append(key)
         except BaseException:
             for key in keys:
@@ -126,6 +143,10 @@ class Generations:
     ) -> list[Generation]:
         """Under the person's row lock: check the limits and the balance, insert the rows and their debits."""
         ledger.lock_user(session, user.stored_id)
+        if options.request_id and (
+            earlier := queries.by_request(session, user_id=user.stored_id, request_id=options.request_id)
+        ):
+            raise _AlreadyMade(list(earlier))  # a twin of this request committed while this one was on its way
         if self.limits is not None:  # under the lock: concurrent requests count one at a time
             self.limits.check_room(user, queries.in_flight(session, user.stored_id), len(poses))
         have = ledger.balance(session, user.stored_id)
@@ -147,6 +168,7 @@ class Generations:
                 credit_used=cost,
                 placeholder=self.free(),
                 mirrored=options.mirror,
+                request_id=options.request_id,
             )
             for pose in poses
         ]
@@ -270,6 +292,10 @@ class Generations:
             self.storage.delete(key)
         self.storage.delete(row.output_image_path)
         return True
+
+
+class _AlreadyMade(Exception):  # noqa: N818 - not an error: a retried request gets the first one's answer
+    pass
 
 
 def _shortfall(count: int, cost: int, have: int) -> str:

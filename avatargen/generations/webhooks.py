@@ -1,159 +1,139 @@
-"""Completion webhooks: when a generation completes or fails, POST its record to the URL given with the request,
-or else to the person's URL. Signed with HMAC-SHA256, retried with back-off, sent from a background thread (a
-`Schedule`'s) so a worker never waits on a receiver.
+"""Webhook addresses and single deliveries: a URL is parsed and normalised once (no `%` in a host; international
+names IDNA-encoded), its host resolved once per delivery, and the connection made to the address that was checked
+(the Host header and TLS server name stay the URL's host). Redirects are never followed.
 
 A receiver checks `X-Avatargen-Signature: sha256=<hex>` = HMAC(secret, "<X-Avatargen-Timestamp>.<body>") and may
-see a delivery twice (same `X-Avatargen-Delivery`). Deliveries live in memory: a process that dies loses the ones
-not sent yet; `/generation` stays the truth.
+see a delivery twice (same `X-Avatargen-Delivery`). What to send and when lives in the outbox (`outbox.py`).
 """
 
 import hmac
+import http.client
 import ipaddress
-import json
 import logging
 import socket
-import time
-import urllib.request
-import uuid
+import ssl
 from dataclasses import dataclass
-from functools import partial
 from hashlib import sha256
-from urllib.parse import urlparse
+from urllib.parse import urlsplit, urlunsplit
 
-from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from avatargen.db.tables import Generation, WebhookTarget
+from avatargen.db.tables import WebhookTarget
 from avatargen.errors import UserError
-from avatargen.schedule import Schedule
 
 log = logging.getLogger(__name__)
 
-TIMEOUT_S = 10.0  # one delivery attempt
 MAX_URL = 2000
+_FORMAT = f"The webhook URL must be an http:// or https:// address of at most {MAX_URL} characters"
 
 
-def check_url(url: str) -> str:
-    """A webhook URL a person gave: http(s) with a host, at most 2000 characters."""
+class Refused(UserError):
+    """A webhook URL or the address it resolves to is not allowed; the message says why."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """A webhook URL, normalised: what is connected to, and what the request names."""
+
+    url: str  # normalised
+    scheme: str
+    host: str  # ASCII (IDNA), lower case, no brackets
+    port: int
+    path: str  # path and query, at least "/"
+
+    @property
+    def key(self) -> str:
+        """One receiver: deliveries to it run one at a time, and never hold up another receiver."""
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+
+def parse_url(url: str) -> Target:
+    """The URL as a target, or Refused: http(s), a host without `%` or credentials, a valid port."""
     url = (url or "").strip()
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname or len(url) > MAX_URL:
-        raise UserError(f"The webhook URL must be an http:// or https:// address of at most {MAX_URL} characters.")
-    return url
+    if len(url) > MAX_URL or any(ord(c) < 33 for c in url):
+        raise Refused(f"{_FORMAT}.")
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise Refused(f"{_FORMAT}.")
+    if "@" in parts.netloc:
+        raise Refused("The webhook URL must not carry a user name or password.")
+    if "%" in parts.netloc:  # a percent-encoded host would be decoded by some clients into another address
+        raise Refused("The webhook URL's host must be written plainly, without '%'.")
+    try:
+        host = parts.hostname.encode("idna").decode("ascii").lower()
+        port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+    except (UnicodeError, ValueError):
+        raise Refused("The webhook URL's host or port is not valid.") from None
+    scheme = parts.scheme.lower()
+    shown_host = f"[{host}]" if ":" in host else host
+    netloc = shown_host if parts.port is None else f"{shown_host}:{port}"
+    normal = urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
+    return Target(
+        url=normal, scheme=scheme, host=host, port=port, path=urlunsplit(("", "", parts.path or "/", parts.query, ""))
+    )
+
+
+def resolve(target: Target, *, private_ok: bool) -> str:
+    """The one address a delivery connects to; Refused when the host resolves to nothing, or to any address that is
+    not public (loopback, private, link-local, …) unless `private_ok`."""
+    try:
+        infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
+    except OSError:
+        raise Refused(f"The webhook host {target.host} does not resolve.") from None
+    addresses = [str(info[4][0]) for info in infos]
+    if not addresses:
+        raise Refused(f"The webhook host {target.host} does not resolve.")
+    if not private_ok:
+        inward = [a for a in addresses if not ipaddress.ip_address(a.split("%")[0]).is_global]
+        if inward:
+            raise Refused(f"The webhook host {target.host} resolves to {inward[0]}, which is not a public address.")
+    return addresses[0]
+
+
+def check_url(url: str, *, private_ok: bool = False) -> str:
+    """A webhook URL a person gives (endpoint or CLI), normalised, after its host was resolved and checked."""
+    target = parse_url(url)
+    resolve(target, private_ok=private_ok)
+    return target.url
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, sha256).hexdigest()
 
 
-def _private(host: str) -> bool:
+class _Pinned(http.client.HTTPConnection):
+    """Connects to `address` while the request (Host header) names the URL's host."""
+
+    def __init__(self, target: Target, address: str, timeout: float):
+        super().__init__(target.host, target.port, timeout=timeout)
+        self.address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self.address, self.port), self.timeout)
+
+
+class _PinnedTLS(_Pinned):
+    """As `_Pinned`, over TLS: the server name (SNI) and the certificate check are the URL's host."""
+
+    def connect(self) -> None:
+        super().connect()
+        self.sock = ssl.create_default_context().wrap_socket(self.sock, server_hostname=self.host)
+
+
+def post(target: Target, address: str, body: bytes, headers: dict[str, str], *, timeout: float) -> int:
+    """POST `body` to the target at the checked `address`; the HTTP status (a redirect is an answer, not followed)."""
+    connection = (_PinnedTLS if target.scheme == "https" else _Pinned)(target, address, timeout)
     try:
-        # A host name resolves to IPv4 and IPv6 addresses only, whose socket addresses start with the address string.
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, None) if isinstance(info[4][0], str)}
-    except OSError:
-        return False
-    return any(not ipaddress.ip_address(address.split("%")[0]).is_global for address in addresses)
-
-
-@dataclass
-class _Delivery:
-    url: str
-    body: bytes
-    id: str
-    attempt: int = 1
-
-
-class Webhooks:
-    """`notify(generation_id)` returns at once; a schedule's thread looks the target up, delivers and retries.
-
-    Back-off runs on the schedule's clock (`time.time` unless given one), so tests move time instead of waiting.
-    """
-
-    def __init__(
-        self,
-        database: Engine,
-        *,
-        secret: str,
-        attempts: int = 5,
-        backoff_s: float = 1.0,
-        private_ok: bool = False,
-        schedule: Schedule | None = None,
-    ):
-        self.database = database
-        self.secret = secret
-        self.attempts = attempts
-        self.backoff_s = backoff_s
-        self.private_ok = private_ok
-        self.schedule = schedule or Schedule(clock=time.time, name="avatargen-webhooks")
-
-    def notify(self, generation_id: str) -> None:
-        if self.secret:
-            self.schedule.after(0, partial(self._prepare_logged, generation_id))
-
-    def close(self) -> None:
-        self.schedule.close()
-
-    def _prepare_logged(self, generation_id: str) -> None:
-        try:
-            self._prepare(generation_id)
-        except Exception:
-            log.exception("webhook for generation %s could not be prepared", generation_id)
-
-    def _prepare(self, generation_id: str) -> None:
-        with Session(self.database) as session:
-            row = session.get(Generation, generation_id)
-            if row is None:
-                return
-            targets = session.exec(
-                select(WebhookTarget).where(WebhookTarget.user_id == row.user_id).order_by(col(WebhookTarget.id))
-            ).all()
-            url = next((t.url for t in targets if t.generation_id == row.id), None) or next(
-                (t.url for t in targets if t.generation_id is None), None
-            )
-            record = row.to_public()
-        if url is None:
-            return
-        body = json.dumps({"event": f"generation.{row.status}", "data": record}, separators=(",", ":")).encode()
-        self.schedule.after(0, partial(self._deliver, _Delivery(url=url, body=body, id=uuid.uuid4().hex)))
-
-    def _deliver(self, delivery: _Delivery) -> None:
-        host = urlparse(delivery.url).hostname or ""
-        if not self.private_ok and _private(host):
-            log.warning("webhook %s refused: %s is not a public address", delivery.id, host)
-            return
-        timestamp = str(int(self.schedule.clock()))
-        request = urllib.request.Request(
-            delivery.url,
-            data=delivery.body,
-            method="POST",
-            headers={
-                "Content-Type": "application/json",
-                "User-Agent": "avatargen-webhooks",
-                "X-Avatargen-Delivery": delivery.id,
-                "X-Avatargen-Timestamp": timestamp,
-                "X-Avatargen-Signature": sign(self.secret, timestamp, delivery.body),
-            },
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
-                if 200 <= response.status < 300:
-                    return
-                problem = f"HTTP {response.status}"
-        except Exception as error:
-            problem = f"{type(error).__name__}: {error}"
-        if delivery.attempt >= self.attempts:
-            log.warning(
-                "webhook %s to %s given up after %d attempts (%s)", delivery.id, host, delivery.attempt, problem
-            )
-            return
-        wait = self.backoff_s * 2 ** (delivery.attempt - 1)
-        delivery.attempt += 1
-        log.info("webhook %s to %s failed (%s); retrying in %.0f s", delivery.id, host, problem, wait)
-        self.schedule.after(wait, partial(self._deliver, delivery))
+        connection.request("POST", target.path, body=body, headers=headers)
+        response = connection.getresponse()
+        response.read(64 * 1024)  # what a receiver says is not needed; a bounded read lets the connection close
+        return response.status
+    finally:
+        connection.close()
 
 
 def set_person_webhook(session: Session, *, user_id: int, url: str | None) -> None:
-    """Set (or with None remove) the URL a person's finished generations are posted to."""
+    """Set (or with None remove) the URL a person's finished generations are posted to (`url` already checked)."""
     current = session.exec(
         select(WebhookTarget).where(WebhookTarget.user_id == user_id, col(WebhookTarget.generation_id).is_(None))
     ).first()

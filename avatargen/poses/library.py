@@ -5,8 +5,9 @@ Imports `avatargen.errors`, `poses.template` and `poses.search`; `datasets` only
 
 from __future__ import annotations
 
+import json
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from avatargen.errors import UnknownPose
@@ -14,12 +15,15 @@ from avatargen.poses.search import SearchIndex, rank_key, search_words
 from avatargen.poses.template import FACET_VALUES, FACETS, FRAMINGS, HAND_POINTS, KEYPOINT_NAMES, VIEWS, PoseTemplate
 
 DEFAULT_PATH = Path(__file__).resolve().with_name("templates.parquet")  # package data, built by poses/build.py
+ALIASES_PATH = DEFAULT_PATH.with_name(
+    "aliases.json"
+)  # ids earlier libraries published → current ids (poses/aliases.py)
 
 
 class PoseLibrary:
     """The shared pose templates, in memory, looked up by id, filtered by facets and searched by words."""
 
-    def __init__(self, templates: Iterable[PoseTemplate]):
+    def __init__(self, templates: Iterable[PoseTemplate], *, aliases: Mapping[str, str] | None = None):
         self._templates = tuple(templates)
         self._by_id: dict[str, PoseTemplate] = {}
         self._by_base: dict[str, list[PoseTemplate]] = {}
@@ -29,13 +33,18 @@ class PoseLibrary:
             self._by_id[t.id] = t
             self._by_base.setdefault(t.base, []).append(t)
         self._search = SearchIndex(self._templates)
+        # an old id answers its nearest current template (history made again, jobs queued before an upgrade)
+        self._aliases = {old: new for old, new in (aliases or {}).items() if new in self._by_id}
 
     @classmethod
-    def load(cls, path: Path = DEFAULT_PATH) -> PoseLibrary:
+    def load(cls, path: Path = DEFAULT_PATH, *, aliases: Mapping[str, str] | None = None) -> PoseLibrary:
         """Read a template file (parquet) through `datasets`, fully in memory, without the hub.
 
-        Rows with an owner (private custom poses) are not part of the shared library and are skipped.
+        Rows with an owner (private custom poses) are not part of the shared library and are skipped. `aliases`
+        default to the package's alias map (old ids → current ones).
         """
+        if aliases is None:
+            aliases = json.loads(ALIASES_PATH.read_text()) if ALIASES_PATH.is_file() else {}
         import datasets
 
         path = Path(path)
@@ -51,12 +60,12 @@ class PoseLibrary:
         finally:
             if bars_were_on:
                 datasets.enable_progress_bars()
-        return cls(_template(r, path) for r in records if r.get("owner") is None)
+        return cls((_template(r, path) for r in records if r.get("owner") is None), aliases=aliases)
 
     def get(self, pose_id: str) -> PoseTemplate:
-        """The template with this id; `UnknownPose` when there is none."""
+        """The template with this id (or the one an old id now stands for); `UnknownPose` when there is none."""
         try:
-            return self._by_id[pose_id]
+            return self._by_id[self._aliases.get(pose_id, pose_id)]
         except (KeyError, TypeError):
             shown = repr(pose_id) if len(repr(pose_id)) <= 60 else repr(pose_id)[:57] + "..."
             raise UnknownPose(f"Unknown pose {shown}. Pick a pose from the gallery.") from None
@@ -68,7 +77,7 @@ class PoseLibrary:
         return iter(self._templates)
 
     def __contains__(self, pose_id: object) -> bool:
-        return isinstance(pose_id, str) and pose_id in self._by_id
+        return isinstance(pose_id, str) and (pose_id in self._by_id or pose_id in self._aliases)
 
     def facets(self) -> dict[str, list[str]]:
         """Each facet's distinct values in the library, sorted."""

@@ -24,8 +24,9 @@ class Storage:
     def __init__(self, root: Path):
         self.root = root.resolve()
 
-    def save_image(self, image: Image.Image, *, kind: str, user_id: int, name: str) -> str:
+    def save_image(self, image: Image.Image, *, kind: str, user_id: int, name: str, staged: bool = False) -> str:
         """Store an image for a user and return its key: JPEG at quality 95 without chroma subsampling, no metadata.
+        `staged`: written under a temporary name until `commit` (a crash before it leaves only a `.staged` file).
 
         (PNG would cost 20-50 ms per output image; JPEG about 2 ms.)
         """
@@ -38,7 +39,7 @@ class Storage:
         try:
             with os.fdopen(handle, "wb") as out:
                 image.convert("RGB").save(out, format="JPEG", quality=95, subsampling=0)
-            os.replace(temp, target)
+            os.replace(temp, _staged(target) if staged else target)
         except BaseException:
             Path(temp).unlink(missing_ok=True)
             raise
@@ -55,11 +56,33 @@ class Storage:
         with Image.open(self.path(key)) as image:
             return image.convert("RGB")
 
+    def commit(self, keys: list[str]) -> None:
+        """Give staged files their keys' names (called as the rows that own them commit)."""
+        for key in keys:
+            os.replace(_staged(self.path(key)), self.path(key))
+
     def delete(self, key: str | None) -> None:
         if key:
             self.path(key).unlink(missing_ok=True)
+            _staged(self.path(key)).unlink(missing_ok=True)
+
+    def files_before(self, moment: float) -> list[str]:
+        """Keys of the stored files (staged and half-written ones included) last changed before `moment` (epoch s)."""
+        found = []
+        for kind in ("uploads", "outputs"):
+            for path in (self.root / kind / APP_FOLDER).glob("*/*"):
+                try:
+                    if path.is_file() and path.stat().st_mtime < moment:
+                        found.append(path.relative_to(self.root).as_posix())
+                except FileNotFoundError:  # deleted meanwhile
+                    continue
+        return found
 
     def outputs_of(self, user_id: int, name: str) -> list[str]:
         """Keys of every output saved for a user under `name` (one per attempt that got as far as saving)."""
         folder = self.root / "outputs" / APP_FOLDER / str(int(user_id))
         return [path.relative_to(self.root).as_posix() for path in folder.glob(f"*-{safe_name(name, suffix='.jpg')}")]
+
+
+def _staged(target: Path) -> Path:
+    return target.with_name(target.name + ".staged")

@@ -15,6 +15,7 @@ from avatargen.db.tables import User
 from avatargen.errors import UserError
 from avatargen.generations.options import MAX_BATCH, MAX_SEED, GenerationOptions
 from avatargen.generations.pose_book import MAX_NAME
+from avatargen.generations.webhooks import MAX_URL
 from avatargen.poses.template import FACETS, PoseTemplate
 from avatargen.presets import QUALITIES, STYLES
 from avatargen.schedule import Schedule
@@ -37,7 +38,7 @@ def search_words(search) -> str | None:
 
 
 def generation_options(
-    quality, priority, style, seed, mirror, *, more_photos=(), webhook_url=None
+    quality, priority, style, seed, mirror, *, more_photos=(), webhook_url=None, request_id=None
 ) -> GenerationOptions:
     """What a person chose for a generation, each value parsed strictly (the message names the parameter)."""
     return GenerationOptions(
@@ -47,7 +48,8 @@ def generation_options(
         seed=params.whole("seed", seed, lo=0, hi=MAX_SEED, default=None),
         more_photos=tuple(more_photos),
         mirror=params.flag("mirror", mirror),
-        webhook_url=webhook_url,
+        webhook_url=params.text("webhook_url", webhook_url, most=MAX_URL, default=None),
+        request_id=params.optional_ident("request_id", request_id),
     )
 
 
@@ -94,10 +96,15 @@ class Api:
         seed: int | None = None,
         more_photos: list[str] | None = None,
         mirror: bool = False,
+        webhook_url: str | None = None,
+        request_id: str | None = None,
         request: gr.Request = None,
     ) -> dict:
+        """One generation. `webhook_url`: where its record is posted when it finishes; `request_id`: a key of the
+        client's choosing: the same key again (a retry after a dropped connection) answers this first result."""
+        pose_ids = [params.ident("pose_id", pose_id)]
         [generation] = self._start(
-            photo, [params.ident("pose_id", pose_id)], quality, priority, style, seed, more_photos, mirror, request
+            photo, pose_ids, quality, priority, style, seed, more_photos, mirror, webhook_url, request_id, request
         )
         return {"message": "Avatar generation started", "data": generation.to_public()}
 
@@ -111,17 +118,32 @@ class Api:
         seed: int | None = None,
         more_photos: list[str] | None = None,
         mirror: bool = False,
+        webhook_url: str | None = None,
+        request_id: str | None = None,
         request: gr.Request = None,
     ) -> dict:
         """One generation per pose (at most 8) from the same photos, all charged in one transaction or none."""
         pose_ids = params.idents("pose_ids", pose_ids, most=MAX_BATCH)
-        generations = self._start(photo, pose_ids, quality, priority, style, seed, more_photos, mirror, request)
+        generations = self._start(
+            photo, pose_ids, quality, priority, style, seed, more_photos, mirror, webhook_url, request_id, request
+        )
         return {"message": "Avatar generations started", "data": [g.to_public() for g in generations]}
 
-    def _start(self, photo, pose_ids, quality, priority, style, seed, more_photos, mirror, request) -> list:
+    def _start(
+        self, photo, pose_ids, quality, priority, style, seed, more_photos, mirror, webhook_url, request_id, request
+    ) -> list:
         """The options of /generate and /generate_batch, parsed once."""
         user = self.user(request, to="generate avatars")
-        options = generation_options(quality, priority, style, seed, mirror, more_photos=more_uploads(more_photos))
+        options = generation_options(
+            quality,
+            priority,
+            style,
+            seed,
+            mirror,
+            more_photos=more_uploads(more_photos),
+            webhook_url=webhook_url,
+            request_id=request_id,
+        )
         return self.start(user, uploaded("photo", photo), pose_ids, options)
 
     def start(self, user: User, photo: str | None, pose_ids: list[str], options: GenerationOptions) -> list:
@@ -234,9 +256,9 @@ class Api:
     def download_output(self, id: str, request: gr.Request = None) -> str:
         """The output image of the person's own generation, as a private, short-lived file."""
         generation_id = params.ident("id", id)
-        source = self.services.generations.output_path(self.user(request, to="download your avatars"), generation_id)
-        return self.private.copy(source, name=f"avatar-{generation_id}.jpg")
-
+        user = self.user(request, to="download your avatars")
+        source = self.services.generations.output_path(user, generation_id)
+        return self.private.copy(source, name=f"avatar-{generation_id}.jpg", owner=user.username)
 
 JSON_ENDPOINTS = (
     "jobs",
@@ -269,6 +291,9 @@ def register_api(api: Api) -> None:
         seed = RawValue(None, {"anyOf": [{"type": "integer"}, {"type": "null"}]}, label="seed")
         more_photos = gr.File(label="more_photos", file_count="multiple", file_types=None, type="filepath")
         mirror = RawValue(False, {"type": "boolean"}, label="mirror")
+        optional_text = {"anyOf": [{"type": "string"}, {"type": "null"}]}
+        webhook_url = RawValue(None, optional_text, label="webhook_url")
+        request_id = RawValue(None, optional_text, label="request_id")
         started = gr.JSON(label="result")
         pose_ids = RawValue(None, {"type": "array", "items": {"type": "string"}}, label="pose_ids")
         batch = gr.JSON(label="result")
@@ -280,7 +305,7 @@ def register_api(api: Api) -> None:
     gr.on(
         [],
         user_errors(discarding_uploads(api.generate, api.uploads, at=(0, 6))),
-        [photo, pose_id, quality, priority, style, seed, more_photos, mirror],
+        [photo, pose_id, quality, priority, style, seed, more_photos, mirror, webhook_url, request_id],
         started,
         api_name="generate",
         show_progress="hidden",
@@ -288,7 +313,7 @@ def register_api(api: Api) -> None:
     gr.on(
         [],
         user_errors(discarding_uploads(api.generate_batch, api.uploads, at=(0, 6))),
-        [photo, pose_ids, quality, priority, style, seed, more_photos, mirror],
+        [photo, pose_ids, quality, priority, style, seed, more_photos, mirror, webhook_url, request_id],
         batch,
         api_name="generate_batch",
         show_progress="hidden",

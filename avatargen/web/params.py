@@ -83,6 +83,11 @@ def ident(name: str, value: Any) -> str:
     raise UserError(f"{name} must be an id (letters, digits, '-' and '_', at most 64), not {_shown(value)}.")
 
 
+def optional_ident(name: str, value: Any) -> str | None:
+    """An id a client chose (an idempotency key), or None when not given."""
+    return None if value is None or value == "" else ident(name, value)
+
+
 def idents(name: str, value: Any, *, most: int) -> list[str]:
     """A list of 1 to `most` ids, duplicates dropped in order."""
     if not isinstance(value, list | tuple) or not value:

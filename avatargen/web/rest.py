@@ -84,6 +84,7 @@ Quality = {"enum": ["sd", "hd"], "default": "sd"}
 Style = {"type": "string", "default": "realistic"}
 Text = {"type": "string"}
 FormText = Annotated[str | None, Form()]
+RequestId = Annotated[FormText, described("your key for this request: sent again, it answers the first result", Text)]
 
 REFUSALS = {code: {"model": shapes.Error} for code in (400, 401, 429)}
 OWN = REFUSALS | {404: {"model": shapes.Error}}
@@ -107,12 +108,15 @@ def generate(
     mirror: Annotated[FormText, described("draw the pose as its mirror image", Flag)] = None,
     moreImages: Photos = None,  # noqa: N803
     webhookUrl: Annotated[FormText, described("POST the finished record here (signed)", Text)] = None,  # noqa: N803
+    requestId: RequestId = None,  # noqa: N803
 ) -> dict:
     """Start one avatar of you in a pose: the seed's multipart upload. Charged now, refunded if it fails."""
     pose_id = params.ident("poseTemplateId", poseTemplateId)
     user = api.user(request, to="generate avatars")
     with photos_on_disk(image, moreImages, most=api.services.settings.max_upload_bytes) as (photo, more):
-        options = generation_options(quality, priority, style, seed, mirror, more_photos=more, webhook_url=webhookUrl)
+        options = generation_options(
+            quality, priority, style, seed, mirror, more_photos=more, webhook_url=webhookUrl, request_id=requestId
+        )
         [generation] = api.start(user, photo, [pose_id], options)
     return {"message": "Avatar generation started", "data": generation.to_public()}
 
@@ -132,12 +136,15 @@ def generate_batch(
     mirror: Annotated[FormText, described("draw the poses as their mirror images", Flag)] = None,
     moreImages: Photos = None,  # noqa: N803
     webhookUrl: Annotated[FormText, described("POST each finished record here (signed)", Text)] = None,  # noqa: N803
+    requestId: RequestId = None,  # noqa: N803
 ) -> dict:
     """One generation per pose from the same photos, all charged in one transaction or none."""
     pose_ids = params.idents("poseTemplateIds", poseTemplateIds, most=MAX_BATCH)
     user = api.user(request, to="generate avatars")
     with photos_on_disk(image, moreImages, most=api.services.settings.max_upload_bytes) as (photo, more):
-        options = generation_options(quality, priority, style, seed, mirror, more_photos=more, webhook_url=webhookUrl)
+        options = generation_options(
+            quality, priority, style, seed, mirror, more_photos=more, webhook_url=webhookUrl, request_id=requestId
+        )
         generations = api.start(user, photo, pose_ids, options)
     return {"message": "Avatar generations started", "data": [g.to_public() for g in generations]}
 
