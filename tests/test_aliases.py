@@ -32,16 +32,16 @@ def test_every_id_of_the_first_library_still_names_a_template(library):
     assert all(pose_id in library for pose_id in ids)
     aliases = json.loads(ALIASES_PATH.read_text())
     assert all(new in bare for new in aliases.values())
-    assert library.get("arabesque-f-3ql-full").id == "dance-ballet-arabesque-f-3ql-full"  # same base pose and view
+    assert library.get("stand-relaxed-m-front-full").id == "stand-relaxed-f-front-full"  # same base pose and view
 
 
 def test_a_job_queued_before_the_upgrade_runs_and_history_makes_it_again(runtime, services, photo, pose_id):
     user = services.users.add("veteran", password="password")
     queued = generate_one(services, user, photo=photo, pose_id=pose_id)
     with transaction(services.database) as session:  # as the previous release left it
-        session.get(Generation, queued.id).pose_template_id = "arabesque-f-3ql-full"
+        session.get(Generation, queued.id).pose_template_id = "stand-relaxed-m-front-full"
     assert runtime.queue.run_next()
     done = services.generations.get(user, queued.id)
-    assert done.status == "completed" and done.pose_template_id == "arabesque-f-3ql-full"  # history keeps its id
+    assert done.status == "completed" and done.pose_template_id == "stand-relaxed-m-front-full"  # history keeps its id
     again = generate_one(services, user, photo=photo, pose_id=done.pose_template_id)  # "again" from history
-    assert again.pose_template_id == "dance-ballet-arabesque-f-3ql-full"
+    assert again.pose_template_id == "stand-relaxed-f-front-full"

@@ -57,6 +57,7 @@ def served(tmp_path_factory):
         engine="tiny",
         max_upload_bytes=MAX_UPLOAD,
         rate_per_minute={"user": 30, "admin": 1},  # admins here stand for a tier with a tiny limit
+        webhook_private_ok=True,  # a webhook URL here must resolve: this machine resolves only loopback
     )
     with serve(settings, engine=FakeEngine()) as launched:
         services = launched.runtime.services
@@ -139,12 +140,12 @@ def test_the_added_routes_answer_like_the_named_endpoints(served, photo, pose_id
     assert rest(served, None).http.get("/poses", params={"limit": 1}).status_code == 200  # browsing needs no key
 
     monkeypatch.setattr(launched.api.services.generations, "enqueue", lambda *_: None)  # no worker hears of it
-    waiting = alice.generate(photo, pose_id, webhookUrl="https://example.org/hook").json()["data"]
+    waiting = alice.generate(photo, pose_id, webhookUrl="http://127.0.0.1:9/hook").json()["data"]
     jobs = alice.http.get("/jobs").json()["data"]
     assert [job["id"] for job in jobs] == [waiting["id"]] and jobs[0]["queuePosition"] >= 1
     with transaction(launched.runtime.services.database) as session:
         hook = session.exec(select(WebhookTarget).where(WebhookTarget.generation_id == waiting["id"])).one()
-    assert hook.url == "https://example.org/hook"
+    assert hook.url == "http://127.0.0.1:9/hook"
     not_yet = alice.http.get(f"/generations/{waiting['id']}/download")
     assert not_yet.status_code == 409 and "no image yet (status: pending)" in not_yet.json()["message"]
     before = alice.balance()

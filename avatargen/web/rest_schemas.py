@@ -138,9 +138,13 @@ class Pose(Shape):
     private: bool = Field(description="one of your own poses")
 
 
+class PosesMeta(Meta):
+    suggestions: list[str] = Field(description="rewordings of a search that found nothing (\"did you mean\")")
+
+
 class Poses(Shape):
     data: list[Pose]
-    meta: Meta
+    meta: PosesMeta
     facets: dict[str, list[str]] = Field(description="the values each filter accepts")
 
 
