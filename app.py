@@ -15,6 +15,7 @@ from avatargen.runtime import Runtime, build_runtime  # noqa: E402
 from avatargen.settings import Settings, get_settings  # noqa: E402
 from avatargen.ui import CSS, create_demo  # noqa: E402
 from avatargen.web.api import Api, register_api  # noqa: E402
+from avatargen.web.routes import beside_gradio  # noqa: E402
 
 PLACEHOLDER_NOTICE = (
     "⚠️ **Placeholder mode.** The real image models could not be loaded on this machine, so outputs come "
@@ -83,7 +84,7 @@ def launch(settings: Settings, **launch_options) -> tuple[Runtime, gr.Blocks]:
         allowed_paths=[str(settings.cache_dir / "thumbnails")],
         max_file_size=settings.max_upload_bytes,
         show_error=True,  # a message for every error Gradio itself raises (handlers already give their own)
-        app_kwargs={"middleware": [Middleware(ClientAddress)]},
+        app_kwargs={"middleware": [Middleware(ClientAddress)], "routes": beside_gradio(runtime.services)},
         css=CSS,
         **launch_options,
     )

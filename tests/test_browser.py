@@ -17,6 +17,7 @@ from PIL import Image
 import app
 from avatargen.runtime import Runtime
 from avatargen.settings import Settings
+from avatargen.web.files import slug
 from tests.conftest import FakeEngine, generate_batch, make_runtime
 
 CHROMIUM = "/usr/bin/chromium"
@@ -488,10 +489,9 @@ def test_history_shows_names_details_failures_and_deletes_only_when_confirmed(si
     for part in ("SD 512×768", "Realistic photo", "Credits:** 5".replace("**", ""), "Time taken"):
         expect(info).to_contain_text(part)
     expect(page.locator("#selected-image img")).to_be_visible()
-    page.locator("#selected-image").hover()
     with page.expect_download() as download:
-        page.locator("#selected-image").get_by_role("button", name="Download").click()
-    assert download.value.suggested_filename
+        page.locator("#selected-image").get_by_role("link", name="Download").click()
+    assert download.value.suggested_filename.startswith(slug(first.name))  # says what it is: the pose, the day
     page.screenshot(path=str(tmp_path / "history-desktop.png"))
 
     [done] = [g for g in served.generations(name) if g.status == "completed"]

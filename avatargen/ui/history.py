@@ -1,6 +1,7 @@
 """The History tab: finished generations as pictures, a page at a time; details, full size, again (see `jobs`),
 delete (confirmed)."""
 
+import html
 from dataclasses import dataclass
 
 import gradio as gr
@@ -27,7 +28,7 @@ class History:
     page: gr.State
     selected: gr.State  # the generation whose details show, or None
     selected_box: gr.Row
-    selected_image: gr.Image
+    selected_image: gr.HTML  # the owner-only image and its download link (web.files)
     selected_info: gr.Markdown
     again_same: gr.Button
     again_new: gr.Button
@@ -55,14 +56,7 @@ def build() -> History:
             elem_classes="captioned",
         )
         with gr.Row(visible=False, elem_id="selected") as selected_box:
-            selected_image = gr.Image(
-                label="Full size",
-                type="pil",
-                interactive=False,
-                height=520,
-                buttons=["download", "fullscreen"],
-                elem_id="selected-image",
-            )
+            selected_image = gr.HTML(elem_id="selected-image")
             with gr.Column():
                 selected_info = gr.Markdown(elem_id="selected-info")
                 with gr.Row():
@@ -161,14 +155,23 @@ def older(history: History, api: Api, page: int, request: gr.Request) -> dict:
 def select(history: History, api: Api, ids: list[str], event: gr.SelectData, request: gr.Request) -> dict:
     record = api.generation(ids[event.index], request=request)["data"]
     name = pose_names(api, [record["poseTemplateId"]], request)[record["poseTemplateId"]]
-    image = output_picture(api, record["id"], request) if record["status"] == "completed" else None
+    image = full_size(output_picture(api, record["id"], request), name) if record["status"] == "completed" else None
     return {
         history.selected: record["id"],
         history.selected_box: gr.Row(visible=True),
-        history.selected_image: gr.Image(value=image, visible=image is not None),
+        history.selected_image: gr.HTML(value=image, visible=image is not None),
         history.selected_info: details(record, name),
         history.confirm: gr.Row(visible=False),
     }
+
+
+def full_size(url: str, name: str) -> str:
+    """The picture at full size and a link that saves it under its own name (the route's Content-Disposition)."""
+    link = html.escape(url, quote=True)
+    return (
+        f'<img src="{link}" alt="{html.escape(name, quote=True)}" style="max-height:520px;max-width:100%">'
+        f'<p><a href="{link}?download=1" download>Download</a></p>'
+    )
 
 
 def ask_delete(history: History) -> dict:

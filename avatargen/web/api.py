@@ -20,8 +20,8 @@ from avatargen.presets import QUALITIES, STYLES
 from avatargen.schedule import Schedule
 from avatargen.services import Services
 from avatargen.web import params
-from avatargen.web.downloads import PrivateCopies
 from avatargen.web.errors import user_errors
+from avatargen.web.files import fetched_by_client
 from avatargen.web.page import PageReads
 from avatargen.web.uploads import UploadPurge, discarding_uploads, more_uploads, uploaded
 
@@ -50,9 +50,7 @@ class Api:
         self.services = services
         self.thumbnails = thumbnails
         self.page = PageReads(self)  # what the page reads besides these endpoints
-        schedule = schedule or Schedule(name="avatargen-expiry")  # purged uploads, expired downloads
-        self.uploads = UploadPurge(schedule)
-        self.private = PrivateCopies(schedule)
+        self.uploads = UploadPurge(schedule or Schedule(name="avatargen-expiry"))
         self.run_inline = run_inline  # ZeroGPU: run the queued job inside this request, then answer
 
     def user(self, request: gr.Request | None, *, to: str = "continue") -> User:
@@ -210,12 +208,10 @@ class Api:
         self.services.poses.delete(self.user(request, to="delete your poses"), params.ident("id", id))
         return {"message": "Pose deleted successfully"}
 
-    def download_output(self, id: str, request: gr.Request = None) -> str:
-        """The output image of the person's own generation, as a private, short-lived file."""
-        generation_id = params.ident("id", id)
-        source = self.services.generations.output_path(self.user(request, to="download your avatars"), generation_id)
-        return self.private.copy(source, name=f"avatar-{generation_id}.jpg")
-
+    def download_output(self, id: str, request: gr.Request = None) -> dict:
+        """The output image of the person's own generation, as its owner-only URL (`web.files`), which the client
+        fetches with its own session."""
+        return fetched_by_client(self.page.output_url(id, request=request))
 
 
 JSON_ENDPOINTS = (
@@ -273,7 +269,7 @@ def register_api(api: Api) -> None:
         api_name="generate_batch",
         show_progress="hidden",
     )
-    gr.on([], user_errors(api.download_output), generation_id, image, api_name="download_output")
+    gr.on([], user_errors(api.download_output), generation_id, image, api_name="download_output", postprocess=False)
     gr.on(
         [],
         user_errors(discarding_uploads(api.extract_pose, api.uploads)),

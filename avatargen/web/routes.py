@@ -1,0 +1,14 @@
+"""The app's own routes, served beside Gradio's: `launch(app_kwargs={"routes": beside_gradio(services)})`.
+
+Gradio's FastAPI `App` matches these before its own routes. Each feature keeps its own router module.
+"""
+
+from starlette.routing import BaseRoute
+
+from avatargen.services import Services
+from avatargen.web.files import files_router
+
+
+def beside_gradio(services: Services) -> list[BaseRoute]:
+    """Every route the app serves next to Gradio's: owner-only files."""
+    return [*files_router(services).routes]
