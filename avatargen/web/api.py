@@ -15,6 +15,7 @@ from avatargen.db.tables import User
 from avatargen.errors import UserError
 from avatargen.generations.options import MAX_BATCH, MAX_SEED, GenerationOptions
 from avatargen.generations.pose_book import MAX_NAME
+from avatargen.generations.sharing import EXPIRIES
 from avatargen.poses.template import FACETS, PoseTemplate
 from avatargen.presets import QUALITIES, STYLES
 from avatargen.schedule import Schedule
@@ -23,6 +24,7 @@ from avatargen.web import params
 from avatargen.web.errors import user_errors
 from avatargen.web.files import fetched_by_client
 from avatargen.web.page import PageReads
+from avatargen.web.site import site_url
 from avatargen.web.uploads import UploadPurge, discarding_uploads, more_uploads, uploaded
 
 MAX_POSES_PAGE = 200
@@ -135,13 +137,26 @@ class Api:
             self.user(request, to="see your generations"), limit=limit, offset=offset
         )
         return {
-            "data": [row.to_public() for row in rows],
+            "data": [row.to_public(site=site_url(request)) for row in rows],
             "meta": {"total": total, "limit": limit, "offset": offset, "hasMore": offset + len(rows) < total},
         }
 
     def generation(self, id: str, request: gr.Request = None) -> dict:
         user = self.user(request, to="see your generations")
-        return {"data": self.services.generations.get(user, params.ident("id", id)).to_public()}
+        return {"data": self.services.generations.get(user, params.ident("id", id)).to_public(site=site_url(request))}
+
+    def share(self, id: str, expires: str = "never", request: gr.Request = None) -> dict:
+        """Make a finished image public at a link (`shareUrl`) that lasts 1d, 7d or until stopped (`never`)."""
+        expires = params.choice("expires", expires, EXPIRIES, default="never")
+        user = self.user(request, to="share your avatars")
+        row = self.services.sharing.share(user, params.ident("id", id), expires=expires)
+        record = row.to_public(site=site_url(request))
+        return {"message": "Anyone with the link can now see this image.", "data": record}
+
+    def unshare(self, id: str, request: gr.Request = None) -> dict:
+        """Stop sharing: the link stops working at once."""
+        row = self.services.sharing.unshare(self.user(request, to="stop sharing"), params.ident("id", id))
+        return {"message": "The link no longer works.", "data": row.to_public(site=site_url(request))}
 
     def delete_generation(self, id: str, request: gr.Request = None) -> dict:
         self.services.generations.delete(self.user(request, to="delete your generations"), params.ident("id", id))
@@ -226,6 +241,8 @@ JSON_ENDPOINTS = (
     "styles",
     "poses",
     "delete_pose",
+    "share",
+    "unshare",
 )
 
 

@@ -7,8 +7,9 @@ from starlette.routing import BaseRoute
 
 from avatargen.services import Services
 from avatargen.web.files import files_router
+from avatargen.web.share import share_router
 
 
 def beside_gradio(services: Services) -> list[BaseRoute]:
-    """Every route the app serves next to Gradio's: owner-only files."""
-    return [*files_router(services).routes]
+    """Every route the app serves next to Gradio's: owner-only files, share pages."""
+    return [*files_router(services).routes, *share_router(services).routes]
