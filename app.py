@@ -15,21 +15,18 @@ from avatargen.settings import use_space_storage
 use_space_storage()  # before huggingface_hub is imported (through gradio): it reads HF_HOME once
 
 import secrets  # noqa: E402
-from functools import partial  # noqa: E402
 
 import gradio as gr  # noqa: E402
 import gradio.oauth  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
 from starlette.routing import BaseRoute  # noqa: E402
 
-from avatargen.accounts.requester import requester  # noqa: E402
 from avatargen.accounts.signin import ClientAddress, SignInGuard  # noqa: E402
 from avatargen.engine.zerogpu import zero_gpu  # noqa: E402
 from avatargen.runtime import Runtime, build_runtime  # noqa: E402
 from avatargen.settings import Settings, missing_space_oauth  # noqa: E402
 from avatargen.ui import CSS, create_demo  # noqa: E402
 from avatargen.web.api import Api, register_api  # noqa: E402
-from avatargen.web.downloads import OwnerOnlyFiles  # noqa: E402
 from avatargen.web.routes import beside_gradio  # noqa: E402
 
 PLACEHOLDER_NOTICE = (
@@ -100,9 +97,6 @@ def launch(settings: Settings, **launch_options) -> tuple[Runtime, gr.Blocks]:
     middleware = [Middleware(ClientAddress)]
     if settings.auth == "hf":
         seal_development_sessions()
-        # Gradio's file route asks nobody who is fetching: a private copy goes only to its owner
-        who = partial(requester, auth="hf")
-        middleware.append(Middleware(OwnerOnlyFiles, copies=api.private, who=who))
     guard = SignInGuard(runtime.services.users.authenticate, redis_url=settings.queue_location)
     auth = guard.sign_in if settings.auth == "password" else None
     block = not launch_options.pop("prevent_thread_lock", False)

@@ -22,6 +22,7 @@ from avatargen.generations.pose_book import PoseBook
 from avatargen.generations.queue import JobQueue
 from avatargen.generations.recovery import Recovery
 from avatargen.generations.service import Generations
+from avatargen.generations.sharing import Sharing
 from avatargen.generations.worker import GenerationWorker
 from avatargen.poses.library import PoseLibrary
 from avatargen.services import Services
@@ -153,6 +154,7 @@ def build_runtime(
             free=lambda: placeholders_free and engine.loaded is not None and engine.loaded.placeholder,
         ),
         jobs=Jobs(database, storage=storage, placeholders_free=placeholders_free, outbox=outbox, clock=clock),
+        sharing=Sharing(database, clock=clock),
     )
     worker = GenerationWorker(
         services.jobs, poses, engine, batch_size=settings.batch_size, heartbeat_s=settings.stale_job_seconds / 4

@@ -10,6 +10,7 @@ from avatargen.credits.ledger import Ledger
 from avatargen.generations.jobs import Jobs
 from avatargen.generations.pose_book import PoseBook
 from avatargen.generations.service import Generations
+from avatargen.generations.sharing import Sharing
 from avatargen.settings import Settings
 from avatargen.storage.store import Storage
 
@@ -27,3 +28,4 @@ class Services:
     poses: PoseBook
     generations: Generations
     jobs: Jobs
+    sharing: Sharing  # public links to outputs

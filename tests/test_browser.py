@@ -17,6 +17,7 @@ from PIL import Image
 import app
 from avatargen.runtime import Runtime
 from avatargen.settings import Settings
+from avatargen.web.files import slug
 from tests.conftest import FakeEngine, generate_batch, make_runtime
 
 CHROMIUM = "/usr/bin/chromium"
@@ -153,6 +154,13 @@ def caption(page, gallery: str, index: int) -> str:
 
 def box(page, selector: str) -> dict:
     return page.locator(selector).first.bounding_box()
+
+
+def centred(locator):
+    """The element scrolled to the middle of the window: on a phone the sticky Generate bar covers the bottom."""
+    top = locator.evaluate("element => element.getBoundingClientRect().top")
+    locator.page.evaluate("top => window.scrollBy(0, top - window.innerHeight / 3)", top)
+    return locator
 
 
 def start_batch(page, poses: list[int]) -> None:
@@ -488,10 +496,9 @@ def test_history_shows_names_details_failures_and_deletes_only_when_confirmed(si
     for part in ("SD 512×768", "Realistic photo", "Credits:** 5".replace("**", ""), "Time taken"):
         expect(info).to_contain_text(part)
     expect(page.locator("#selected-image img")).to_be_visible()
-    page.locator("#selected-image").hover()
     with page.expect_download() as download:
-        page.locator("#selected-image").get_by_role("button", name="Download").click()
-    assert download.value.suggested_filename
+        page.locator("#selected-image").get_by_role("link", name="Download").click()
+    assert download.value.suggested_filename.startswith(slug(first.name))  # says what it is: the pose, the day
     page.screenshot(path=str(tmp_path / "history-desktop.png"))
 
     [done] = [g for g in served.generations(name) if g.status == "completed"]
@@ -521,6 +528,52 @@ def test_history_shows_names_details_failures_and_deletes_only_when_confirmed(si
     toast(page, "Generation deleted")
     expect(page.locator("#history-page")).to_contain_text("2 finished", timeout=WAIT)
     assert len(served.generations(name)) == 2
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_a_shared_link_opens_signed_out_and_dies_when_stopped(sign_in, served, browser, viewport, tmp_path):
+    from playwright.sync_api import expect
+
+    page = sign_in(served.user(f"sharer{viewport['width']}"), viewport)
+    start_batch(page, [0])
+    expect(page.locator("#status")).to_contain_text("Done", timeout=WAIT)
+    page.get_by_role("tab", name="History").click()
+    expect(page.locator("#history-page")).to_contain_text("1 finished", timeout=WAIT)
+    tile(page, "history", 0).click()
+    centred(page.locator("#share-row"))
+    page.locator("#share-expiry input").click()
+    page.get_by_role("option", name="7 days").click()
+    centred(page.locator("#share")).click()
+    toast(page, "Anyone with the link can now see this image")
+    expect(tile(page, "history", 0).locator(".caption-label")).to_contain_text("shared", timeout=WAIT)
+    expect(page.locator("#share-link textarea")).to_have_value(re.compile(r"/s/[A-Za-z0-9_-]{32}$"), timeout=WAIT)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=served.url.rstrip("/"))
+    centred(page.locator("#share-link")).get_by_role("button", name=re.compile("copy", re.I)).click()
+    link = page.evaluate("navigator.clipboard.readText()")  # what the person pastes into a chat
+    assert link == page.locator("#share-link textarea").input_value()
+    page.screenshot(path=str(tmp_path / "shared-history.png"))
+
+    friend = browser.new_context(viewport=viewport)  # no account, no cookies
+    try:
+        visit = friend.new_page()
+        assert visit.goto(link).status == 200
+        expect(visit.locator("#shared-image")).to_be_visible()
+        assert visit.evaluate("document.querySelector('#shared-image').naturalWidth") > 0
+        expect(visit.locator("#shared-style")).to_have_text("Realistic photo")
+        shown = visit.locator("#shared-image").bounding_box()
+        assert shown["x"] >= 0 and shown["x"] + shown["width"] <= viewport["width"]
+        expect(visit.locator("#shared-download")).to_be_in_viewport()
+        with visit.expect_download() as download:
+            visit.locator("#shared-download").click()
+        assert download.value.suggested_filename.endswith(".jpg")
+        visit.screenshot(path=str(tmp_path / "shared-page.png"))
+
+        centred(page.locator("#unshare")).click()
+        toast(page, "The link no longer works")
+        expect(page.locator("#share-link")).to_be_hidden()
+        assert visit.reload().status == 404
+    finally:
+        friend.close()
 
 
 def test_history_pages(sign_in, served, photo):

@@ -1,5 +1,5 @@
 """The app under hostile use, launched with password auth: throttled sign-in, strict parameters, bounded inputs,
-uploads refused at the door, private downloads, and a cap on saved poses. Raw HTTP (httpx) and gradio_client."""
+uploads refused at the door, owner-only downloads, and a cap on saved poses. Raw HTTP (httpx) and gradio_client."""
 
 import json
 from pathlib import Path
@@ -17,7 +17,7 @@ from tests.helpers import Clock, refused, serve, wait_until_done
 
 @pytest.fixture(scope="module")
 def clock() -> Clock:
-    """The served app's clock for purging uploads and expiring downloads."""
+    """The served app's clock for purging uploads."""
     return Clock()
 
 
@@ -151,7 +151,7 @@ def test_oversized_uploads_are_refused_at_the_door(served, tmp_path):
     assert not list(uploads.rglob("huge.jpg"))
 
 
-def test_downloads_are_private_short_lived_copies_and_uploads_are_purged(served, clock, photo):
+def test_downloads_are_owner_only_links_never_copies_and_uploads_are_purged(served, clock, photo):
     url, _, uploads, api = served
     alice = client(url, "alice")
     pose_id = alice.predict(limit=1, api_name="/poses")["data"][0]["id"]
@@ -162,20 +162,18 @@ def test_downloads_are_private_short_lived_copies_and_uploads_are_purged(served,
     assert not list(uploads.rglob(Path(photo).name))  # Gradio's copy of the photo (EXIF and all) is gone
     assert wait_until_done(alice, record["id"])["status"] == "completed"
 
+    cached = {p for p in uploads.rglob("*") if p.is_file()}
     first = alice.predict(record["id"], api_name="/download_output")
     second = alice.predict(record["id"], api_name="/download_output")
     assert Path(first).read_bytes() == Path(second).read_bytes()
-    served_copies = [p for p in uploads.rglob(f"avatar-{record['id']}.jpg")]
-    assert len(served_copies) == 2  # one unguessable folder per request, not one path per content
-    assert all(p.parent.name.startswith("private-") and len(p.parent.name) > 32 for p in served_copies)
+    assert {p for p in uploads.rglob("*") if p.is_file()} == cached  # nothing lands in Gradio's cache
 
-    clock.now += api.private.ttl - 1  # and each copy goes after its time
-    api.private.schedule.run_due()
-    assert all(p.exists() for p in served_copies)
-    clock.now += 1
-    api.private.schedule.run_due()
-    assert not any(p.exists() or p.parent.exists() for p in served_copies)
-
+    event, answer = raw_call(signed_in(url, "alice"), "download_output", [record["id"]])
+    link = answer[0]["url"]
+    assert event == "complete" and link == f"{url}files/{record['id']}/output.jpg"
+    assert httpx.get(link).status_code == 404  # the link alone is worth nothing
+    assert signed_in(url, "bob").get(link).status_code == 404
+    assert signed_in(url, "alice").get(link).content == Path(first).read_bytes()
     bob = client(url, "bob")
     assert "Generation not found" in refused(lambda: bob.predict(record["id"], api_name="/download_output"))
 

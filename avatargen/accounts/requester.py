@@ -6,6 +6,9 @@
   Hugging Face token sent as `X-HF-Authorization: Bearer …` (what `gradio_client.Client(url, token=…)` sends; a
   plain `Authorization` header also works), looked up on the Hub and remembered a short while (`TokenMemory`).
   Hugging Face names get the `hf:` prefix, which password accounts cannot contain, so the two never collide.
+
+`requester` reads a Gradio request (an event's `gr.Request`); `route_requester` reads a plain Starlette request
+of a route served beside Gradio's (downloads, share pages), with the same answers.
 """
 
 import hashlib
@@ -76,6 +79,29 @@ def requester(request, auth: str) -> str | None:
     if auth == "password":
         return request.username
     return hf_account(request)
+
+
+def route_requester(request, auth: str) -> str | None:
+    """The account name of a plain Starlette request to a route beside Gradio's, or None when nobody is signed in.
+
+    Under `password` it is the name Gradio's login stored for the request's `access-token` cookie (what Gradio's own
+    `/gradio_api/user` answers); under `hf` the OAuth session or the token, as for Gradio's requests.
+    """
+    if auth == "none":
+        return None
+    if auth == "password":
+        return _gradio_login(request)
+    return hf_account(request)
+
+
+def _gradio_login(request) -> str | None:
+    app = request.app  # the routes are Gradio's App's own, matched before its routes
+    tokens, cookie_id = getattr(app, "tokens", None), getattr(app, "cookie_id", None)
+    if not tokens or cookie_id is None:
+        return None
+    cookies = request.cookies
+    token = cookies.get(f"access-token-{cookie_id}") or cookies.get(f"access-token-unsecure-{cookie_id}")
+    return tokens.get(token) if token else None
 
 
 def hf_account(request) -> str | None:

@@ -118,6 +118,9 @@ class Generation(SQLModel, table=True):
     placeholder: bool = False  # made by the placeholder model `auto` fell back to: free of charge
     mirrored: bool = False  # the pose drawn as its mirror image
     request_id: str | None = Field(default=None, max_length=64)  # the client's idempotency key, if it sent one
+    # the public link's secret (`/s/<token>`, 192 random bits) while the owner shares the output, and its end
+    share_token: str | None = Field(default=None, unique=True, index=True, max_length=64)
+    share_expires_at: datetime | None = None  # None: shared until the owner stops it
     created_at: datetime = Field(default_factory=utcnow, index=True)
     started_at: datetime | None = None
     heartbeat_at: datetime | None = None  # last sign of life from the worker running it
@@ -128,7 +131,14 @@ class Generation(SQLModel, table=True):
         """Every photo of the person this generation was asked with, the first one first."""
         return [self.input_image_path, *self.extra_input_paths]
 
-    def to_public(self) -> dict:
+    def shared(self, now: datetime) -> bool:
+        """Whether the output is public at its share link at `now`."""
+        expires = self.share_expires_at
+        return self.share_token is not None and (expires is None or expires > now)
+
+    def to_public(self, *, site: str = "") -> dict:
+        """The record clients see; `site` (the app's root URL) makes `shareUrl` absolute."""
+        shared = self.shared(utcnow())
         return {
             "id": self.id,
             "userId": self.user_id,
@@ -153,6 +163,8 @@ class Generation(SQLModel, table=True):
             "createdAt": iso(self.created_at),
             "startedAt": iso(self.started_at),
             "completedAt": iso(self.completed_at),
+            "shareUrl": f"{site}/s/{self.share_token}" if shared else None,
+            "shareExpiresAt": iso(self.share_expires_at) if shared else None,
         }
 
 

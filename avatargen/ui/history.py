@@ -1,6 +1,7 @@
 """The History tab: finished generations as pictures, a page at a time; details, full size, again (see `jobs`),
 delete (confirmed)."""
 
+import html
 from dataclasses import dataclass
 
 import gradio as gr
@@ -15,6 +16,7 @@ from avatargen.ui.text import SIGN_IN, details, history_caption
 from avatargen.web.api import Api
 
 PAGE_SIZE = 12
+SHARE_FOR = {"Until I stop it": "never", "7 days": "7d", "1 day": "1d"}  # the link's life, as `/share` takes it
 
 
 @dataclass
@@ -27,11 +29,16 @@ class History:
     page: gr.State
     selected: gr.State  # the generation whose details show, or None
     selected_box: gr.Row
-    selected_image: gr.Image
+    selected_image: gr.HTML  # the owner-only image and its download link (web.files)
     selected_info: gr.Markdown
     again_same: gr.Button
     again_new: gr.Button
     delete: gr.Button
+    share_row: gr.Row  # a public link to the selected output: how long, share, stop, the link
+    share_expiry: gr.Dropdown
+    share: gr.Button
+    unshare: gr.Button
+    share_link: gr.Textbox
     confirm: gr.Row
     confirm_delete: gr.Button
     cancel_delete: gr.Button
@@ -55,15 +62,21 @@ def build() -> History:
             elem_classes="captioned",
         )
         with gr.Row(visible=False, elem_id="selected") as selected_box:
-            selected_image = gr.Image(
-                label="Full size",
-                type="pil",
-                interactive=False,
-                height=520,
-                buttons=["download", "fullscreen"],
-                elem_id="selected-image",
-            )
+            selected_image = gr.HTML(elem_id="selected-image")
             with gr.Column():
+                with gr.Row(visible=False, elem_id="share-row") as share_row:
+                    share_expiry = gr.Dropdown(
+                        list(SHARE_FOR), value="Until I stop it", label="Link lasts", elem_id="share-expiry", scale=1
+                    )
+                    share = gr.Button("Share", size="sm", variant="primary", elem_id="share", scale=0)
+                    unshare = gr.Button("Stop sharing", size="sm", elem_id="unshare", visible=False, scale=0)
+                share_link = gr.Textbox(
+                    label="Anyone with this link can see the image (no sign-in)",
+                    interactive=False,
+                    visible=False,
+                    buttons=["copy"],
+                    elem_id="share-link",
+                )
                 selected_info = gr.Markdown(elem_id="selected-info")
                 with gr.Row():
                     again_same = gr.Button("Again, same seed", size="sm", elem_id="again-same")
@@ -87,6 +100,11 @@ def build() -> History:
         again_same=again_same,
         again_new=again_new,
         delete=delete,
+        share_row=share_row,
+        share_expiry=share_expiry,
+        share=share,
+        unshare=unshare,
+        share_link=share_link,
         confirm=confirm,
         confirm_delete=confirm_delete,
         cancel_delete=cancel_delete,
@@ -161,14 +179,56 @@ def older(history: History, api: Api, page: int, request: gr.Request) -> dict:
 def select(history: History, api: Api, ids: list[str], event: gr.SelectData, request: gr.Request) -> dict:
     record = api.generation(ids[event.index], request=request)["data"]
     name = pose_names(api, [record["poseTemplateId"]], request)[record["poseTemplateId"]]
-    image = output_picture(api, record["id"], request) if record["status"] == "completed" else None
+    image = full_size(output_picture(api, record["id"], request), name) if record["status"] == "completed" else None
     return {
         history.selected: record["id"],
         history.selected_box: gr.Row(visible=True),
-        history.selected_image: gr.Image(value=image, visible=image is not None),
+        history.selected_image: gr.HTML(value=image, visible=image is not None),
         history.selected_info: details(record, name),
         history.confirm: gr.Row(visible=False),
+    } | sharing(history, record)
+
+
+def sharing(history: History, record: dict) -> dict:
+    """The share controls for the selected generation: offered for a finished image, the link while shared."""
+    link = record["shareUrl"]
+    return {
+        history.share_row: gr.Row(visible=record["status"] == "completed"),
+        history.share: gr.Button(visible=link is None),
+        history.unshare: gr.Button(visible=link is not None),
+        history.share_link: gr.Textbox(value=link or "", visible=link is not None),
     }
+
+
+def share_outputs(history: History) -> list:
+    return [*outputs(history), history.share_row, history.share, history.unshare, history.share_link]
+
+
+def share(history: History, api: Api, generation_id: str, lasts: str, page: int, request: gr.Request) -> dict:
+    answer = api.share(generation_id, SHARE_FOR.get(lasts, "never"), request=request)
+    gr.Info(answer["message"], duration=4)
+    return shared_changed(history, api, answer["data"], page, request)
+
+
+def unshare(history: History, api: Api, generation_id: str, page: int, request: gr.Request) -> dict:
+    answer = api.unshare(generation_id, request=request)
+    gr.Info(answer["message"], duration=4)
+    return shared_changed(history, api, answer["data"], page, request)
+
+
+def shared_changed(history: History, api: Api, record: dict, page: int, request: gr.Request) -> dict:
+    """The page again (its captions mark shared items), the details left open."""
+    kept = {history.selected: record["id"], history.selected_box: gr.Row(visible=True)}
+    return show_page(history, api, page, request) | kept | sharing(history, record)
+
+
+def full_size(url: str, name: str) -> str:
+    """The picture at full size and a link that saves it under its own name (the route's Content-Disposition)."""
+    link = html.escape(url, quote=True)
+    return (
+        f'<img src="{link}" alt="{html.escape(name, quote=True)}" style="max-height:520px;max-width:100%">'
+        f'<p><a href="{link}?download=1" download>Download</a></p>'
+    )
 
 
 def ask_delete(history: History) -> dict:
@@ -191,7 +251,11 @@ def wire(history: History, stats: Stats, header: Header, api: Api) -> None:
     listen(history.previous.click, newer, (history, api), [history.page], outputs(history))
     listen(history.following.click, older, (history, api), [history.page], outputs(history))
     shown = [history.selected, history.selected_box, history.selected_image, history.selected_info, history.confirm]
+    shown += [history.share_row, history.share, history.unshare, history.share_link]
     listen(history.gallery.select, select, (history, api), [history.ids], shown)
+    chosen = [history.selected, history.share_expiry, history.page]
+    listen(history.share.click, share, (history, api), chosen, share_outputs(history))
+    listen(history.unshare.click, unshare, (history, api), [history.selected, history.page], share_outputs(history))
     listen(history.delete.click, ask_delete, (history,), [], [history.confirm])
     listen(history.cancel_delete.click, cancel_delete, (history,), [], [history.confirm])
     bound = (history, stats, header, api)

@@ -33,5 +33,5 @@ def data_uri(api: Api, template: PoseTemplate) -> str:
 
 
 def output_picture(api: Api, generation_id: str, request: gr.Request) -> str:
-    """A generation's output as a private, short-lived copy that only this page knows the address of."""
-    return api.download_output(generation_id, request=request)
+    """A generation's output at its owner-only URL: the browser fetches it with the person's own session."""
+    return api.page.output_url(generation_id, request=request)

@@ -109,7 +109,7 @@ def jobs_html(jobs: list[dict], names: dict[str, str], pictures: dict[str, str])
 
 def history_caption(record: dict, name: str) -> str:
     if record["status"] == "completed":
-        return f"{name} · {duration(took_seconds(record))}"
+        return f"{name} · {duration(took_seconds(record))}" + (" · 🔗 shared" if record.get("shareUrl") else "")
     return f"Failed: {name} · refunded"
 
 

@@ -15,15 +15,17 @@ from avatargen.db.tables import User
 from avatargen.errors import UserError
 from avatargen.generations.options import MAX_BATCH, MAX_SEED, GenerationOptions
 from avatargen.generations.pose_book import MAX_NAME
+from avatargen.generations.sharing import EXPIRIES
 from avatargen.generations.webhooks import MAX_URL
 from avatargen.poses.template import FACETS, PoseTemplate
 from avatargen.presets import QUALITIES, STYLES
 from avatargen.schedule import Schedule
 from avatargen.services import Services
 from avatargen.web import params
-from avatargen.web.downloads import PrivateCopies
 from avatargen.web.errors import user_errors
+from avatargen.web.files import fetched_by_client
 from avatargen.web.page import PageReads
+from avatargen.web.site import site_url
 from avatargen.web.uploads import UploadPurge, discarding_uploads, more_uploads, uploaded
 
 MAX_POSES_PAGE = 200
@@ -67,9 +69,7 @@ class Api:
         self.services = services
         self.thumbnails = thumbnails
         self.page = PageReads(self)  # what the page reads besides these endpoints
-        schedule = schedule or Schedule(name="avatargen-expiry")  # purged uploads, expired downloads
-        self.uploads = UploadPurge(schedule)
-        self.private = PrivateCopies(schedule)
+        self.uploads = UploadPurge(schedule or Schedule(name="avatargen-expiry"))
         self.run_inline = run_inline  # ZeroGPU: run the queued job inside this request, then answer
 
     def user(self, request: gr.Request | None, *, to: str = "continue") -> User:
@@ -171,13 +171,26 @@ class Api:
             self.user(request, to="see your generations"), limit=limit, offset=offset
         )
         return {
-            "data": [row.to_public() for row in rows],
+            "data": [row.to_public(site=site_url(request)) for row in rows],
             "meta": {"total": total, "limit": limit, "offset": offset, "hasMore": offset + len(rows) < total},
         }
 
     def generation(self, id: str, request: gr.Request = None) -> dict:
         user = self.user(request, to="see your generations")
-        return {"data": self.services.generations.get(user, params.ident("id", id)).to_public()}
+        return {"data": self.services.generations.get(user, params.ident("id", id)).to_public(site=site_url(request))}
+
+    def share(self, id: str, expires: str = "never", request: gr.Request = None) -> dict:
+        """Make a finished image public at a link (`shareUrl`) that lasts 1d, 7d or until stopped (`never`)."""
+        expires = params.choice("expires", expires, EXPIRIES, default="never")
+        user = self.user(request, to="share your avatars")
+        row = self.services.sharing.share(user, params.ident("id", id), expires=expires)
+        record = row.to_public(site=site_url(request))
+        return {"message": "Anyone with the link can now see this image.", "data": record}
+
+    def unshare(self, id: str, request: gr.Request = None) -> dict:
+        """Stop sharing: the link stops working at once."""
+        row = self.services.sharing.unshare(self.user(request, to="stop sharing"), params.ident("id", id))
+        return {"message": "The link no longer works.", "data": row.to_public(site=site_url(request))}
 
     def delete_generation(self, id: str, request: gr.Request = None) -> dict:
         self.services.generations.delete(self.user(request, to="delete your generations"), params.ident("id", id))
@@ -253,12 +266,11 @@ class Api:
         self.services.poses.delete(self.user(request, to="delete your poses"), params.ident("id", id))
         return {"message": "Pose deleted successfully"}
 
-    def download_output(self, id: str, request: gr.Request = None) -> str:
-        """The output image of the person's own generation, as a private, short-lived file."""
-        generation_id = params.ident("id", id)
-        user = self.user(request, to="download your avatars")
-        source = self.services.generations.output_path(user, generation_id)
-        return self.private.copy(source, name=f"avatar-{generation_id}.jpg", owner=user.username)
+    def download_output(self, id: str, request: gr.Request = None) -> dict:
+        """The output image of the person's own generation, as its owner-only URL (`web.files`), which the client
+        fetches with its own session."""
+        return fetched_by_client(self.page.output_url(id, request=request))
+
 
 JSON_ENDPOINTS = (
     "jobs",
@@ -272,6 +284,8 @@ JSON_ENDPOINTS = (
     "styles",
     "poses",
     "delete_pose",
+    "share",
+    "unshare",
 )
 
 
@@ -318,7 +332,7 @@ def register_api(api: Api) -> None:
         api_name="generate_batch",
         show_progress="hidden",
     )
-    gr.on([], user_errors(api.download_output), generation_id, image, api_name="download_output")
+    gr.on([], user_errors(api.download_output), generation_id, image, api_name="download_output", postprocess=False)
     gr.on(
         [],
         user_errors(discarding_uploads(api.extract_pose, api.uploads)),

@@ -13,6 +13,8 @@ from avatargen.poses.render import thumbnail_image, thumbnail_path
 from avatargen.poses.template import PoseTemplate
 from avatargen.storage.photos import load_photo
 from avatargen.web import params
+from avatargen.web.files import file_url
+from avatargen.web.site import site_url
 
 if TYPE_CHECKING:
     from avatargen.web.api import Api
@@ -50,6 +52,12 @@ class PageReads:
         user = self.api.user(request, to="use your photos")
         return self.api.services.generations.input_paths(user, params.ident("id", id))[0]
 
+    def output_url(self, id: str, request: gr.Request = None) -> str:
+        """Where the person's own output image is served to them alone (`web.files`): for the page and clients."""
+        generation_id = params.ident("id", id)
+        self.api.services.generations.output_path(self.api.user(request, to="download your avatars"), generation_id)
+        return file_url(site_url(request), generation_id)
+
     def more_input_photos(self, id: str, request: gr.Request = None) -> list[Path]:
         """The stored extra photos a generation was made with."""
         user = self.api.user(request, to="use your photos")
@@ -81,4 +89,3 @@ class PageReads:
     def ledger(self, *, limit: int, request: gr.Request = None) -> dict:
         """The balance and the newest `limit` credit entries."""
         return self.api.services.ledger.statement(self.api.user(request, to="see your credits"), limit=limit)
-
