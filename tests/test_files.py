@@ -83,7 +83,7 @@ def hub(monkeypatch):
 
 
 def test_hugging_face_sessions_and_tokens_download_only_their_own_files(tmp_path, photo, hub):
-    settings = Settings(data_dir=tmp_path / "data", auth="hf", engine="tiny", host="0.0.0.0")
+    settings = Settings(data_dir=tmp_path / "data", auth="hf", engine="tiny")
     with serve(settings, engine=FakeEngine()) as served:
         services, url = served.runtime.services, served.url
         ada = httpx.Client(headers=oauth_session(url), timeout=30)  # the OAuth session, as a browser holds it

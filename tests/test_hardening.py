@@ -127,7 +127,7 @@ def test_malformed_generate_parameters_are_refused_and_charge_nothing(served, ph
     cases = {
         "priority": ["yes", [1], 1, "1"],
         "seed": ["abc", "NaN", "Infinity", [1], 1.5, True, -1, 2**32],
-        "quality": [["sd"], "SD", None],
+        "quality": [["sd"], "SD"],  # None is "not given": the default, sd
         "style": [3, "no-such-style"],
         "pose_id": [None, ["x"], "../../etc"],
     }

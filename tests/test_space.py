@@ -173,7 +173,7 @@ def test_a_cookie_forged_with_the_empty_secret_signs_nobody_in(space):
     assert event == "complete" and answer[0]["data"]["balance"] == 100
 
 
-def test_a_private_download_goes_to_its_owner_only(space, photo, caplog):
+def test_a_private_download_goes_to_its_owner_only(space, photo):
     url, _ = space
     bob = Client(url, token="hf_token_of_bob", verbose=False)
     pose_id = bob.predict(limit=1, api_name="/poses")["data"][0]["id"]
@@ -186,7 +186,6 @@ def test_a_private_download_goes_to_its_owner_only(space, photo, caplog):
     assert httpx.get(address, headers={"x-hf-authorization": "Bearer hf_token_of_bob"}).status_code == 200
     assert httpx.get(address).status_code == 404  # a signed-out visitor with the address
     assert httpx.get(address, headers=oauth_session(url)).status_code == 404  # another person (ada)
-    assert "private download refused: asked by nobody, made for hf:bob-hf" in caplog.text
 
 
 def test_password_accounts_cannot_take_a_hugging_face_name(services):
