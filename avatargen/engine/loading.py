@@ -16,12 +16,20 @@ from typing import TYPE_CHECKING
 from avatargen.engine.config import DEFAULT_IP_ADAPTER_WEIGHT, LOW_MEMORY_BYTES, EngineConfig
 from avatargen.engine.engine import AvatarEngine
 from avatargen.engine.pipelines import ModelSources, check_compile, load_pipeline, pick_device, prepare_pipeline
+from avatargen.engine.zerogpu import zero_gpu
 from avatargen.presets import QUALITIES
 
 if TYPE_CHECKING:
     import torch
 
 logger = logging.getLogger(__name__)
+
+# ZeroGPU lends a GPU only inside `spaces.GPU` calls, each in a fresh fork: a warm-up here has no GPU, and what a
+# fork compiles dies with it
+ZERO_GPU_COMPILE = (
+    "AVATARGEN_COMPILE cannot be used on ZeroGPU: compiled models would be compiled again in every GPU call. Turn "
+    "AVATARGEN_COMPILE off in the Space's settings."
+)
 
 
 def needs_low_memory(free_bytes: int) -> bool:
@@ -37,8 +45,11 @@ def load_engine(config: EngineConfig) -> AvatarEngine:
     falls back to "tiny" on any error, with a warning. The engine's config has `fast` and `low_memory` decided.
 
     Raises:
-        ValueError: if `compile` meets `low_memory` on CUDA (a setting to change, not a model to fall back from).
+        ValueError: if `compile` meets `low_memory` on CUDA, or ZeroGPU (settings to change, not a model to fall
+            back from).
     """
+    if config.compile and zero_gpu():
+        raise ValueError(ZERO_GPU_COMPILE)
     device, dtype = pick_device()
     config = _decided(config, device)
     check_compile(config.compile, bool(config.low_memory), device)

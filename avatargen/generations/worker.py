@@ -9,8 +9,8 @@ from collections.abc import Callable
 
 from avatargen.db.tables import Generation
 from avatargen.engine.engine import GenerationRequest
+from avatargen.engine.face_detail import FACE_PROMPT
 from avatargen.engine.loading import LazyEngine
-from avatargen.engine.zerogpu import on_gpu
 from avatargen.errors import UserError
 from avatargen.generations.jobs import Jobs
 from avatargen.generations.pose_book import PoseBook
@@ -26,6 +26,11 @@ PROGRESS_EVERY_S = 0.25  # at most this often a progress write to the DB
 def compose_prompt(style: Style, pose: PoseTemplate) -> str:
     """The prompt of a generation: the style's, then what the pose shows."""
     return f"{style.prompt}, {pose.name.lower()}"
+
+
+def compose_face_prompt(style: Style) -> str:
+    """The face-detail pass's prompt: the style's, and a close-up of a face rather than the pose's body."""
+    return f"{style.prompt}, {FACE_PROMPT}"
 
 
 class GenerationWorker:
@@ -56,7 +61,7 @@ class GenerationWorker:
                 return
             try:
                 engine = self.engine.get()
-                images = on_gpu(engine.generate, requests, progress=self._progress_reporter(ready))
+                images = engine.generate(requests, progress=self._progress_reporter(ready))
             except Exception as error:
                 for generation in ready:
                     self._fail(generation, error)
@@ -112,6 +117,7 @@ class GenerationWorker:
             quality=dataclasses.replace(quality, width=generation.width, height=generation.height),
             seed=generation.seed,
             framing=pose.framing,
+            face_prompt=compose_face_prompt(style),
         )
 
     def _progress_reporter(self, batch: list[Generation]) -> Callable[[int, int], None]:
