@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
-from avatargen.engine.config import MAX_IDENTITY_IMAGES, EngineConfig
+from avatargen.engine.config import MAX_IDENTITY_IMAGES, PREVIEW_EVERY, EngineConfig
 from avatargen.engine.face_detail import (
     FaceFinder,
     face_detail_steps,
@@ -41,6 +41,8 @@ _WARM_UP_PHOTO = 64  # side of the blank photo `warm_up` uses
 
 # (denoising steps done so far, total steps of the call)
 ProgressCallback = Callable[[int, int], None]
+# (index of the request, a preview of its image as it forms), every PREVIEW_EVERY steps of the main pass
+PreviewCallback = Callable[[int, Image.Image], None]
 
 
 @dataclass(frozen=True)
@@ -176,6 +178,7 @@ class AvatarEngine:
             sampling (LCM-LoRA fused, LCM scheduler), so requests run with their fast steps and guidance (see `plan`).
         cpu_threads: torch threads for the calling thread while generating on CPU; None leaves torch's setting.
         find_face: finds the face in an output for the face-detail pass; None: `identity.find_face` (mediapipe).
+        previewer: the live previews' decoder (TAESD, an `AutoencoderTiny` on `device`); None: no previews.
     """
 
     def __init__(
@@ -189,6 +192,7 @@ class AvatarEngine:
         config: EngineConfig | None = None,
         cpu_threads: int | None = None,
         find_face: FaceFinder | None = None,
+        previewer: Any = None,
     ) -> None:
         if getattr(pipeline.unet, "encoder_hid_proj", None) is not None and not isinstance(pipeline, pipeline_class()):
             # same components, but one identity per request of a batch
@@ -205,6 +209,7 @@ class AvatarEngine:
         if find_face is None:
             from avatargen.engine.identity import find_face
         self.find_face = find_face
+        self.previewer = previewer
         self.face_pipeline = None if self.config.face_detail == "off" else _face_pipeline(pipeline)
         if self.has_identity_adapter:
             pipeline.set_ip_adapter_scale(self.identity_strength)
@@ -244,7 +249,10 @@ class AvatarEngine:
         return Plan(steps=quality.fast_steps, guidance_scale=quality.fast_guidance_scale)
 
     def generate(
-        self, requests: Sequence[GenerationRequest], progress: ProgressCallback | None = None
+        self,
+        requests: Sequence[GenerationRequest],
+        progress: ProgressCallback | None = None,
+        preview: PreviewCallback | None = None,
     ) -> list[Image.Image]:
         """Generate one RGB image per request, in the order of `requests`.
 
@@ -256,6 +264,8 @@ class AvatarEngine:
             requests: what to generate; all are checked before any work starts.
             progress: called after every denoising step with (steps done, total steps), counted over all the
                 pipeline calls this batch needs (face-detail passes included), with the steps `plan` gives.
+            preview: called with (request index, image) every `PREVIEW_EVERY` steps of the main pass (not after its
+                last) when the engine has a preview decoder: the image as it forms, at its final size.
 
         Raises:
             ValueError: if `requests` is empty or a request is invalid.
@@ -263,7 +273,7 @@ class AvatarEngine:
         _check_requests(requests)
         counter = _StepCounter(self._main_steps(requests) + self._detail_steps(requests), progress)
         crops = self.identity_crops(requests)
-        images = gpu_call(self.render, list(requests), crops, progress=counter.relative(0))
+        images = gpu_call(self.render, list(requests), crops, progress=counter.relative(0), preview=preview)
         return self._detail(images, requests, crops, counter, self.find_face)
 
     def detail_faces(
@@ -300,10 +310,11 @@ class AvatarEngine:
         requests: list[GenerationRequest],
         crops: list[list[Image.Image]] | None,
         progress: ProgressCallback | None = None,
+        preview: PreviewCallback | None = None,
     ) -> list[Image.Image]:
         """The main pass: one image per request, from the identity crops `identity_crops` made. Torch only.
 
-        `progress` gets (steps done, steps of this call) after every denoising step.
+        `progress` gets (steps done, steps of this call) after every denoising step; `preview` as in `generate`.
         """
         _check_requests(requests)
         counter = _StepCounter(self._main_steps(requests), progress)
@@ -311,7 +322,8 @@ class AvatarEngine:
         with self._lock, _cpu_threads(self.cpu_threads if self.device == "cpu" else None):
             for group in self._groups(requests):
                 group_requests = [requests[i] for i in group.indices]
-                outputs = self._run(group_requests, _pick(crops, group.indices), group.plan, counter)
+                step_end = self._step_end(counter, group.indices, group.plan, preview)
+                outputs = self._run(group_requests, _pick(crops, group.indices), group.plan, step_end)
                 results.update(zip(group.indices, outputs, strict=True))
         return [results[i] for i in range(len(requests))]
 
@@ -422,7 +434,7 @@ class AvatarEngine:
         group: list[GenerationRequest],
         crops: list[list[Image.Image]] | None,
         plan: Plan,
-        steps: _StepCounter,
+        step_end: Callable[..., Any],
     ) -> list[Image.Image]:
         import torch
 
@@ -439,10 +451,34 @@ class AvatarEngine:
                 controlnet_conditioning_scale=self.pose_strength,
                 generator=generators,
                 output_type="pil",
-                callback_on_step_end=steps.on_step_end,
+                callback_on_step_end=step_end,
                 **self._conditioning(group, crops, plan),
             )
         return [image.convert("RGB") for image in output.images]
+
+    def _step_end(
+        self, counter: _StepCounter, indices: list[int], plan: Plan, preview: PreviewCallback | None
+    ) -> Callable[..., Any]:
+        # the main pass's step callback: progress, and every PREVIEW_EVERY steps the latents decoded by TAESD
+        if preview is None or self.previewer is None:
+            return counter.on_step_end
+
+        def step_end(pipe: Any, step: int, timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
+            counter.advance(1)
+            if (step + 1) % PREVIEW_EVERY == 0 and step + 1 < plan.steps:
+                for index, image in zip(indices, self._previews(tensors["latents"]), strict=True):
+                    preview(index, image)
+            return tensors
+
+        return step_end
+
+    def _previews(self, latents: torch.Tensor) -> list[Image.Image]:
+        import torch
+
+        decoder = self.previewer
+        with torch.inference_mode():
+            pixels = decoder.decode(latents.to(decoder.dtype), return_dict=False)[0].clamp(-1, 1)
+        return self.pipeline.image_processor.postprocess(pixels.float(), output_type="pil")
 
     def _conditioning(
         self, group: list[GenerationRequest], crops: list[list[Image.Image]] | None, plan: Plan, face: bool = False

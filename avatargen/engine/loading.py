@@ -102,7 +102,10 @@ def _tiny_sources(cache_dir: Path) -> ModelSources:
 
 def _load_real_or_tiny(config: EngineConfig, device: str, dtype: torch.dtype) -> AvatarEngine:
     try:
-        return _load(config, _real_sources(config), device, dtype, name=config.base_model, placeholder=False)
+        sources = _real_sources(config)
+        return _load(
+            config, sources, device, dtype, name=config.base_model, placeholder=False, preview=config.preview_model
+        )
     except Exception as e:
         if config.kind == "diffusers":
             raise
@@ -121,8 +124,11 @@ def _load_tiny(config: EngineConfig, device: str) -> AvatarEngine:
 
     # fp32 everywhere: random weights are not meant for fp16 and the stack is tiny anyway; one CPU thread: its
     # operations are too small to share out, and OpenMP's waiting makes them 10-50x slower on a busy machine
+    from avatargen.engine import tiny
+
     sources = _tiny_sources(config.cache_dir)
-    return _load(config, sources, device, torch.float32, name="tiny", placeholder=True, cpu_threads=1)
+    preview = None if config.preview_model is None else str(Path(sources.base_model) / tiny.PREVIEW_FOLDER)
+    return _load(config, sources, device, torch.float32, name="tiny", placeholder=True, cpu_threads=1, preview=preview)
 
 
 def _load(
@@ -134,12 +140,33 @@ def _load(
     name: str,
     placeholder: bool,
     cpu_threads: int | None = None,
+    preview: str | None = None,
 ) -> AvatarEngine:
     pipe = load_pipeline(sources, dtype, bool(config.fast))
     prepare_pipeline(pipe, device, low_memory=bool(config.low_memory), compile=config.compile)
     return AvatarEngine(
-        pipe, device=device, dtype=dtype, placeholder=placeholder, name=name, config=config, cpu_threads=cpu_threads
+        pipe,
+        device=device,
+        dtype=dtype,
+        placeholder=placeholder,
+        name=name,
+        config=config,
+        cpu_threads=cpu_threads,
+        previewer=_load_previewer(preview, device, dtype),
     )
+
+
+def _load_previewer(source: str | None, device: str, dtype: torch.dtype) -> object | None:
+    # live previews are a nicety: without their decoder the engine generates as before, and says why in the log
+    if source is None:
+        return None
+    try:
+        from diffusers import AutoencoderTiny
+
+        return AutoencoderTiny.from_pretrained(source, dtype=dtype).to(device)
+    except Exception as e:
+        logger.warning("No live previews: could not load %s (%s: %s).", source, type(e).__name__, e)
+        return None
 
 
 def _free_gpu_memory() -> int:

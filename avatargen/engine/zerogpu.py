@@ -30,14 +30,14 @@ def zero_gpu() -> bool:
     return flag and importlib.util.find_spec("spaces") is not None
 
 
-def gpu_call(stage: Callable, images: Sequence, *args: Any, progress: Callable | None = None) -> Any:
-    """`stage(images, *args, progress=progress)`; on ZeroGPU inside `spaces.GPU`, in the forked GPU process.
+def gpu_call(stage: Callable, images: Sequence, *args: Any, **callbacks: Callable | None) -> Any:
+    """`stage(images, *args, **callbacks)`; on ZeroGPU inside `spaces.GPU`, in the forked GPU process.
 
-    `images` (requests or images: one per output) sizes the GPU duration asked for. On ZeroGPU `progress` stays
-    behind: a callback cannot cross into the fork.
+    `images` (requests or images: one per output) sizes the GPU duration asked for. On ZeroGPU the `callbacks`
+    (progress, previews) stay behind: a callback cannot cross into the fork.
     """
     if not zero_gpu():
-        return stage(images, *args, progress=progress)
+        return stage(images, *args, **callbacks)
     name = getattr(stage, "__qualname__", repr(stage))
     _stages[name] = stage
     return _gpu_function()(name, list(images), *args)

@@ -7,6 +7,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from PIL import Image
+
 from avatargen.db.tables import Generation
 from avatargen.engine.engine import GenerationRequest
 from avatargen.engine.face_detail import FACE_PROMPT
@@ -61,7 +63,9 @@ class GenerationWorker:
                 return
             try:
                 engine = self.engine.get()
-                images = engine.generate(requests, progress=self._progress_reporter(ready))
+                images = engine.generate(
+                    requests, progress=self._progress_reporter(ready), preview=self._preview_saver(ready)
+                )
             except Exception as error:
                 for generation in ready:
                     self._fail(generation, error)
@@ -119,6 +123,15 @@ class GenerationWorker:
             framing=pose.framing,
             face_prompt=compose_face_prompt(style),
         )
+
+    def _preview_saver(self, batch: list[Generation]) -> Callable[[int, Image.Image], None]:
+        def save(index: int, image: Image.Image) -> None:
+            try:
+                self.jobs.save_preview(batch[index], image)
+            except Exception:  # a preview is a nicety: the generation goes on without it
+                log.exception("preview of %s not saved", batch[index].id)
+
+        return save
 
     def _progress_reporter(self, batch: list[Generation]) -> Callable[[int, int], None]:
         last = 0.0

@@ -91,4 +91,3 @@ class PoseTemplate:
         hands = None if self.hands is None else (flip(self.hands[1]), flip(self.hands[0]))
         view = self.view.replace("left", "right") if "left" in self.view else self.view.replace("right", "left")
         return replace(self, view=view, keypoints=tuple(body[i] for i in MIRROR_INDEX), hands=hands)
-

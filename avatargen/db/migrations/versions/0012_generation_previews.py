@@ -1,0 +1,25 @@
+"""generations keep the storage key of their latest live preview while they run
+
+Revision ID: 0012
+Revises: 0006
+Create Date: 2026-12-02 00:00:00
+"""
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+revision = "0012"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("generation", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("preview_path", sqlmodel.sql.sqltypes.AutoString(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("generation", schema=None) as batch_op:
+        batch_op.drop_column("preview_path")
