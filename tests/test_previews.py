@@ -1,6 +1,6 @@
 """Live previews: while a generation runs, its record (through gradio_client) carries the storage key of the latest
-preview the tiny preview decoder (TAESD's architecture, built in code) made of the forming image; once it is done,
-the output replaces them."""
+preview the tiny preview decoder (TAESD's architecture, built in code) made of the forming image, and the Jobs panel
+shows it; once it is done, the output replaces them."""
 
 import threading
 
@@ -10,6 +10,8 @@ from PIL import Image
 
 from avatargen.engine.config import PREVIEW_EVERY
 from avatargen.settings import Settings
+from avatargen.ui.pictures import preview_uri
+from avatargen.ui.text import jobs_html
 from tests.helpers import serve, wait_for, wait_until_done
 
 pytestmark = pytest.mark.filterwarnings("ignore:SymbolDatabase.GetPrototype:UserWarning")
@@ -42,6 +44,12 @@ def test_previews_arrive_while_a_job_runs_and_go_when_it_is_done(tmp_path, photo
             assert record["status"] == "processing" and record["previewUrl"]
             with Image.open(runtime.services.storage.path(record["previewUrl"])) as preview:
                 assert preview.size == (record["width"], record["height"])  # the forming image, at its size
+            # the Jobs panel shows it in place of the pose's picture
+            uri = preview_uri(launched.api, record)
+            assert uri.startswith("data:image/jpeg;base64,")
+            assert f'<img src="{uri}"' in jobs_html(
+                [record], {}, {record["poseTemplateId"]: "pose"}, {record["id"]: uri}
+            )
         finally:
             go_on.set()
             jobs.save_preview = save_preview
