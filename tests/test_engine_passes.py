@@ -138,3 +138,21 @@ def test_the_face_pass_runs_the_controlnet_on_the_pose_and_keeps_all_outside_its
     flipped = request(PHOTOS[:1], pose_image=pose(SD.width, SD.height, flipped=True))
     (turned,) = detailer.detail_faces([canvas], [flipped])
     assert max_diff(turned, detailed) > 2
+
+
+def test_fast_decode_decodes_the_final_image_with_the_preview_decoder(tmp_path):
+    cache = tmp_path / "cache"
+    plain, tiny = (
+        load_engine(EngineConfig(kind="tiny", cache_dir=cache, fast=True, fast_decode=fast_decode))
+        for fast_decode in (False, True)
+    )
+    decodes = []
+    hook = tiny.pipeline.vae.decoder.register_forward_hook(lambda *_: decodes.append("vae"))
+    try:
+        (image,) = tiny.generate([small(request(PHOTOS[:1]))])
+    finally:
+        hook.remove()
+    (full,) = plain.generate([small(request(PHOTOS[:1]))])
+    assert decodes == []  # the full VAE never ran
+    assert image.size == full.size == (SMALL.width, SMALL.height) and image.mode == "RGB"
+    assert max_diff(image, full) > 2  # another decoder: another rendering of the same latents

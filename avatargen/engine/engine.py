@@ -450,11 +450,18 @@ class AvatarEngine:
                 guidance_scale=plan.guidance_scale,
                 controlnet_conditioning_scale=self.pose_strength,
                 generator=generators,
-                output_type="pil",
+                output_type="latent" if self._tiny_decode else "pil",
                 callback_on_step_end=step_end,
                 **self._conditioning(group, crops, plan),
             )
+        if self._tiny_decode:
+            return self._previews(output.images)
         return [image.convert("RGB") for image in output.images]
+
+    @property
+    def _tiny_decode(self) -> bool:
+        # fast mode's final decode by the preview decoder (`EngineConfig.fast_decode`)
+        return self.fast and self.config.fast_decode and self.previewer is not None
 
     def _step_end(
         self, counter: _StepCounter, indices: list[int], plan: Plan, preview: PreviewCallback | None

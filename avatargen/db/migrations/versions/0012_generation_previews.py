@@ -6,7 +6,6 @@ Create Date: 2026-12-02 00:00:00
 """
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
 
 revision = "0012"
@@ -17,7 +16,7 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("generation", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("preview_path", sqlmodel.sql.sqltypes.AutoString(), nullable=True))
+        batch_op.add_column(sa.Column("preview_path", sa.String(), nullable=True))
 
 
 def downgrade() -> None:
