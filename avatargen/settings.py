@@ -101,6 +101,8 @@ class Settings(BaseSettings):
     ip_adapter_model: str = engine_config.DEFAULT_IP_ADAPTER_MODEL  # empty: no identity adapter
     ip_adapter_weight: str = engine_config.DEFAULT_IP_ADAPTER_WEIGHT
     fast_lora_model: str = engine_config.DEFAULT_FAST_LORA_MODEL
+    preview_model: str = engine_config.DEFAULT_PREVIEW_MODEL  # live previews' tiny decoder; "" turns them off
+    fast_decode: bool = False  # fast mode decodes the final image with the preview decoder (TAESD) too
     identity_strength: float = Field(engine_config.DEFAULT_IDENTITY_STRENGTH, ge=0, le=2)  # IP-Adapter scale
     pose_strength: float = Field(engine_config.DEFAULT_POSE_STRENGTH, ge=0, le=2)  # ControlNet conditioning scale
     fast: bool | None = None  # LCM-LoRA few-step mode; unset: on when the device is the CPU

@@ -61,7 +61,7 @@ class FakeEngine:
         self.gate = threading.Event() if gated else None  # generate() waits for gate.set() (a job "mid-run")
         self.started = threading.Event()
 
-    def generate(self, requests, progress=None):
+    def generate(self, requests, progress=None, preview=None):
         self.started.set()
         if self.gate is not None:
             self.gate.wait(30)

@@ -20,7 +20,7 @@ class SlowEngine:
     name = "slow-fake"
     placeholder = True
 
-    def generate(self, requests, progress=None):
+    def generate(self, requests, progress=None, preview=None):
         steps = 4
         for step in range(1, steps + 1):
             time.sleep(SECONDS_PER_IMAGE * len(requests) / steps)

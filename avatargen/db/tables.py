@@ -104,6 +104,7 @@ class Generation(SQLModel, table=True):
     # storage keys of more photos of the person (up to 3), in upload order
     extra_input_paths: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
     output_image_path: str | None = None  # storage key of the result
+    preview_path: str | None = None  # storage key of the latest live preview while it is processing
     quality: str  # sd | hd
     priority: bool = False
     style: str
@@ -147,6 +148,7 @@ class Generation(SQLModel, table=True):
             "inputImageUrl": self.input_image_path,
             "moreInputImageUrls": list(self.extra_input_paths),
             "outputImageUrl": self.output_image_path,
+            "previewUrl": self.preview_path if self.status == Status.processing else None,
             "quality": self.quality,
             "priority": self.priority,
             "style": self.style,

@@ -20,6 +20,8 @@ DEFAULT_BASE_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 DEFAULT_CONTROLNET_MODEL = "lllyasviel/control_v11p_sd15_openpose"
 DEFAULT_IP_ADAPTER_MODEL = "h94/IP-Adapter"
 DEFAULT_FAST_LORA_MODEL = "latent-consistency/lcm-lora-sdv1-5"
+DEFAULT_PREVIEW_MODEL = "madebyollin/taesd"  # TAESD (MIT): a tiny VAE decoder for SD 1.5 latents, for live previews
+PREVIEW_EVERY = 3  # denoising steps between two live previews
 
 # The hub repos' layouts, which local folders (the tiny stack's included) follow too
 IP_ADAPTER_SUBFOLDER = "models"  # inside DEFAULT_IP_ADAPTER_MODEL: the SD 1.5 adapters
@@ -46,6 +48,8 @@ class EngineConfig:
     ip_adapter_model: str | None = DEFAULT_IP_ADAPTER_MODEL  # None: no identity adapter (the photo is not used)
     ip_adapter_weight: str = DEFAULT_IP_ADAPTER_WEIGHT  # "subfolder/file" inside ip_adapter_model
     fast_lora_model: str = DEFAULT_FAST_LORA_MODEL  # its FAST_LORA_WEIGHT is fused in fast mode
+    preview_model: str | None = DEFAULT_PREVIEW_MODEL  # the live previews' decoder (AutoencoderTiny); None: none
+    fast_decode: bool = False  # in fast mode the final image is decoded by the preview decoder too (cheaper, softer)
     identity_strength: float = DEFAULT_IDENTITY_STRENGTH  # IP-Adapter scale, 0 (ignore the face) to 1
     pose_strength: float = DEFAULT_POSE_STRENGTH  # ControlNet conditioning scale, 0 (ignore the pose) to about 2
     fast: bool | None = None  # few-step LCM-LoRA mode (see `AvatarEngine.plan`); None: on when the device is the CPU
@@ -78,6 +82,8 @@ class EngineConfig:
             ip_adapter_model=settings.ip_adapter_model or None,
             ip_adapter_weight=settings.ip_adapter_weight,
             fast_lora_model=settings.fast_lora_model,
+            preview_model=settings.preview_model or None,
+            fast_decode=settings.fast_decode,
             identity_strength=settings.identity_strength,
             pose_strength=settings.pose_strength,
             fast=settings.fast,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import itertools
+import math
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -18,10 +19,18 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
-from avatargen.engine.config import MAX_IDENTITY_IMAGES, EngineConfig
-from avatargen.engine.face_detail import FaceFinder, face_detail_steps, repaint_faces, wants_face_detail
+from avatargen.engine.config import MAX_IDENTITY_IMAGES, PREVIEW_EVERY, EngineConfig
+from avatargen.engine.face_detail import (
+    FaceFinder,
+    face_detail_steps,
+    face_prompt,
+    face_window,
+    repaint_faces,
+    wants_face_detail,
+)
 from avatargen.engine.identity import FaceBox, identity_crops
 from avatargen.engine.pipelines import encode_prompts, face_pipeline_class, pipeline_class
+from avatargen.engine.zerogpu import gpu_call
 from avatargen.presets import QUALITIES, Quality
 
 if TYPE_CHECKING:
@@ -32,18 +41,21 @@ _WARM_UP_PHOTO = 64  # side of the blank photo `warm_up` uses
 
 # (denoising steps done so far, total steps of the call)
 ProgressCallback = Callable[[int, int], None]
+# (index of the request, a preview of its image as it forms), every PREVIEW_EVERY steps of the main pass
+PreviewCallback = Callable[[int, Image.Image], None]
 
 
 @dataclass(frozen=True)
 class GenerationRequest:
     pose_image: Image.Image  # OpenPose conditioning image, already width x height
-    # photos of the person (1 to MAX_IDENTITY_IMAGES): the engine crops the face from each and averages them
+    # photos of the person (1 to MAX_IDENTITY_IMAGES): the engine crops the face from each, one identity sequence
     identity_images: tuple[Image.Image, ...]
     prompt: str
     negative_prompt: str
     quality: Quality  # output size and sampling: steps and guidance, and their fast-mode counterparts
     seed: int
     framing: str | None = None  # the pose's framing (poses.template.FRAMINGS): picks the face pass under "auto"
+    face_prompt: str | None = None  # the face pass's prompt (the style, not the pose); None: from `prompt`
 
     @property
     def width(self) -> int:
@@ -124,7 +136,7 @@ class _Group:
 
 
 class _StepCounter:
-    # denoising steps done over all the pipeline calls of one `generate`, reported to `progress`
+    # denoising steps done over the pipeline calls of one stage or one `generate`, reported to `progress`
     def __init__(self, total: int, progress: ProgressCallback | None) -> None:
         self.total = total
         self.done = 0
@@ -134,6 +146,14 @@ class _StepCounter:
         self.done += steps
         if steps and self._progress is not None:
             self._progress(self.done, self.total)
+
+    def finish(self) -> None:
+        # steps planned but not run (no face found) count as done
+        self.advance(self.total - self.done)
+
+    def relative(self, start: int) -> ProgressCallback:
+        # a stage's own (done, total) as steps of this whole count, from `start`
+        return lambda done, total: self.advance(start + done - self.done)
 
     def on_step_end(self, pipe: Any, step: int, timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
         self.advance(1)
@@ -158,6 +178,7 @@ class AvatarEngine:
             sampling (LCM-LoRA fused, LCM scheduler), so requests run with their fast steps and guidance (see `plan`).
         cpu_threads: torch threads for the calling thread while generating on CPU; None leaves torch's setting.
         find_face: finds the face in an output for the face-detail pass; None: `identity.find_face` (mediapipe).
+        previewer: the live previews' decoder (TAESD, an `AutoencoderTiny` on `device`); None: no previews.
     """
 
     def __init__(
@@ -171,6 +192,7 @@ class AvatarEngine:
         config: EngineConfig | None = None,
         cpu_threads: int | None = None,
         find_face: FaceFinder | None = None,
+        previewer: Any = None,
     ) -> None:
         if getattr(pipeline.unet, "encoder_hid_proj", None) is not None and not isinstance(pipeline, pipeline_class()):
             # same components, but one identity per request of a batch
@@ -187,9 +209,12 @@ class AvatarEngine:
         if find_face is None:
             from avatargen.engine.identity import find_face
         self.find_face = find_face
+        self.previewer = previewer
         self.face_pipeline = None if self.config.face_detail == "off" else _face_pipeline(pipeline)
         if self.has_identity_adapter:
             pipeline.set_ip_adapter_scale(self.identity_strength)
+        # a batch decodes one image at a time: the decoder's peak memory grows with the batch, its speed barely
+        pipeline.vae.enable_slicing()
         # a pipeline (its scheduler above all) holds per-call state: one call at a time
         self._lock = threading.Lock()
         self._uncond: torch.Tensor | None = None  # the identity adapter's unconditional image encoding, once known
@@ -224,21 +249,32 @@ class AvatarEngine:
         return Plan(steps=quality.fast_steps, guidance_scale=quality.fast_guidance_scale)
 
     def generate(
-        self, requests: Sequence[GenerationRequest], progress: ProgressCallback | None = None
+        self,
+        requests: Sequence[GenerationRequest],
+        progress: ProgressCallback | None = None,
+        preview: PreviewCallback | None = None,
     ) -> list[Image.Image]:
         """Generate one RGB image per request, in the order of `requests`.
 
-        Requests that want it (see `wants_face_detail`) then get the face-detail pass (see `detail_faces`).
+        Requests that want it (see `wants_face_detail`) then get the face-detail pass (see `detail_faces`). The
+        GPU stages (`render`, `repaint`) go through `zerogpu.gpu_call`; faces are found here, outside them (on
+        ZeroGPU they run in a forked process, where the face detector cannot run).
 
         Args:
             requests: what to generate; all are checked before any work starts.
             progress: called after every denoising step with (steps done, total steps), counted over all the
                 pipeline calls this batch needs (face-detail passes included), with the steps `plan` gives.
+            preview: called with (request index, image) every `PREVIEW_EVERY` steps of the main pass (not after its
+                last) when the engine has a preview decoder: the image as it forms, at its final size.
 
         Raises:
             ValueError: if `requests` is empty or a request is invalid.
         """
-        return self._generate(requests, progress, main=True)
+        _check_requests(requests)
+        counter = _StepCounter(self._main_steps(requests) + self._detail_steps(requests), progress)
+        crops = self.identity_crops(requests)
+        images = gpu_call(self.render, list(requests), crops, progress=counter.relative(0), preview=preview)
+        return self._detail(images, requests, crops, counter, self.find_face)
 
     def detail_faces(
         self,
@@ -251,14 +287,81 @@ class AvatarEngine:
         """The face-detail pass alone, on `images` generated for `requests` (those that want it; others unchanged).
 
         The face `find_face` sees in each image is cropped with context, upscaled to `FACE_DETAIL_SIZE`, re-denoised
-        by an inpainting pass (`FACE_DETAIL_STRENGTH` of the steps; same prompts and identity, the identity adapter
-        `FACE_DETAIL_IDENTITY_GAIN` times stronger) and blended back through a feathered ellipse. Images without a
-        face, or whose face already fills more than `FACE_DETAIL_SIZE`, stay as they are. Batched like `generate`.
-        `find_face`, if given, replaces the engine's face finder for this call.
+        by the ControlNet inpainting pass (`FACE_DETAIL_STRENGTH` of the steps; the face prompt, the same pose and
+        identity, the identity adapter `FACE_DETAIL_IDENTITY_GAIN` times stronger) and blended back through a
+        feathered ellipse. Images without a face, or whose face already fills more than `FACE_DETAIL_SIZE`, stay as
+        they are. Batched like `generate`. `find_face`, if given, replaces the engine's face finder for this call.
         """
         if len(images) != len(requests):
             raise ValueError(f"`images` and `requests` have to be as many, but are {len(images)} and {len(requests)}.")
-        return self._generate(requests, progress, main=False, images=images, find_face=find_face)
+        _check_requests(requests)
+        counter = _StepCounter(self._detail_steps(requests), progress)
+        crops = self.identity_crops(requests)
+        return self._detail(list(images), requests, crops, counter, find_face or self.find_face)
+
+    def identity_crops(self, requests: Sequence[GenerationRequest]) -> list[list[Image.Image]] | None:
+        """Each request's face crops for the identity adapter (None without one). Runs the face detector."""
+        if not self.has_identity_adapter:
+            return None
+        return [identity_crops(r.identity_images) for r in requests]
+
+    def render(
+        self,
+        requests: list[GenerationRequest],
+        crops: list[list[Image.Image]] | None,
+        progress: ProgressCallback | None = None,
+        preview: PreviewCallback | None = None,
+    ) -> list[Image.Image]:
+        """The main pass: one image per request, from the identity crops `identity_crops` made. Torch only.
+
+        `progress` gets (steps done, steps of this call) after every denoising step; `preview` as in `generate`.
+        """
+        _check_requests(requests)
+        counter = _StepCounter(self._main_steps(requests), progress)
+        results: dict[int, Image.Image] = {}
+        with self._lock, _cpu_threads(self.cpu_threads if self.device == "cpu" else None):
+            for group in self._groups(requests):
+                group_requests = [requests[i] for i in group.indices]
+                step_end = self._step_end(counter, group.indices, group.plan, preview)
+                outputs = self._run(group_requests, _pick(crops, group.indices), group.plan, step_end)
+                results.update(zip(group.indices, outputs, strict=True))
+        return [results[i] for i in range(len(requests))]
+
+    def repaint(
+        self,
+        images: list[Image.Image],
+        requests: list[GenerationRequest],
+        crops: list[list[Image.Image]] | None,
+        faces: list[FaceBox | None],
+        progress: ProgressCallback | None = None,
+    ) -> list[Image.Image]:
+        """The face-detail pass on `images` around the faces found in them (None: left as it is). Torch only.
+
+        `progress` gets (steps done, steps of this call) after every denoising step.
+        """
+        results = list(images)
+        wanted = [i for i, face in enumerate(faces) if face is not None and self._detailed(requests[i])]
+        counter = _StepCounter(self._detail_steps([requests[i] for i in wanted]), progress)
+        with self._lock, _cpu_threads(self.cpu_threads if self.device == "cpu" else None):
+            for group in self._groups([requests[i] for i in wanted]):
+                indices = [wanted[i] for i in group.indices]
+                group_requests = [requests[i] for i in indices]
+                refined = repaint_faces(
+                    self.face_pipeline,
+                    [images[i] for i in indices],
+                    [r.pose_image for r in group_requests],
+                    [faces[i] for i in indices],
+                    seeds=[r.seed for r in group_requests],
+                    conditioning=self._conditioning(group_requests, _pick(crops, indices), group.plan, face=True),
+                    steps=group.plan.steps,
+                    guidance_scale=group.plan.guidance_scale,
+                    pose_strength=self.pose_strength,
+                    on_step_end=counter.on_step_end,
+                    identity_strength=self.identity_strength if self.has_identity_adapter else None,
+                )
+                for i, image in zip(indices, refined, strict=True):
+                    results[i] = image
+        return results
 
     def warm_up(self, sizes: Iterable[tuple[int, int]], batch_size: int = 1) -> None:
         """Run batches of 1 to `batch_size` requests of each (width, height) in `sizes`, face-detail pass included.
@@ -285,67 +388,53 @@ class AvatarEngine:
                 framed = [dataclasses.replace(request, framing="full-body")] * batch
                 self.detail_faces(images, framed, find_face=central_face)
 
-    def _generate(
+    def _detail(
         self,
+        images: list[Image.Image],
         requests: Sequence[GenerationRequest],
-        progress: ProgressCallback | None,
-        *,
-        main: bool,
-        images: Sequence[Image.Image] | None = None,
-        find_face: FaceFinder | None = None,
+        crops: list[list[Image.Image]] | None,
+        counter: _StepCounter,
+        find_face: FaceFinder,
     ) -> list[Image.Image]:
-        # main: the main pass, then the face-detail pass where wanted; else the face-detail pass alone on `images`
-        _check_requests(requests)
-        groups = self._groups(requests)
-        total = sum(
-            (group.plan.steps if main else 0) + (face_detail_steps(group.plan.steps) if group.detailed else 0)
-            for group in groups
-        )
-        steps = _StepCounter(total, progress)
-        crops = self._identity_crops(requests)
-        results = dict(enumerate(images or ()))
-        with self._lock, _cpu_threads(self.cpu_threads if self.device == "cpu" else None):
-            for group in groups:
-                if main:
-                    group_requests = [requests[i] for i in group.indices]
-                    outputs = self._run(group_requests, _pick(crops, group.indices), group.plan, steps)
-                    results.update(zip(group.indices, outputs, strict=True))
-                if group.detailed:
-                    wanted = group.detailed
-                    before = steps.done
-                    refined = self._detail(
-                        [requests[i] for i in wanted],
-                        [results[i] for i in wanted],
-                        _pick(crops, wanted),
-                        group.plan,
-                        steps,
-                        find_face or self.find_face,
-                    )
-                    results.update(zip(wanted, refined, strict=True))
-                    # no face found: the pass's steps count as done
-                    steps.advance(face_detail_steps(group.plan.steps) - (steps.done - before))
-        return [results[i] for i in range(len(requests))]
+        # faces found here (the detector), repainted in a GPU stage; a pass without a face counts its steps as done
+        faces = [find_face(image) if self._detailed(r) else None for image, r in zip(images, requests, strict=True)]
+        # a face whose window would not need upscaling is left as it is
+        faces = [
+            None if f is None or face_window(f, image.size) is None else f
+            for f, image in zip(faces, images, strict=True)
+        ]
+        if any(face is not None for face in faces):
+            start = counter.done
+            images = gpu_call(self.repaint, images, list(requests), crops, faces, progress=counter.relative(start))
+        counter.finish()
+        return images
 
     def _groups(self, requests: Sequence[GenerationRequest]) -> list[_Group]:
         # one pipeline call per size and plan, in order of first appearance
         groups: dict[tuple[int, int, Plan], _Group] = {}
         for i, request in enumerate(requests):
             plan = self.plan(request)
-            group = groups.setdefault((request.width, request.height, plan), _Group(plan))
-            group.indices.append(i)
-            if face_detail_steps(plan.steps) and self._wants_detail(request):
-                group.detailed.append(i)
+            groups.setdefault((request.width, request.height, plan), _Group(plan)).indices.append(i)
         return list(groups.values())
 
-    def _wants_detail(self, request: GenerationRequest) -> bool:
-        return self.face_pipeline is not None and wants_face_detail(self.config.face_detail, request.framing)
+    def _detailed(self, request: GenerationRequest) -> bool:
+        # whether `request` gets the face-detail pass (if a face is found)
+        wanted = self.face_pipeline is not None and wants_face_detail(self.config.face_detail, request.framing)
+        return wanted and face_detail_steps(self.plan(request).steps) > 0
+
+    def _main_steps(self, requests: Sequence[GenerationRequest]) -> int:
+        return sum(group.plan.steps for group in self._groups(requests))
+
+    def _detail_steps(self, requests: Sequence[GenerationRequest]) -> int:
+        detailed = [r for r in requests if self._detailed(r)]
+        return sum(face_detail_steps(group.plan.steps) for group in self._groups(detailed))
 
     def _run(
         self,
         group: list[GenerationRequest],
         crops: list[list[Image.Image]] | None,
         plan: Plan,
-        steps: _StepCounter,
+        step_end: Callable[..., Any],
     ) -> list[Image.Image]:
         import torch
 
@@ -361,54 +450,60 @@ class AvatarEngine:
                 guidance_scale=plan.guidance_scale,
                 controlnet_conditioning_scale=self.pose_strength,
                 generator=generators,
-                output_type="pil",
-                callback_on_step_end=steps.on_step_end,
+                output_type="latent" if self._tiny_decode else "pil",
+                callback_on_step_end=step_end,
                 **self._conditioning(group, crops, plan),
             )
+        if self._tiny_decode:
+            return self._previews(output.images)
         return [image.convert("RGB") for image in output.images]
 
-    def _detail(
-        self,
-        group: list[GenerationRequest],
-        images: list[Image.Image],
-        crops: list[list[Image.Image]] | None,
-        plan: Plan,
-        steps: _StepCounter,
-        find_face: FaceFinder,
-    ) -> list[Image.Image]:
-        def conditioning(indices: list[int]) -> dict[str, Any]:
-            return self._conditioning([group[i] for i in indices], _pick(crops, indices), plan)
+    @property
+    def _tiny_decode(self) -> bool:
+        # fast mode's final decode by the preview decoder (`EngineConfig.fast_decode`)
+        return self.fast and self.config.fast_decode and self.previewer is not None
 
-        return repaint_faces(
-            self.face_pipeline,
-            images,
-            seeds=[r.seed for r in group],
-            conditioning=conditioning,
-            steps=plan.steps,
-            guidance_scale=plan.guidance_scale,
-            on_step_end=steps.on_step_end,
-            find_face=find_face,
-            identity_strength=self.identity_strength if self.has_identity_adapter else None,
-        )
+    def _step_end(
+        self, counter: _StepCounter, indices: list[int], plan: Plan, preview: PreviewCallback | None
+    ) -> Callable[..., Any]:
+        # the main pass's step callback: progress, and every PREVIEW_EVERY steps the latents decoded by TAESD
+        if preview is None or self.previewer is None:
+            return counter.on_step_end
+
+        def step_end(pipe: Any, step: int, timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
+            counter.advance(1)
+            if (step + 1) % PREVIEW_EVERY == 0 and step + 1 < plan.steps:
+                for index, image in zip(indices, self._previews(tensors["latents"]), strict=True):
+                    preview(index, image)
+            return tensors
+
+        return step_end
+
+    def _previews(self, latents: torch.Tensor) -> list[Image.Image]:
+        import torch
+
+        decoder = self.previewer
+        with torch.inference_mode():
+            pixels = decoder.decode(latents.to(decoder.dtype), return_dict=False)[0].clamp(-1, 1)
+        return self.pipeline.image_processor.postprocess(pixels.float(), output_type="pil")
 
     def _conditioning(
-        self, group: list[GenerationRequest], crops: list[list[Image.Image]] | None, plan: Plan
+        self, group: list[GenerationRequest], crops: list[list[Image.Image]] | None, plan: Plan, face: bool = False
     ) -> dict[str, Any]:
-        # the pipeline arguments that carry each request's prompts and identity; call under inference mode
-        guided = plan.guidance_scale > 1 and self.pipeline.unet.config.time_cond_proj_dim is None
-        texts = [r.prompt for r in group] + ([r.negative_prompt for r in group] if guided else [])
-        embeds = encode_prompts(self.pipeline, texts)
-        arguments: dict[str, Any] = {"prompt_embeds": embeds[: len(group)]}
-        if guided:
-            arguments["negative_prompt_embeds"] = embeds[len(group) :]
-        if crops is not None:
-            arguments["ip_adapter_image_embeds"] = self._identity_embeds(crops, guided)
-        return arguments
+        # the pipeline arguments that carry each request's prompts (`face`: the face pass's) and identity
+        import torch
 
-    def _identity_crops(self, requests: Sequence[GenerationRequest]) -> list[list[Image.Image]] | None:
-        if not self.has_identity_adapter:
-            return None
-        return [identity_crops(r.identity_images) for r in requests]
+        guided = plan.guidance_scale > 1 and self.pipeline.unet.config.time_cond_proj_dim is None
+        prompts = [face_prompt(r.prompt, r.face_prompt) if face else r.prompt for r in group]
+        texts = prompts + ([r.negative_prompt for r in group] if guided else [])
+        with torch.inference_mode():
+            embeds = encode_prompts(self.pipeline, texts)
+            arguments: dict[str, Any] = {"prompt_embeds": embeds[: len(group)]}
+            if guided:
+                arguments["negative_prompt_embeds"] = embeds[len(group) :]
+            if crops is not None:
+                arguments["ip_adapter_image_embeds"] = self._identity_embeds(crops, guided)
+        return arguments
 
     def _identity_embeds(self, crops: list[list[Image.Image]], guided: bool) -> list[torch.Tensor]:
         import torch
@@ -424,25 +519,29 @@ class AvatarEngine:
             output = pipe.image_encoder(pixels.to(device=device, dtype=dtype), output_hidden_states=plus)
             return output.hidden_states[-2] if plus else output.image_embeds
 
-        # one by one, so a batch embeds each face exactly as a lone request does: (1, tokens, width) each; several
-        # photos of one person: the mean of their encodings
+        # one by one, so a batch embeds each face exactly as a lone request does. Several photos of one person are
+        # one sequence of images (diffusers' (batch, images, ...) layout): the adapter projects each to its tokens
+        # and the UNet attends to them all, N x 16 tokens. In a batch every request repeats its photos to the
+        # batch's least common multiple of photo counts: attention over keys each repeated k times is unchanged.
+        count = math.lcm(*(len(faces) for faces in crops))
         positive = [
-            torch.stack(
+            torch.cat(
                 [encode(pipe.feature_extractor(crop, return_tensors="pt").pixel_values) for crop in faces]
-            ).mean(0)
+                * (count // len(faces))
+            )
             for faces in crops
         ]
         if not guided:
-            return [torch.stack(positive)]  # (batch, images per request = 1, tokens, width)
+            return [torch.stack(positive)]  # (batch, images, tokens, width)
         # the unconditional side, as diffusers' `encode_image` makes it: the encoding of an all-zero input for
-        # "plus" adapters (the same for everyone: encoded once), zeros for plain ones
+        # "plus" adapters (the same for everyone: encoded once), zeros for plain ones; one per image
         if not plus:
             negative = torch.zeros_like(positive[0])
         else:
             if self._uncond is None:
                 size = pipe.image_encoder.config.image_size
                 self._uncond = encode(torch.zeros(1, 3, size, size))
-            negative = self._uncond
+            negative = self._uncond.expand(count, *self._uncond.shape[1:])
         # negatives first, as the pipeline expects under classifier-free guidance
         return [torch.stack([negative] * len(crops) + positive)]
 

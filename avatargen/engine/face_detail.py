@@ -1,5 +1,7 @@
 """The face-detail pass: where the face is small, it is cropped with context, upscaled, partly re-denoised with the
-identity adapter stronger, and blended back. Imports `engine.identity` (face boxes); torch only inside the pass.
+OpenPose ControlNet on the pose's same crop, a face prompt and the identity adapter stronger, and blended back through
+a feathered mask. Imports `engine.identity` (face boxes); torch only inside the pass, which finds no faces itself:
+they are found before it (outside ZeroGPU's fork, see `engine.zerogpu`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from PIL import Image
 from avatargen.engine.identity import FaceBox, square_around
 
 if TYPE_CHECKING:
-    from diffusers import StableDiffusionInpaintPipeline
+    from diffusers import StableDiffusionControlNetInpaintPipeline
 
 FACE_DETAIL_FRAMINGS = ("three-quarter", "full-body")  # under "auto": the framings where the face is small
 FACE_DETAIL_SIZE = 512  # side of the upscaled face crop; a face whose crop is already larger is left as it is
@@ -20,6 +22,8 @@ FACE_DETAIL_STRENGTH = 0.4  # the share of the steps the pass re-denoises
 FACE_DETAIL_CONTEXT = 2.0  # the crop's side over the face box's longer side
 FACE_DETAIL_MASK = 1.2  # the repainted ellipse's size over the face box's
 FACE_DETAIL_IDENTITY_GAIN = 1.3  # identity strength in the pass over the main pass's, capped at 1
+# the crop shows a face, not the pose's whole body: a prompt that says so (the style stays, the body goes)
+FACE_PROMPT = "close-up portrait of a face, detailed eyes, natural skin texture"
 
 # Finds the face in an output image (the largest one), or None
 FaceFinder = Callable[[Image.Image], "FaceBox | None"]
@@ -38,41 +42,50 @@ def wants_face_detail(mode: str, framing: str | None) -> bool:
     return mode == "on" or (mode == "auto" and framing in FACE_DETAIL_FRAMINGS)
 
 
+def face_prompt(prompt: str, given: str | None = None) -> str:
+    """The face pass's prompt: `given` (the style's words with `FACE_PROMPT`), else `FACE_PROMPT` before `prompt`."""
+    return given if given is not None else f"{FACE_PROMPT}, {prompt}"
+
+
 def repaint_faces(
-    pipe: StableDiffusionInpaintPipeline,
+    pipe: StableDiffusionControlNetInpaintPipeline,
     images: list[Image.Image],
+    poses: list[Image.Image],
+    faces: list[FaceBox],
     *,
     seeds: list[int],
-    conditioning: Callable[[list[int]], dict[str, Any]],
+    conditioning: dict[str, Any],
     steps: int,
     guidance_scale: float,
+    pose_strength: float,
     on_step_end: Callable[..., Any],
-    find_face: FaceFinder,
     identity_strength: float | None,
 ) -> list[Image.Image]:
-    """`images` with the small face `find_face` sees in each repainted by `pipe`; the others as they are.
+    """`images` with the small face in each (`faces`, one per image) repainted by `pipe`; the others as they are.
 
     Args:
-        pipe: the inpainting pipeline (one identity per prompt), on the main pipeline's components.
+        pipe: the ControlNet inpainting pipeline (one identity per prompt), on the main pipeline's components.
+        poses: each image's OpenPose conditioning image, the size of the image: its crop steers the face's pose.
         seeds: each image's request seed.
-        conditioning: the pipeline arguments (prompts, identity) of the images at the given indices.
-        steps, guidance_scale: the main pass's; the pass runs `face_detail_steps(steps)` of them.
+        conditioning: the pipeline arguments (face prompts, identity) of the images, in order.
+        steps, guidance_scale, pose_strength: the main pass's; the pass runs `face_detail_steps(steps)` of them.
         identity_strength: the main pass's identity adapter scale, raised for the pass and restored after;
             None without an identity adapter.
     """
     import torch
 
-    faces = [find_face(image) for image in images]
-    boxes = [
-        None if face is None else _face_window(face, image.size) for face, image in zip(faces, images, strict=True)
-    ]
-    todo = [i for i, box in enumerate(boxes) if box is not None]
-    if not todo:
-        return list(images)
+    boxes = [face_window(face, image.size) for face, image in zip(faces, images, strict=True)]
+    if any(box is None for box in boxes):
+        raise ValueError("A face fills more than the face-detail size: leave it out (see `face_window`).")
     side = (FACE_DETAIL_SIZE, FACE_DETAIL_SIZE)
-    windows = [images[i].crop(boxes[i]).resize(side, Image.Resampling.LANCZOS) for i in todo]
-    masks = [_face_mask(faces[i], boxes[i]) for i in todo]
-    generators = [torch.Generator("cpu").manual_seed(seeds[i]) for i in todo]
+    windows = [image.crop(box).resize(side, Image.Resampling.LANCZOS) for image, box in zip(images, boxes, strict=True)]
+    # the pose's same window steers the face's turn and tilt, as it did the body's
+    controls = [
+        pose.convert("RGB").crop(box).resize(side, Image.Resampling.BILINEAR)
+        for pose, box in zip(poses, boxes, strict=True)
+    ]
+    masks = [_face_mask(face, box) for face, box in zip(faces, boxes, strict=True)]
+    generators = [torch.Generator("cpu").manual_seed(seed) for seed in seeds]
     if identity_strength is not None:
         pipe.set_ip_adapter_scale(max(identity_strength, min(1.0, identity_strength * FACE_DETAIL_IDENTITY_GAIN)))
     try:
@@ -80,23 +93,25 @@ def repaint_faces(
             output = pipe(
                 image=windows,
                 mask_image=masks,
+                control_image=controls,
                 width=FACE_DETAIL_SIZE,
                 height=FACE_DETAIL_SIZE,
                 strength=FACE_DETAIL_STRENGTH,
                 num_inference_steps=steps,
                 guidance_scale=guidance_scale,
+                controlnet_conditioning_scale=pose_strength,
                 generator=generators,
                 output_type="pil",
                 callback_on_step_end=on_step_end,
-                **conditioning(todo),
+                **conditioning,
             )
     finally:
         if identity_strength is not None:
             pipe.set_ip_adapter_scale(identity_strength)
-    results = list(images)
-    for i, window, mask in zip(todo, output.images, masks, strict=True):
-        results[i] = _blend(results[i], window, mask, boxes[i])
-    return results
+    return [
+        _blend(image, window, mask, box)
+        for image, window, mask, box in zip(images, output.images, masks, boxes, strict=True)
+    ]
 
 
 def _blend(image: Image.Image, window: Image.Image, mask: Image.Image, box: Box) -> Image.Image:
@@ -108,8 +123,8 @@ def _blend(image: Image.Image, window: Image.Image, mask: Image.Image, box: Box)
     return result
 
 
-def _face_window(face: FaceBox, size: tuple[int, int]) -> Box | None:
-    # the square around the face with context, inside the image; None when it needs no upscaling
+def face_window(face: FaceBox, size: tuple[int, int]) -> Box | None:
+    """The square around `face` with context, inside an image of `size`; None when it needs no upscaling."""
     side = FACE_DETAIL_CONTEXT * max(face.width, face.height)
     if side > FACE_DETAIL_SIZE:
         return None

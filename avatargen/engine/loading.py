@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from avatargen.engine.config import DEFAULT_IP_ADAPTER_WEIGHT, LOW_MEMORY_BYTES, EngineConfig
 from avatargen.engine.engine import AvatarEngine
 from avatargen.engine.pipelines import ModelSources, check_compile, load_pipeline, pick_device, prepare_pipeline
+from avatargen.engine.zerogpu import zero_gpu
 from avatargen.presets import QUALITIES
 
 if TYPE_CHECKING:
@@ -26,6 +27,13 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 HUB_CHECK_SECONDS = 3  # a reachable Hub answers a TCP connect in well under a second
+
+# ZeroGPU lends a GPU only inside `spaces.GPU` calls, each in a fresh fork: a warm-up here has no GPU, and what a
+# fork compiles dies with it
+ZERO_GPU_COMPILE = (
+    "AVATARGEN_COMPILE cannot be used on ZeroGPU: compiled models would be compiled again in every GPU call. Turn "
+    "AVATARGEN_COMPILE off in the Space's settings."
+)
 
 
 def needs_low_memory(free_bytes: int) -> bool:
@@ -41,8 +49,11 @@ def load_engine(config: EngineConfig) -> AvatarEngine:
     falls back to "tiny" on any error, with a warning. The engine's config has `fast` and `low_memory` decided.
 
     Raises:
-        ValueError: if `compile` meets `low_memory` on CUDA (a setting to change, not a model to fall back from).
+        ValueError: if `compile` meets `low_memory` on CUDA, or ZeroGPU (settings to change, not a model to fall
+            back from).
     """
+    if config.compile and zero_gpu():
+        raise ValueError(ZERO_GPU_COMPILE)
     device, dtype = pick_device()
     config = _decided(config, device)
     check_compile(config.compile, bool(config.low_memory), device)
@@ -117,7 +128,10 @@ def go_offline_unless_hub_reachable() -> None:
 def _load_real_or_tiny(config: EngineConfig, device: str, dtype: torch.dtype) -> AvatarEngine:
     go_offline_unless_hub_reachable()
     try:
-        return _load(config, _real_sources(config), device, dtype, name=config.base_model, placeholder=False)
+        sources = _real_sources(config)
+        return _load(
+            config, sources, device, dtype, name=config.base_model, placeholder=False, preview=config.preview_model
+        )
     except Exception as e:
         if config.kind == "diffusers":
             raise
@@ -136,8 +150,11 @@ def _load_tiny(config: EngineConfig, device: str) -> AvatarEngine:
 
     # fp32 everywhere: random weights are not meant for fp16 and the stack is tiny anyway; one CPU thread: its
     # operations are too small to share out, and OpenMP's waiting makes them 10-50x slower on a busy machine
+    from avatargen.engine import tiny
+
     sources = _tiny_sources(config.cache_dir)
-    return _load(config, sources, device, torch.float32, name="tiny", placeholder=True, cpu_threads=1)
+    preview = None if config.preview_model is None else str(Path(sources.base_model) / tiny.PREVIEW_FOLDER)
+    return _load(config, sources, device, torch.float32, name="tiny", placeholder=True, cpu_threads=1, preview=preview)
 
 
 def _load(
@@ -149,6 +166,7 @@ def _load(
     name: str,
     placeholder: bool,
     cpu_threads: int | None = None,
+    preview: str | None = None,
 ) -> AvatarEngine:
     from diffusers.utils import logging as diffusers_logging
     from huggingface_hub.utils import are_progress_bars_disabled
@@ -158,8 +176,28 @@ def _load(
     pipe = load_pipeline(sources, dtype, bool(config.fast))
     prepare_pipeline(pipe, device, low_memory=bool(config.low_memory), compile=config.compile)
     return AvatarEngine(
-        pipe, device=device, dtype=dtype, placeholder=placeholder, name=name, config=config, cpu_threads=cpu_threads
+        pipe,
+        device=device,
+        dtype=dtype,
+        placeholder=placeholder,
+        name=name,
+        config=config,
+        cpu_threads=cpu_threads,
+        previewer=_load_previewer(preview, device, dtype),
     )
+
+
+def _load_previewer(source: str | None, device: str, dtype: torch.dtype) -> object | None:
+    # live previews are a nicety: without their decoder the engine generates as before, and says why in the log
+    if source is None:
+        return None
+    try:
+        from diffusers import AutoencoderTiny
+
+        return AutoencoderTiny.from_pretrained(source, dtype=dtype).to(device)
+    except Exception as e:
+        logger.warning("No live previews: could not load %s (%s: %s).", source, type(e).__name__, e)
+        return None
 
 
 def _free_gpu_memory() -> int:

@@ -13,7 +13,7 @@ from avatargen.engine.config import FAST_LORA_WEIGHT, IMAGE_ENCODER_FOLDER
 
 if TYPE_CHECKING:
     import torch
-    from diffusers import StableDiffusionControlNetPipeline, StableDiffusionInpaintPipeline
+    from diffusers import StableDiffusionControlNetInpaintPipeline, StableDiffusionControlNetPipeline
 
 
 @dataclass(frozen=True)
@@ -57,11 +57,40 @@ def pipeline_class() -> type[StableDiffusionControlNetPipeline]:
 
 
 @functools.cache
-def face_pipeline_class() -> type[StableDiffusionInpaintPipeline]:
-    """`StableDiffusionInpaintPipeline` (the face-detail pass) with one IP-Adapter embedding per prompt, as above."""
-    from diffusers import StableDiffusionInpaintPipeline
+def face_pipeline_class() -> type[StableDiffusionControlNetInpaintPipeline]:
+    """`StableDiffusionControlNetInpaintPipeline` (the face-detail pass): one IP-Adapter embedding per prompt, as
+    above; a feathered mask kept soft; no VAE encode of the masked image where the UNet does not read it.
 
-    return _one_identity_per_prompt(StableDiffusionInpaintPipeline)
+    diffusers binarises the mask, so the repainted latents would meet the kept ones at a hard edge; and it encodes
+    the masked image for a 9-channel inpainting UNet even when the UNet has 4 channels and never reads it.
+    """
+    from diffusers import StableDiffusionControlNetInpaintPipeline
+    from diffusers.image_processor import VaeImageProcessor
+
+    base = _one_identity_per_prompt(StableDiffusionControlNetInpaintPipeline)
+
+    class FacePass(base):
+        @functools.wraps(base.__init__)  # diffusers reads the components from `__init__`'s signature
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.mask_processor = VaeImageProcessor(
+                vae_scale_factor=self.vae_scale_factor, do_normalize=False, do_binarize=False, do_convert_grayscale=True
+            )
+
+        def prepare_mask_latents(self, mask, masked_image, batch_size, height, width, dtype, device, generator, cfg):
+            if self.unet.config.in_channels != 4:
+                return super().prepare_mask_latents(
+                    mask, masked_image, batch_size, height, width, dtype, device, generator, cfg
+                )
+            import torch
+
+            size = (height // self.vae_scale_factor, width // self.vae_scale_factor)
+            mask = torch.nn.functional.interpolate(mask, size=size).to(device=device, dtype=dtype)
+            mask = mask.repeat(batch_size // mask.shape[0], 1, 1, 1)
+            return (torch.cat([mask] * 2) if cfg else mask), None
+
+    FacePass.__name__ = FacePass.__qualname__ = base.__name__
+    return FacePass
 
 
 def pick_device() -> tuple[str, torch.dtype]:

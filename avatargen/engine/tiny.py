@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from diffusers import (
     AutoencoderKL,
+    AutoencoderTiny,
     ControlNetModel,
     StableDiffusionControlNetPipeline,
     UNet2DConditionModel,
@@ -35,11 +36,12 @@ from avatargen.engine.config import FAST_LORA_WEIGHT, IMAGE_ENCODER_FOLDER, IP_A
 
 # Written into a saved folder last: its content names the layout, so a folder from an older layout is rebuilt.
 _COMPLETE_MARKER = ".tiny-complete"
-_LAYOUT = "tiny pipeline v3: controlnet pipeline, ip-adapter plus-face, kohya-layout lcm-lora; seed 0\n"
+_LAYOUT = "tiny pipeline v4: controlnet pipeline, ip-adapter plus-face, kohya-layout lcm-lora, taesd; seed 0\n"
 
 # Where the extras sit inside the saved folder, standing in for the hub repos; inside each, the repo's own layout.
 IP_ADAPTER_FOLDER = "ip-adapter"  # like h94/IP-Adapter
 FAST_LORA_FOLDER = "lcm-lora"  # like latent-consistency/lcm-lora-sdv1-5
+PREVIEW_FOLDER = "taesd"  # like madebyollin/taesd
 
 _HIDDEN_SIZE = 32  # text encoder width == cross-attention dim of the UNet and ControlNet
 _MAX_TOKENS = 77  # like CLIP in SD 1.5
@@ -330,6 +332,19 @@ def _write(folder: Path) -> None:
     lora = folder / FAST_LORA_FOLDER
     lora.mkdir()
     save_file(lcm_lora_weights(components["unet"]), lora / FAST_LORA_WEIGHT)
+
+    build_tiny_preview_decoder().save_pretrained(folder / PREVIEW_FOLDER)
+
+
+def build_tiny_preview_decoder(seed: int = 0) -> AutoencoderTiny:
+    """A tiny `AutoencoderTiny` (TAESD's architecture: 4 latent channels, 8x upsampling), random weights."""
+    torch.manual_seed(seed)
+    return AutoencoderTiny(
+        encoder_block_out_channels=(4, 4, 4, 4),
+        decoder_block_out_channels=(4, 4, 4, 4),
+        num_encoder_blocks=(1, 1, 1, 1),
+        num_decoder_blocks=(1, 1, 1, 1),
+    )
 
 
 def save_tiny_pipeline(folder: Path) -> Path:

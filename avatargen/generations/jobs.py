@@ -23,6 +23,11 @@ def output_name(generation_id: str) -> str:
     return f"avatar-{generation_id}"
 
 
+def preview_name(generation_id: str) -> str:
+    """The name a generation's live previews are saved under while it runs."""
+    return f"preview-{generation_id}"
+
+
 class Jobs:
     def __init__(
         self,
@@ -77,6 +82,20 @@ class Jobs:
         with transaction(self.database) as session:
             queries.set_progress(session, generation.id, generation.attempts, progress, now=self.clock())
 
+    def save_preview(self, generation: Generation, image: Image.Image) -> None:
+        """Store the latest live preview of a running generation and point its row at it; earlier ones go."""
+        key = self.storage.save_image(
+            image, kind="outputs", user_id=generation.user_id, name=preview_name(generation.id)
+        )
+        with transaction(self.database) as session:
+            held = queries.set_preview(session, generation.id, generation.attempts, key)
+        self._drop_previews(generation.user_id, generation.id, keep=key if held else None)
+
+    def _drop_previews(self, user_id: int, generation_id: str, *, keep: str | None) -> None:
+        for key in self.storage.outputs_of(user_id, preview_name(generation_id)):
+            if key != keep:
+                self.storage.delete(key)
+
     def photos(self, generation: Generation) -> tuple[Image.Image, ...]:
         """The stored photos of the person a generation was asked with, the first one first."""
         return tuple(self.storage.open_image(key) for key in generation.input_image_paths)
@@ -103,6 +122,8 @@ class Jobs:
                     generation_id=generation.id,
                 )
             hooked = finished and self._write_webhook(session, generation.id)
+        # the output replaces the previews (the record shows none once done)
+        self._drop_previews(generation.user_id, generation.id, keep=None)
         if not finished:  # deleted, or taken over after this worker was thought dead: the output has no owner
             self.storage.delete(output_key)
             return
@@ -125,6 +146,7 @@ class Jobs:
             )
             hooked = self._write_webhook(session, generation_id)
         self._drop_earlier_outputs(row.user_id, generation_id, keep=None)
+        self._drop_previews(row.user_id, generation_id, keep=None)
         if hooked and self.outbox is not None:
             self.outbox.wake()
         return True

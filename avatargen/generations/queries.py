@@ -175,6 +175,11 @@ def set_progress(session: Session, generation_id: str, attempt: int, progress: f
     session.exec(update(Generation).where(*_held(generation_id, attempt)).values(progress=progress, heartbeat_at=now))
 
 
+def set_preview(session: Session, generation_id: str, attempt: int, key: str | None) -> bool:
+    """Point a held row at its latest live preview (None: none); False when the claim no longer holds it."""
+    return session.exec(update(Generation).where(*_held(generation_id, attempt)).values(preview_path=key)).rowcount == 1
+
+
 def touch(session: Session, generation_id: str, attempt: int, *, now: datetime) -> None:
     session.exec(update(Generation).where(*_held(generation_id, attempt)).values(heartbeat_at=now))
 

@@ -7,10 +7,12 @@ import threading
 import time
 from collections.abc import Callable
 
+from PIL import Image
+
 from avatargen.db.tables import Generation
 from avatargen.engine.engine import GenerationRequest
+from avatargen.engine.face_detail import FACE_PROMPT
 from avatargen.engine.loading import LazyEngine
-from avatargen.engine.zerogpu import on_gpu
 from avatargen.errors import UserError
 from avatargen.generations.jobs import Jobs
 from avatargen.generations.pose_book import PoseBook
@@ -27,6 +29,11 @@ LOGGED_PROGRESS_POINTS = 4  # a log line at each quarter of the denoising steps
 def compose_prompt(style: Style, pose: PoseTemplate) -> str:
     """The prompt of a generation: the style's, then what the pose shows."""
     return f"{style.prompt}, {pose.name.lower()}"
+
+
+def compose_face_prompt(style: Style) -> str:
+    """The face-detail pass's prompt: the style's, and a close-up of a face rather than the pose's body."""
+    return f"{style.prompt}, {FACE_PROMPT}"
 
 
 class GenerationWorker:
@@ -82,7 +89,9 @@ class GenerationWorker:
                 return
             try:
                 engine = self.engine.get()
-                images = on_gpu(engine.generate, requests, progress=self._progress_reporter(ready))
+                images = engine.generate(
+                    requests, progress=self._progress_reporter(ready), preview=self._preview_saver(ready)
+                )
             except Exception as error:
                 for generation in ready:
                     self._fail(generation, error)
@@ -139,7 +148,17 @@ class GenerationWorker:
             quality=dataclasses.replace(quality, width=generation.width, height=generation.height),
             seed=generation.seed,
             framing=pose.framing,
+            face_prompt=compose_face_prompt(style),
         )
+
+    def _preview_saver(self, batch: list[Generation]) -> Callable[[int, Image.Image], None]:
+        def save(index: int, image: Image.Image) -> None:
+            try:
+                self.jobs.save_preview(batch[index], image)
+            except Exception:  # a preview is a nicety: the generation goes on without it
+                log.exception("preview of %s not saved", batch[index].id)
+
+        return save
 
     def _progress_reporter(self, batch: list[Generation]) -> Callable[[int, int], None]:
         last, logged = 0.0, 0

@@ -14,7 +14,7 @@ from avatargen.ui.create import Create, let_go, show_price
 from avatargen.ui.events import listen
 from avatargen.ui.header import Header
 from avatargen.ui.history import History, after_change, finished_outputs
-from avatargen.ui.pictures import PICTURE_SIZE, data_uri, output_picture, pose_names
+from avatargen.ui.pictures import PICTURE_SIZE, data_uri, output_picture, pose_names, preview_uri
 from avatargen.ui.stats import Stats
 from avatargen.ui.text import SIGN_IN, batch_status, duration, job_state, jobs_html, took_seconds
 from avatargen.web.api import Api
@@ -91,6 +91,7 @@ def show_run(
             list(unfinished.values()),
             pose_names(api, [job["poseTemplateId"] for job in unfinished.values()], request),
             {t.id: data_uri(api, t) for t in poses},
+            {gid: uri for gid, job in unfinished.items() if (uri := preview_uri(api, job))},
         ),
         create.tracked: now,
         create.timer: gr.Timer(active=bool(unfinished)),

@@ -32,6 +32,16 @@ def data_uri(api: Api, template: PoseTemplate) -> str:
     return "data:image/png;base64," + base64.b64encode(data).decode()
 
 
+def preview_uri(api: Api, job: dict) -> str | None:
+    """A running job's latest live preview inline in HTML (a data URI), if it has one yet."""
+    path = api.page.preview_picture(job)
+    try:
+        data = path.read_bytes() if path is not None else None
+    except OSError:  # replaced by a newer one, or by the output, just now
+        data = None
+    return None if data is None else "data:image/jpeg;base64," + base64.b64encode(data).decode()
+
+
 def output_picture(api: Api, generation_id: str, request: gr.Request) -> str:
     """A generation's output at its owner-only URL: the browser fetches it with the person's own session."""
     return api.page.output_url(generation_id, request=request)

@@ -89,14 +89,17 @@ def batch_status(records: list[dict]) -> str:
     return " · ".join(parts)
 
 
-def jobs_html(jobs: list[dict], names: dict[str, str], pictures: dict[str, str]) -> str:
-    """The jobs panel: one row per unfinished generation with its pose picture (a data URI) and a progress bar."""
+def jobs_html(
+    jobs: list[dict], names: dict[str, str], pictures: dict[str, str], previews: dict[str, str] | None = None
+) -> str:
+    """The jobs panel: one row per unfinished generation with its live preview, else its pose picture (data URIs,
+    by job id and by pose id), and a progress bar."""
     if not jobs:
         return '<p class="empty">No jobs running. Finished ones are in the History tab.</p>'
     rows = []
     for job in jobs:
         name = html.escape(names.get(job["poseTemplateId"], "a pose"))
-        picture = pictures.get(job["poseTemplateId"], "")
+        picture = (previews or {}).get(job["id"]) or pictures.get(job["poseTemplateId"], "")
         image = f'<img src="{picture}" alt="" width="48" height="72">' if picture else ""
         state = html.escape(job_state(job, job))
         settings = html.escape(f"{job['quality'].upper()} · {style_label(job['style'])} · {job['creditUsed']} credits")

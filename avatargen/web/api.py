@@ -271,7 +271,6 @@ class Api:
         fetches with its own session."""
         return fetched_by_client(self.page.output_url(id, request=request))
 
-
 JSON_ENDPOINTS = (
     "jobs",
     "breakdown",

@@ -63,6 +63,12 @@ class PageReads:
         user = self.api.user(request, to="use your photos")
         return self.api.services.generations.input_paths(user, params.ident("id", id))[1:]
 
+    def preview_picture(self, job: dict) -> Path | None:
+        """The latest live preview of a running job (a record `Api.jobs` gave this person), if one is stored."""
+        key = job.get("previewUrl")
+        path = self.api.services.storage.path(key) if key else None
+        return path if path is not None and path.is_file() else None
+
     def facets(self) -> dict[str, list[str]]:
         return self.api.services.poses.facets()
 
