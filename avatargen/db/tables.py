@@ -113,6 +113,11 @@ class Generation(SQLModel, table=True):
     attempts: int = 0  # runs started; a crash mid-run leaves this behind
     placeholder: bool = False  # made by the placeholder model `auto` fell back to: free of charge
     mirrored: bool = False  # the pose drawn as its mirror image
+    likeness: int | None = None  # 0-100: how much the output's face looks like the person's photos; None: no face
+    candidates: int = Field(default=1, sa_column_kwargs={"server_default": "1"})  # images made; the most alike kept
+    # the other candidates while they are kept: [{"path": storage key, "likeness": 0-100 or None}], best first
+    alternatives: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
+    alternatives_expire_at: datetime | None = None  # when the alternatives' files are deleted
     created_at: datetime = Field(default_factory=utcnow, index=True)
     started_at: datetime | None = None
     heartbeat_at: datetime | None = None  # last sign of life from the worker running it
@@ -143,6 +148,9 @@ class Generation(SQLModel, table=True):
             "errorMessage": self.error_message,
             "placeholder": self.placeholder,
             "mirrored": self.mirrored,
+            "likeness": self.likeness,
+            "candidates": self.candidates,
+            "alternatives": [{"imageUrl": a["path"], "likeness": a["likeness"]} for a in self.alternatives],
             "creditUsed": self.credit_used,
             "createdAt": iso(self.created_at),
             "startedAt": iso(self.started_at),

@@ -102,11 +102,16 @@ def generation_counts(session: Session, *, user_id: int) -> dict:
             func.avg(seconds).filter(col(Generation.status) == Status.completed),
         ).where(mine)
     ).one()
+    likeness = session.exec(
+        select(func.avg(col(Generation.likeness))).where(mine, col(Generation.status) == Status.completed)
+    ).one()
     return {
         "totalGenerations": row[0],
         "completedGenerations": row[1],
         "failedGenerations": row[2],
         "averageProcessingTime": round(float(row[3]), 3) if row[3] is not None else None,  # PostgreSQL: Decimal
+        # over the completed outputs that show a face
+        "averageLikeness": round(float(likeness), 1) if likeness is not None else None,
     }
 
 
@@ -159,13 +164,39 @@ def touch(session: Session, generation_id: str, attempt: int, *, now: datetime) 
 
 
 def complete_generation(
-    session: Session, generation_id: str, attempt: int, output_path: str, *, free: bool, now: datetime
+    session: Session,
+    generation_id: str,
+    attempt: int,
+    output_path: str,
+    *,
+    free: bool,
+    now: datetime,
+    details: dict | None = None,
 ) -> bool:
-    """Mark a held row completed (`free`: its charge is dropped); False when the claim no longer holds it."""
+    """Mark a held row completed (`free`: its charge is dropped; `details`: more columns to set, such as the
+    likeness); False when the claim no longer holds it."""
     values = {"status": Status.completed, "output_image_path": output_path, "progress": 1.0, "completed_at": now}
+    values |= details or {}
     if free:
         values |= {"placeholder": True, "credit_used": 0}
     return session.exec(update(Generation).where(*_held(generation_id, attempt)).values(**values)).rowcount == 1
+
+
+def expired_alternatives(session: Session, *, now: datetime) -> Sequence[Generation]:
+    """Completed rows whose alternatives are due for deletion."""
+    return session.exec(
+        select(Generation).where(
+            col(Generation.alternatives_expire_at).is_not(None), col(Generation.alternatives_expire_at) <= now
+        )
+    ).all()
+
+
+def drop_alternatives(session: Session, generation_id: str) -> None:
+    session.exec(
+        update(Generation)
+        .where(col(Generation.id) == generation_id)
+        .values(alternatives=[], alternatives_expire_at=None)
+    )
 
 
 def fail_generation(

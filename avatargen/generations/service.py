@@ -19,6 +19,7 @@ from avatargen.db.connect import transaction
 from avatargen.db.paging import page_bounds
 from avatargen.db.tables import FINISHED, Generation, Reason, Status, User, WebhookTarget
 from avatargen.engine.identity import require_face
+from avatargen.engine.likeness import check_one_person
 from avatargen.errors import InsufficientCredits, NotFound, UserError
 from avatargen.generations import queries
 from avatargen.generations.options import MAX_BATCH, MAX_SEED, GenerationOptions, check_choice
@@ -55,10 +56,10 @@ class Generations:
         self.limits = limits
         self.free = free
 
-    def price(self, quality: str, priority: bool) -> int:
+    def price(self, quality: str, priority: bool, candidates: int = 1) -> int:
         """Credits a generation costs now: 0 while `auto` has fallen back to the placeholder model."""
         check_choice("quality", quality, QUALITIES)
-        return 0 if self.free() else generation_cost(quality, bool(priority))
+        return 0 if self.free() else generation_cost(quality, bool(priority), candidates)
 
     def create(
         self, user: User, *, photo: str | Path | None, pose_ids: Sequence[str], options: GenerationOptions
@@ -68,7 +69,7 @@ class Generations:
         if self.limits is not None:
             self.limits.check_request(user)
         webhook_url = check_url(options.webhook_url) if options.webhook_url else None
-        cost = self.price(options.quality, options.priority)
+        cost = self.price(options.quality, options.priority, options.candidates)
         if not pose_ids:
             raise UserError("Pick a pose from the gallery first.")
         if len(pose_ids) > MAX_BATCH:
@@ -92,7 +93,8 @@ class Generations:
         return generations
 
     def _store_photos(self, user: User, photos: Sequence[str | Path]) -> list[str]:
-        """Check every photo (decodes, shows a big enough face), then store the cleaned copies."""
+        """Check every photo (decodes, shows a big enough face, the same person as the first), then store the
+        cleaned copies."""
         limits = {"max_bytes": self.settings.max_upload_bytes, "max_pixels": self.settings.max_upload_pixels}
         images = []
         with photo_work():
@@ -104,6 +106,7 @@ class Generations:
                     if number == 1:
                         raise
                     raise type(error)(f"Photo {number}: {error}") from None
+            check_one_person(images)  # a friend's photo would blend two faces into one avatar
         keys: list[str] = []
         try:
             for image, path in zip(images, photos, strict=True):
@@ -147,6 +150,7 @@ class Generations:
                 credit_used=cost,
                 placeholder=self.free(),
                 mirrored=options.mirror,
+                candidates=options.candidates,
             )
             for pose in poses
         ]
@@ -268,7 +272,8 @@ class Generations:
             shared = queries.input_in_use(session, row.input_image_path)  # the other generations of a batch share them
         for key in () if shared else row.input_image_paths:
             self.storage.delete(key)
-        self.storage.delete(row.output_image_path)
+        for key in (row.output_image_path, *(alternative["path"] for alternative in row.alternatives)):
+            self.storage.delete(key)
         return True
 
 

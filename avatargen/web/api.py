@@ -10,6 +10,7 @@ import gradio as gr
 from gradio.components.api_component import Api as RawValue
 
 from avatargen.accounts.requester import requester
+from avatargen.credits.pricing import CANDIDATES
 from avatargen.db.paging import MAX_PAGE
 from avatargen.db.tables import User
 from avatargen.errors import UserError
@@ -79,11 +80,13 @@ class Api:
         seed: int | None = None,
         more_photos: list[str] | None = None,
         mirror: bool = False,
+        candidates: int = 1,
         request: gr.Request = None,
     ) -> dict:
-        [generation] = self._start(
-            photo, [params.ident("pose_id", pose_id)], quality, priority, style, seed, more_photos, mirror, request
-        )
+        """`candidates` (1, 2 or 4): images made of the pose, the one most like the person kept (+2 credits each
+        beyond the first); the others are listed in `alternatives` for a day."""
+        chosen = (quality, priority, style, seed, more_photos, mirror, candidates)
+        [generation] = self._start(photo, [params.ident("pose_id", pose_id)], *chosen, request)
         return {"message": "Avatar generation started", "data": generation.to_public()}
 
     def generate_batch(
@@ -96,14 +99,16 @@ class Api:
         seed: int | None = None,
         more_photos: list[str] | None = None,
         mirror: bool = False,
+        candidates: int = 1,
         request: gr.Request = None,
     ) -> dict:
         """One generation per pose (at most 8) from the same photos, all charged in one transaction or none."""
         pose_ids = params.idents("pose_ids", pose_ids, most=MAX_BATCH)
-        generations = self._start(photo, pose_ids, quality, priority, style, seed, more_photos, mirror, request)
+        chosen = (quality, priority, style, seed, more_photos, mirror, candidates)
+        generations = self._start(photo, pose_ids, *chosen, request)
         return {"message": "Avatar generations started", "data": [g.to_public() for g in generations]}
 
-    def _start(self, photo, pose_ids, quality, priority, style, seed, more_photos, mirror, request) -> list:
+    def _start(self, photo, pose_ids, quality, priority, style, seed, more_photos, mirror, candidates, request) -> list:
         """The options of /generate and /generate_batch, parsed once; on ZeroGPU the jobs run before answering."""
         user = self.user(request, to="generate avatars")
         options = GenerationOptions(
@@ -113,6 +118,7 @@ class Api:
             seed=params.whole("seed", seed, lo=0, hi=MAX_SEED, default=None),
             more_photos=tuple(more_uploads(more_photos)),
             mirror=params.flag("mirror", mirror),
+            candidates=params.number_choice("candidates", candidates, CANDIDATES, default=1),
         )
         service = self.services.generations
         generations = service.create(user, photo=uploaded("photo", photo), pose_ids=pose_ids, options=options)
@@ -155,11 +161,12 @@ class Api:
     def credits(self, request: gr.Request = None) -> dict:
         return {"data": self.services.ledger.statement(self.user(request, to="see your credits"))}
 
-    def price(self, quality: str = "sd", priority: bool = False) -> dict:
+    def price(self, quality: str = "sd", priority: bool = False, candidates: int = 1) -> dict:
         quality = params.choice("quality", quality, QUALITIES, default="sd")
         priority = params.flag("priority", priority)
-        credits = self.services.generations.price(quality, priority)
-        return {"data": {"quality": quality, "priority": priority, "credits": credits}}
+        candidates = params.number_choice("candidates", candidates, CANDIDATES, default=1)
+        credits = self.services.generations.price(quality, priority, candidates)
+        return {"data": {"quality": quality, "priority": priority, "candidates": candidates, "credits": credits}}
 
     def styles(self) -> dict:
         return {"data": [{"id": key, "label": style.label} for key, style in STYLES.items()]}
@@ -249,6 +256,7 @@ def register_api(api: Api) -> None:
         seed = RawValue(None, {"anyOf": [{"type": "integer"}, {"type": "null"}]}, label="seed")
         more_photos = gr.File(label="more_photos", file_count="multiple", file_types=None, type="filepath")
         mirror = RawValue(False, {"type": "boolean"}, label="mirror")
+        candidates = RawValue(1, {"type": "integer", "enum": list(CANDIDATES)}, label="candidates")
         started = gr.JSON(label="result")
         pose_ids = RawValue(None, {"type": "array", "items": {"type": "string"}}, label="pose_ids")
         batch = gr.JSON(label="result")
@@ -260,7 +268,7 @@ def register_api(api: Api) -> None:
     gr.on(
         [],
         user_errors(discarding_uploads(api.generate, api.uploads, at=(0, 6))),
-        [photo, pose_id, quality, priority, style, seed, more_photos, mirror],
+        [photo, pose_id, quality, priority, style, seed, more_photos, mirror, candidates],
         started,
         api_name="generate",
         show_progress="hidden",
@@ -268,7 +276,7 @@ def register_api(api: Api) -> None:
     gr.on(
         [],
         user_errors(discarding_uploads(api.generate_batch, api.uploads, at=(0, 6))),
-        [photo, pose_ids, quality, priority, style, seed, more_photos, mirror],
+        [photo, pose_ids, quality, priority, style, seed, more_photos, mirror, candidates],
         batch,
         api_name="generate_batch",
         show_progress="hidden",
