@@ -20,6 +20,9 @@ DEFAULT_BASE_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 DEFAULT_CONTROLNET_MODEL = "lllyasviel/control_v11p_sd15_openpose"
 DEFAULT_IP_ADAPTER_MODEL = "h94/IP-Adapter"
 DEFAULT_FAST_LORA_MODEL = "latent-consistency/lcm-lora-sdv1-5"
+IDENTITY_ADAPTERS = ("plus-face", "faceid")  # CLIP image encoder + plus-face, or ArcFace + FaceID
+DEFAULT_FACEID_MODEL = "h94/IP-Adapter-FaceID"
+DEFAULT_ARCFACE_MODEL = "public-data/insightface"  # insightface's models (non-commercial), as the hub mirrors them
 
 # The hub repos' layouts, which local folders (the tiny stack's included) follow too
 IP_ADAPTER_SUBFOLDER = "models"  # inside DEFAULT_IP_ADAPTER_MODEL: the SD 1.5 adapters
@@ -27,6 +30,8 @@ IP_ADAPTER_WEIGHT = "ip-adapter-plus-face_sd15.safetensors"  # inside IP_ADAPTER
 DEFAULT_IP_ADAPTER_WEIGHT = f"{IP_ADAPTER_SUBFOLDER}/{IP_ADAPTER_WEIGHT}"
 IMAGE_ENCODER_FOLDER = "image_encoder"  # the adapters' CLIP image encoder (ViT-H/14), next to their weights
 FAST_LORA_WEIGHT = "pytorch_lora_weights.safetensors"  # inside DEFAULT_FAST_LORA_MODEL
+FACEID_WEIGHT = "ip-adapter-faceid_sd15.bin"  # at the top of DEFAULT_FACEID_MODEL
+ARCFACE_WEIGHT = "models/buffalo_l/w600k_r50.onnx"  # inside DEFAULT_ARCFACE_MODEL: ArcFace ResNet-50 (WebFace600K)
 
 DEFAULT_IDENTITY_STRENGTH = 0.7  # IP-Adapter scale: resemblance against freedom of style and pose
 DEFAULT_POSE_STRENGTH = 1.0  # ControlNet conditioning scale
@@ -46,6 +51,9 @@ class EngineConfig:
     ip_adapter_model: str | None = DEFAULT_IP_ADAPTER_MODEL  # None: no identity adapter (the photo is not used)
     ip_adapter_weight: str = DEFAULT_IP_ADAPTER_WEIGHT  # "subfolder/file" inside ip_adapter_model
     fast_lora_model: str = DEFAULT_FAST_LORA_MODEL  # its FAST_LORA_WEIGHT is fused in fast mode
+    identity: str = "plus-face"  # IDENTITY_ADAPTERS: "faceid" loads faceid_model's FACEID_WEIGHT instead
+    faceid_model: str = DEFAULT_FACEID_MODEL
+    arcface_model: str = DEFAULT_ARCFACE_MODEL  # its ARCFACE_WEIGHT embeds the face for FaceID
     identity_strength: float = DEFAULT_IDENTITY_STRENGTH  # IP-Adapter scale, 0 (ignore the face) to 1
     pose_strength: float = DEFAULT_POSE_STRENGTH  # ControlNet conditioning scale, 0 (ignore the pose) to about 2
     fast: bool | None = None  # few-step LCM-LoRA mode (see `AvatarEngine.plan`); None: on when the device is the CPU
@@ -59,6 +67,8 @@ class EngineConfig:
     def __post_init__(self) -> None:
         if self.kind not in ENGINE_KINDS:
             raise ValueError(f"`kind` has to be one of {ENGINE_KINDS} but is {self.kind!r}.")
+        if self.identity not in IDENTITY_ADAPTERS:
+            raise ValueError(f"`identity` has to be one of {IDENTITY_ADAPTERS} but is {self.identity!r}.")
         if self.face_detail not in FACE_DETAIL_MODES:
             raise ValueError(f"`face_detail` has to be one of {FACE_DETAIL_MODES} but is {self.face_detail!r}.")
         if self.batch_size < 1:
@@ -78,6 +88,9 @@ class EngineConfig:
             ip_adapter_model=settings.ip_adapter_model or None,
             ip_adapter_weight=settings.ip_adapter_weight,
             fast_lora_model=settings.fast_lora_model,
+            identity=settings.identity,
+            faceid_model=settings.faceid_model,
+            arcface_model=settings.arcface_model,
             identity_strength=settings.identity_strength,
             pose_strength=settings.pose_strength,
             fast=settings.fast,
