@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 from gradio_client import Client, handle_file
+from PIL import Image
 from sqlmodel import Session, select
 
 from avatargen.credits.pricing import generation_cost
@@ -139,5 +140,11 @@ def test_candidates_through_the_app_priced_before_and_charged_once(tmp_path, pho
         done = wait_until_done(client, started["data"]["id"])
         assert done["status"] == "completed" and done["likeness"] == red(6) and len(done["alternatives"]) == 3
         assert client.predict(api_name="/credits")["data"]["balance"] == 39
+        kept = Image.open(client.predict(done["id"], api_name="/download_output"))
+        other = Image.open(client.predict(done["id"], 1, api_name="/download_output"))
+        assert kept.getpixel((0, 0))[0] > other.getpixel((0, 0))[0]  # the kept one is the reddest, as scored
+        assert "alternative must be a whole number from 0 to 3" in refused(
+            lambda: client.predict(done["id"], 4, api_name="/download_output")
+        )
         batch = client.predict(handle_file(str(photo)), [pose_id], candidates=2, api_name="/generate_batch")
         assert batch["data"][0]["creditUsed"] == 7

@@ -243,11 +243,18 @@ class Generations:
         """The stored photos a generation was made from, the first one first (to make it again)."""
         return [self.storage.path(key) for key in self.get(user, generation_id).input_image_paths]
 
-    def output_path(self, user: User, generation_id: str) -> Path:
+    def output_path(self, user: User, generation_id: str, alternative: int = 0) -> Path:
+        """The output's file, or with `alternative` n the n-th other candidate of a best-of-N generation."""
         row = self.get(user, generation_id)
         if row.output_image_path is None:
             raise UserError(f"This generation has no image yet (status: {row.status}).")
-        return self.storage.path(row.output_image_path)
+        if not alternative:
+            return self.storage.path(row.output_image_path)
+        if alternative > len(row.alternatives):
+            raise UserError(
+                f"This generation has {len(row.alternatives)} alternatives now, not {alternative}: they are kept a day."
+            )
+        return self.storage.path(row.alternatives[alternative - 1]["path"])
 
     def delete(self, user: User, generation_id: str) -> None:
         """Delete a generation and its files; a pending one is cancelled and refunded."""

@@ -32,6 +32,7 @@ def data_uri(api: Api, template: PoseTemplate) -> str:
     return "data:image/png;base64," + base64.b64encode(data).decode()
 
 
-def output_picture(api: Api, generation_id: str, request: gr.Request) -> str:
-    """A generation's output as a private, short-lived copy that only this page knows the address of."""
-    return api.download_output(generation_id, request=request)
+def output_picture(api: Api, generation_id: str, request: gr.Request, alternative: int = 0) -> str:
+    """A generation's output (or its n-th alternative) as a private, short-lived copy that only this page knows the
+    address of."""
+    return api.download_output(generation_id, alternative, request=request)

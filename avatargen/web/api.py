@@ -217,11 +217,14 @@ class Api:
         self.services.poses.delete(self.user(request, to="delete your poses"), params.ident("id", id))
         return {"message": "Pose deleted successfully"}
 
-    def download_output(self, id: str, request: gr.Request = None) -> str:
-        """The output image of the person's own generation, as a private, short-lived file."""
+    def download_output(self, id: str, alternative: int = 0, request: gr.Request = None) -> str:
+        """The output image of the person's own generation, as a private, short-lived file; `alternative` n (1-3):
+        the n-th other candidate of a best-of-N generation, while it is kept."""
         generation_id = params.ident("id", id)
-        source = self.services.generations.output_path(self.user(request, to="download your avatars"), generation_id)
-        return self.private.copy(source, name=f"avatar-{generation_id}.jpg")
+        number = params.whole("alternative", alternative, lo=0, hi=max(CANDIDATES) - 1, default=0)
+        user = self.user(request, to="download your avatars")
+        source = self.services.generations.output_path(user, generation_id, number)
+        return self.private.copy(source, name=f"avatar-{generation_id}{f'-alt{number}' if number else ''}.jpg")
 
 
 
@@ -261,6 +264,7 @@ def register_api(api: Api) -> None:
         pose_ids = RawValue(None, {"type": "array", "items": {"type": "string"}}, label="pose_ids")
         batch = gr.JSON(label="result")
         generation_id = RawValue(None, {"type": "string"}, label="id")
+        alternative = RawValue(0, {"type": "integer"}, label="alternative")
         image = gr.File(label="image")
         reference = gr.File(label="photo", type="filepath")
         pose_name = RawValue(None, {"anyOf": [{"type": "string"}, {"type": "null"}]}, label="name")
@@ -281,7 +285,7 @@ def register_api(api: Api) -> None:
         api_name="generate_batch",
         show_progress="hidden",
     )
-    gr.on([], user_errors(api.download_output), generation_id, image, api_name="download_output")
+    gr.on([], user_errors(api.download_output), [generation_id, alternative], image, api_name="download_output")
     gr.on(
         [],
         user_errors(discarding_uploads(api.extract_pose, api.uploads)),
