@@ -24,7 +24,9 @@ def candidate_requests(request: GenerationRequest, count: int) -> list[Generatio
     return [dataclasses.replace(request, seed=(request.seed + i) % (MAX_SEED + 1)) for i in range(count)]
 
 
-def ranked(images: Sequence[Image.Image], requests: Sequence[GenerationRequest], scores: Sequence[int | None]):
+def ranked(
+    images: Sequence[Image.Image], requests: Sequence[GenerationRequest], scores: Sequence[int | None]
+) -> list[Candidate]:
     """The candidates, most alike first; a face beats none, and among equals the earlier seed comes first."""
     candidates = [
         Candidate(image, request.seed, score) for image, request, score in zip(images, requests, scores, strict=True)
