@@ -343,7 +343,7 @@ def test_several_poses_are_priced_and_charged_as_a_whole(sign_in, served, tmp_pa
 def test_best_of_four_is_priced_before_generating_and_charged_once(sign_in, served):
     from playwright.sync_api import expect
 
-    name = served.user("kim", credits=30)
+    name = served.user("noor", credits=30)
     page = sign_in(name)
     page.locator("#sample").click()
     tile(page, "poses", 0).click()

@@ -6,6 +6,7 @@ Create Date: 2026-12-01 23:30:00
 """
 
 import sqlalchemy as sa
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision = "0008"
@@ -19,7 +20,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("likeness", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("candidates", sa.Integer(), nullable=False, server_default="1"))
         batch_op.add_column(sa.Column("alternatives", sa.JSON(), nullable=False, server_default="[]"))
-        batch_op.add_column(sa.Column("alternatives_expire_at", sa.DateTime(), nullable=True))
+        expire_at = sa.Column("alternatives_expire_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True)
+        batch_op.add_column(expire_at)
 
 
 def downgrade() -> None:
