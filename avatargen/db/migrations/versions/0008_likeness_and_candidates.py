@@ -20,7 +20,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("likeness", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("candidates", sa.Integer(), nullable=False, server_default="1"))
         batch_op.add_column(sa.Column("alternatives", sa.JSON(), nullable=False, server_default="[]"))
-        expire_at = sa.Column("alternatives_expire_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True)
+        expire_at: sa.Column = sa.Column("alternatives_expire_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True)
         batch_op.add_column(expire_at)
 
 
