@@ -85,8 +85,10 @@ class Runtime:
         """Run queued jobs in this thread until this generation has left the queue (or `most` jobs ran).
 
         For ZeroGPU, where GPU work must run inside the person's own request: the queue order, claims and recovery
-        stay as they are; a job whose request died is run by the next person's request.
+        stay as they are; a job whose request died is run by the next person's request. No sweep runs there, so
+        best-of-N alternatives whose day is over are deleted here first.
         """
+        self.services.jobs.expire_alternatives()
         for _ in range(most):
             if not self.queue.run_next() or not self.services.jobs.is_pending(generation_id):
                 return

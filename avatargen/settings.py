@@ -103,6 +103,10 @@ class Settings(BaseSettings):
     fast_lora_model: str = engine_config.DEFAULT_FAST_LORA_MODEL
     preview_model: str = engine_config.DEFAULT_PREVIEW_MODEL  # live previews' tiny decoder; "" turns them off
     fast_decode: bool = False  # fast mode decodes the final image with the preview decoder (TAESD) too
+    # plus-face (CLIP; commercially usable) or faceid (ArcFace; insightface's models are non-commercial)
+    identity: Literal["plus-face", "faceid"] = "plus-face"
+    faceid_model: str = engine_config.DEFAULT_FACEID_MODEL  # with identity=faceid
+    arcface_model: str = engine_config.DEFAULT_ARCFACE_MODEL  # "hub repo" or a local folder, with ARCFACE_WEIGHT
     identity_strength: float = Field(engine_config.DEFAULT_IDENTITY_STRENGTH, ge=0, le=2)  # IP-Adapter scale
     pose_strength: float = Field(engine_config.DEFAULT_POSE_STRENGTH, ge=0, le=2)  # ControlNet conditioning scale
     fast: bool | None = None  # LCM-LoRA few-step mode; unset: on when the device is the CPU

@@ -348,6 +348,29 @@ def test_several_poses_are_priced_and_charged_as_a_whole(sign_in, served, tmp_pa
     expect(page.locator("#cost")).to_contain_text("8 poses × 5 = 40 credits")
 
 
+def test_best_of_four_is_priced_before_generating_and_charged_once(sign_in, served):
+    from playwright.sync_api import expect
+
+    name = served.user("noor", credits=30)
+    page = sign_in(name)
+    page.locator("#sample").click()
+    tile(page, "poses", 0).click()
+    expect(page.locator("#cost")).to_contain_text("5 credits", timeout=WAIT)
+    page.locator("#candidates").get_by_text("Best of 4").click()
+    expect(page.locator("#cost")).to_contain_text("11 credits", timeout=WAIT)
+    tile(page, "poses", 1).click()  # picking keeps the choice in the price
+    expect(page.locator("#cost")).to_contain_text("2 poses × 11 = 22 credits", timeout=WAIT)
+    page.locator("#generate").click()
+    expect(page.locator("#status")).to_contain_text("2 of 2 done", timeout=WAIT)
+    expect(page.locator("#balance")).to_contain_text("8 credits", timeout=WAIT)
+    assert sorted(g.candidates for g in served.generations(name)) == [4, 4]
+    page.get_by_role("tab", name="History").click()
+    expect(page.locator("#history-page")).to_contain_text("2 finished", timeout=WAIT)
+    tile(page, "history", 0).click()
+    expect(page.locator("#selected-info")).to_contain_text("Best of 4", timeout=WAIT)
+    expect(page.locator("#alternatives img")).to_have_count(3, timeout=WAIT)
+
+
 def test_more_photos_of_you_and_a_mirrored_pose(sign_in, served, photo, tmp_path):
     from playwright.sync_api import expect
 

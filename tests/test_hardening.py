@@ -99,9 +99,11 @@ MALFORMED = [
     ("poses", [None, None, None, None, None, True, 0, False, False], "limit must be a whole number"),
     ("poses", [None, None, None, None, None, 50, 0, "yes", False], "group must be true or false, not 'yes'"),
     ("poses", [None, None, None, None, None, 50, 0, False, 1], "mirror must be true or false, not 1"),
-    ("price", [["sd"], False], "quality must be one of: sd, hd; not ['sd']"),
-    ("price", ["sd", "yes"], "priority must be true or false, not 'yes'"),
-    ("price", ["sd", [1]], "priority must be true or false, not [1]"),
+    ("price", [["sd"], False, 1], "quality must be one of: sd, hd; not ['sd']"),
+    ("price", ["sd", "yes", 1], "priority must be true or false, not 'yes'"),
+    ("price", ["sd", [1], 1], "priority must be true or false, not [1]"),
+    ("price", ["sd", False, 3], "candidates must be one of: 1, 2, 4; not 3"),
+    ("price", ["sd", False, 2.5], "candidates must be one of: 1, 2, 4; not 2.5"),
     ("delete_pose", [None], "id is required"),
 ]
 
@@ -122,6 +124,7 @@ def test_malformed_generate_parameters_are_refused_and_charge_nothing(served, ph
 
     def generate(**changes):
         options = {"pose_id": pose_id, "quality": "sd", "priority": False, "style": "realistic", "seed": None}
+        options |= {"more_photos": None, "mirror": False, "candidates": 1}
         return bob.predict(upload, *(options | changes).values(), api_name="/generate")
 
     cases = {
@@ -130,6 +133,7 @@ def test_malformed_generate_parameters_are_refused_and_charge_nothing(served, ph
         "quality": [["sd"], "SD"],  # None is "not given": the default, sd
         "style": [3, "no-such-style"],
         "pose_id": [None, ["x"], "../../etc"],
+        "candidates": [0, 3, 8, "four", True, [2]],
     }
     for parameter, values in cases.items():
         for value in values:

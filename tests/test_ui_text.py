@@ -11,6 +11,7 @@ from avatargen.ui.text import (
     jobs_html,
     ledger_rows,
     price_line,
+    stats_line,
 )
 
 POSE = PoseTemplate("wave-1", "Waving with the right hand, front", "action", "male", "front", "full-body", (), ())
@@ -75,6 +76,25 @@ def test_history_names_the_pose_and_explains_a_failure():
     assert "wave-1" not in shown and "g1" not in shown
     for part in ("HD 768×1152", "Anime", "**Credits:** 7", "4.5 s", "ran out of memory", "7 credits refunded"):
         assert part in shown
+
+
+def test_the_likeness_shows_with_each_result_in_history_and_in_stats():
+    scored = record(likeness=83, candidates=4, alternatives=[{"imageUrl": "a", "likeness": 60}] * 3)
+    assert job_state(scored) == "Done in 4.5 s · likeness 83/100"
+    assert history_caption(scored, POSE.name) == "Waving with the right hand, front · 4.5 s · likeness 83/100"
+    shown = details(scored, POSE.name)
+    assert "**Likeness:** 83/100" in shown and "**Best of 4:**" in shown and "3 alternatives kept for a day" in shown
+    assert "**Likeness:** no face to compare" in details(record(likeness=None), POSE.name)
+    assert job_state(record(likeness=None)) == "Done in 4.5 s"
+    stats = {
+        "totalGenerations": 3,
+        "completedGenerations": 2,
+        "failedGenerations": 1,
+        "averageProcessingTime": 4.0,
+        "totalCreditsUsed": 10,
+    }
+    assert "average likeness **71.5**/100" in stats_line(stats | {"averageLikeness": 71.5}, 90)
+    assert "likeness" not in stats_line(stats | {"averageLikeness": None}, 90)
 
 
 def test_jobs_panel_escapes_names_and_shows_progress():

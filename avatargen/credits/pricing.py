@@ -3,10 +3,19 @@
 BASE_COST = 5
 HD_SURCHARGE = 2
 PRIORITY_SURCHARGE = 3
+CANDIDATE_SURCHARGE = 2  # each image made beyond the first, when the most alike of several is kept
+CANDIDATES = (1, 2, 4)  # how many images of one pose a generation may make
 
 
-def generation_cost(quality: str, priority: bool) -> int:
-    """Credits one generation costs: base 5, HD +2, priority +3 (at most 10)."""
+def generation_cost(quality: str, priority: bool, candidates: int = 1) -> int:
+    """Credits one generation costs: base 5, HD +2, priority +3, +2 per candidate beyond the first (at most 16)."""
     if quality not in ("sd", "hd"):
         raise ValueError(f"unknown quality {quality!r}")
-    return BASE_COST + (HD_SURCHARGE if quality == "hd" else 0) + (PRIORITY_SURCHARGE if priority else 0)
+    if candidates not in CANDIDATES:
+        raise ValueError(f"candidates must be one of {CANDIDATES}, not {candidates!r}")
+    return (
+        BASE_COST
+        + (HD_SURCHARGE if quality == "hd" else 0)
+        + (PRIORITY_SURCHARGE if priority else 0)
+        + CANDIDATE_SURCHARGE * (candidates - 1)
+    )

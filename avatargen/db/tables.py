@@ -122,6 +122,11 @@ class Generation(SQLModel, table=True):
     # the public link's secret (`/s/<token>`, 192 random bits) while the owner shares the output, and its end
     share_token: str | None = Field(default=None, unique=True, index=True, max_length=64)
     share_expires_at: datetime | None = None  # None: shared until the owner stops it
+    likeness: int | None = None  # 0-100: how much the output's face looks like the person's photos; None: no face
+    candidates: int = Field(default=1, sa_column_kwargs={"server_default": "1"})  # images made; the most alike kept
+    # the other candidates while they are kept: [{"path": storage key, "likeness": 0-100 or None}], best first
+    alternatives: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
+    alternatives_expire_at: datetime | None = None  # when the alternatives' files are deleted
     created_at: datetime = Field(default_factory=utcnow, index=True)
     started_at: datetime | None = None
     heartbeat_at: datetime | None = None  # last sign of life from the worker running it
@@ -131,6 +136,13 @@ class Generation(SQLModel, table=True):
     def input_image_paths(self) -> list[str]:
         """Every photo of the person this generation was asked with, the first one first."""
         return [self.input_image_path, *self.extra_input_paths]
+
+    @property
+    def stored_keys(self) -> list[str]:
+        """Every file of this generation in storage: photos, output, live preview, best-of-N alternatives (what the
+        orphan sweep must keep)."""
+        keys = [*self.input_image_paths, self.output_image_path, self.preview_path]
+        return [key for key in (*keys, *(a["path"] for a in self.alternatives)) if key]
 
     def shared(self, now: datetime) -> bool:
         """Whether the output is public at its share link at `now`."""
@@ -161,6 +173,9 @@ class Generation(SQLModel, table=True):
             "placeholder": self.placeholder,
             "mirrored": self.mirrored,
             "requestId": self.request_id,
+            "likeness": self.likeness,
+            "candidates": self.candidates,
+            "alternatives": [{"imageUrl": a["path"], "likeness": a["likeness"]} for a in self.alternatives],
             "creditUsed": self.credit_used,
             "createdAt": iso(self.created_at),
             "startedAt": iso(self.started_at),

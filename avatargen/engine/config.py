@@ -22,6 +22,9 @@ DEFAULT_IP_ADAPTER_MODEL = "h94/IP-Adapter"
 DEFAULT_FAST_LORA_MODEL = "latent-consistency/lcm-lora-sdv1-5"
 DEFAULT_PREVIEW_MODEL = "madebyollin/taesd"  # TAESD (MIT): a tiny VAE decoder for SD 1.5 latents, for live previews
 PREVIEW_EVERY = 3  # denoising steps between two live previews
+IDENTITY_ADAPTERS = ("plus-face", "faceid")  # CLIP image encoder + plus-face, or ArcFace + FaceID
+DEFAULT_FACEID_MODEL = "h94/IP-Adapter-FaceID"
+DEFAULT_ARCFACE_MODEL = "public-data/insightface"  # insightface's models (non-commercial), as the hub mirrors them
 
 # The hub repos' layouts, which local folders (the tiny stack's included) follow too
 IP_ADAPTER_SUBFOLDER = "models"  # inside DEFAULT_IP_ADAPTER_MODEL: the SD 1.5 adapters
@@ -29,6 +32,8 @@ IP_ADAPTER_WEIGHT = "ip-adapter-plus-face_sd15.safetensors"  # inside IP_ADAPTER
 DEFAULT_IP_ADAPTER_WEIGHT = f"{IP_ADAPTER_SUBFOLDER}/{IP_ADAPTER_WEIGHT}"
 IMAGE_ENCODER_FOLDER = "image_encoder"  # the adapters' CLIP image encoder (ViT-H/14), next to their weights
 FAST_LORA_WEIGHT = "pytorch_lora_weights.safetensors"  # inside DEFAULT_FAST_LORA_MODEL
+FACEID_WEIGHT = "ip-adapter-faceid_sd15.bin"  # at the top of DEFAULT_FACEID_MODEL
+ARCFACE_WEIGHT = "models/buffalo_l/w600k_r50.onnx"  # inside DEFAULT_ARCFACE_MODEL: ArcFace ResNet-50 (WebFace600K)
 
 DEFAULT_IDENTITY_STRENGTH = 0.7  # IP-Adapter scale: resemblance against freedom of style and pose
 DEFAULT_POSE_STRENGTH = 1.0  # ControlNet conditioning scale
@@ -50,6 +55,9 @@ class EngineConfig:
     fast_lora_model: str = DEFAULT_FAST_LORA_MODEL  # its FAST_LORA_WEIGHT is fused in fast mode
     preview_model: str | None = DEFAULT_PREVIEW_MODEL  # the live previews' decoder (AutoencoderTiny); None: none
     fast_decode: bool = False  # in fast mode the final image is decoded by the preview decoder too (cheaper, softer)
+    identity: str = "plus-face"  # IDENTITY_ADAPTERS: "faceid" loads faceid_model's FACEID_WEIGHT instead
+    faceid_model: str = DEFAULT_FACEID_MODEL
+    arcface_model: str = DEFAULT_ARCFACE_MODEL  # its ARCFACE_WEIGHT embeds the face for FaceID
     identity_strength: float = DEFAULT_IDENTITY_STRENGTH  # IP-Adapter scale, 0 (ignore the face) to 1
     pose_strength: float = DEFAULT_POSE_STRENGTH  # ControlNet conditioning scale, 0 (ignore the pose) to about 2
     fast: bool | None = None  # few-step LCM-LoRA mode (see `AvatarEngine.plan`); None: on when the device is the CPU
@@ -63,6 +71,8 @@ class EngineConfig:
     def __post_init__(self) -> None:
         if self.kind not in ENGINE_KINDS:
             raise ValueError(f"`kind` has to be one of {ENGINE_KINDS} but is {self.kind!r}.")
+        if self.identity not in IDENTITY_ADAPTERS:
+            raise ValueError(f"`identity` has to be one of {IDENTITY_ADAPTERS} but is {self.identity!r}.")
         if self.face_detail not in FACE_DETAIL_MODES:
             raise ValueError(f"`face_detail` has to be one of {FACE_DETAIL_MODES} but is {self.face_detail!r}.")
         if self.batch_size < 1:
@@ -84,6 +94,9 @@ class EngineConfig:
             fast_lora_model=settings.fast_lora_model,
             preview_model=settings.preview_model or None,
             fast_decode=settings.fast_decode,
+            identity=settings.identity,
+            faceid_model=settings.faceid_model,
+            arcface_model=settings.arcface_model,
             identity_strength=settings.identity_strength,
             pose_strength=settings.pose_strength,
             fast=settings.fast,

@@ -2,7 +2,8 @@
 
 Stable Diffusion 1.5 with an OpenPose ControlNet (the pose) and an IP-Adapter fed with the face in the photos (the
 identity); optionally LCM-LoRA for a few-step fast mode. Knows nothing of users, credits or storage. Imports
-`engine.config`, `engine.pipelines`, `engine.face_detail` and `engine.identity`; torch only inside its methods.
+`engine.config`, `engine.pipelines`, `engine.face_detail`, `engine.identity` and `engine.faceid`; torch only inside its
+methods.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from avatargen.engine.face_detail import (
     repaint_faces,
     wants_face_detail,
 )
+from avatargen.engine.faceid import faceid_embeds
 from avatargen.engine.identity import FaceBox, identity_crops
 from avatargen.engine.pipelines import encode_prompts, face_pipeline_class, pipeline_class
 from avatargen.engine.zerogpu import gpu_call
@@ -36,6 +38,8 @@ from avatargen.presets import QUALITIES, Quality
 if TYPE_CHECKING:
     import torch
     from diffusers import StableDiffusionControlNetPipeline
+
+    from avatargen.engine.faceid import ArcFace
 
 _WARM_UP_PHOTO = 64  # side of the blank photo `warm_up` uses
 
@@ -179,6 +183,8 @@ class AvatarEngine:
         cpu_threads: torch threads for the calling thread while generating on CPU; None leaves torch's setting.
         find_face: finds the face in an output for the face-detail pass; None: `identity.find_face` (mediapipe).
         previewer: the live previews' decoder (TAESD, an `AutoencoderTiny` on `device`); None: no previews.
+        arcface: with a FaceID adapter loaded, the ArcFace model whose embedding of the person's photos is the
+            identity (`engine.faceid`); None: the adapter's CLIP image encoder encodes face crops.
     """
 
     def __init__(
@@ -193,6 +199,7 @@ class AvatarEngine:
         cpu_threads: int | None = None,
         find_face: FaceFinder | None = None,
         previewer: Any = None,
+        arcface: ArcFace | None = None,
     ) -> None:
         if getattr(pipeline.unet, "encoder_hid_proj", None) is not None and not isinstance(pipeline, pipeline_class()):
             # same components, but one identity per request of a batch
@@ -206,6 +213,7 @@ class AvatarEngine:
         self.name = name
         self.config = EngineConfig(fast=False) if config is None else config
         self.cpu_threads = cpu_threads
+        self.arcface = arcface
         if find_face is None:
             from avatargen.engine.identity import find_face
         self.find_face = find_face
@@ -299,10 +307,13 @@ class AvatarEngine:
         crops = self.identity_crops(requests)
         return self._detail(list(images), requests, crops, counter, find_face or self.find_face)
 
-    def identity_crops(self, requests: Sequence[GenerationRequest]) -> list[list[Image.Image]] | None:
-        """Each request's face crops for the identity adapter (None without one). Runs the face detector."""
+    def identity_crops(self, requests: Sequence[GenerationRequest]) -> list[list[Any]] | None:
+        """Each request's face crops for the identity adapter, or under FaceID its one ArcFace identity (None without
+        an adapter). Runs the face detector and ArcFace (onnxruntime): in the calling process, never in the fork."""
         if not self.has_identity_adapter:
             return None
+        if self.arcface is not None:
+            return [[self.arcface.identity(r.identity_images)] for r in requests]
         return [identity_crops(r.identity_images) for r in requests]
 
     def render(
@@ -511,6 +522,8 @@ class AvatarEngine:
 
         pipe = self.pipeline
         device = pipe._execution_device
+        if self.arcface is not None:
+            return faceid_embeds([faces[0] for faces in crops], guided=guided, device=device, dtype=pipe.unet.dtype)
         dtype = next(pipe.image_encoder.parameters()).dtype
         # "plus" adapters (a Resampler) read the encoder's penultimate hidden states, plain ones its image embedding
         plus = not isinstance(pipe.unet.encoder_hid_proj.image_projection_layers[0], ImageProjection)

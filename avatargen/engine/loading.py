@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from avatargen.engine.config import DEFAULT_IP_ADAPTER_WEIGHT, LOW_MEMORY_BYTES, EngineConfig
+from avatargen.engine.config import (
+    ARCFACE_WEIGHT,
+    DEFAULT_IP_ADAPTER_WEIGHT,
+    FACEID_WEIGHT,
+    LOW_MEMORY_BYTES,
+    EngineConfig,
+)
 from avatargen.engine.engine import AvatarEngine
 from avatargen.engine.pipelines import ModelSources, check_compile, load_pipeline, pick_device, prepare_pipeline
 from avatargen.engine.zerogpu import zero_gpu
@@ -82,25 +88,51 @@ def _warm_up_sizes(config: EngineConfig) -> tuple[tuple[int, int], ...]:
 
 
 def _real_sources(config: EngineConfig) -> ModelSources:
-    return ModelSources(
+    sources = ModelSources(
         base_model=config.base_model,
         controlnet_model=config.controlnet_model,
         ip_adapter_model=config.ip_adapter_model,
         ip_adapter_weight=config.ip_adapter_weight,
         fast_lora_model=config.fast_lora_model,
     )
+    if config.identity != "faceid":
+        return sources
+    arcface = Path(config.arcface_model) / ARCFACE_WEIGHT
+    if not arcface.is_file():  # a hub repo, not a local folder
+        from huggingface_hub import hf_hub_download
+
+        arcface = Path(hf_hub_download(config.arcface_model, ARCFACE_WEIGHT))
+    return dataclasses.replace(
+        sources,
+        ip_adapter_model=config.faceid_model,
+        ip_adapter_weight=FACEID_WEIGHT,
+        image_encoder_folder=None,
+        arcface_model=str(arcface),
+    )
 
 
-def _tiny_sources(cache_dir: Path) -> ModelSources:
+def _tiny_sources(config: EngineConfig) -> ModelSources:
     from avatargen.engine import tiny
 
-    folder = tiny.save_tiny_pipeline(Path(cache_dir) / "tiny-pipeline")
-    return ModelSources(
+    folder = tiny.save_tiny_pipeline(Path(config.cache_dir) / "tiny-pipeline")
+    sources = ModelSources(
         base_model=str(folder),
         controlnet_model=str(folder / "controlnet"),
         ip_adapter_model=str(folder / tiny.IP_ADAPTER_FOLDER),
         ip_adapter_weight=DEFAULT_IP_ADAPTER_WEIGHT,  # the tiny folders mirror the hub repos' layouts
         fast_lora_model=str(folder / tiny.FAST_LORA_FOLDER),
+    )
+    if config.identity != "faceid":
+        return sources
+    from avatargen.engine import tiny_faceid
+
+    extras = tiny_faceid.save_tiny_faceid(Path(config.cache_dir) / "tiny-faceid", folder / "unet")
+    return dataclasses.replace(
+        sources,
+        ip_adapter_model=str(extras / tiny_faceid.FACEID_FOLDER),
+        ip_adapter_weight=FACEID_WEIGHT,
+        image_encoder_folder=None,
+        arcface_model=str(extras / tiny_faceid.ARCFACE_FOLDER / ARCFACE_WEIGHT),
     )
 
 
@@ -152,7 +184,7 @@ def _load_tiny(config: EngineConfig, device: str) -> AvatarEngine:
     # operations are too small to share out, and OpenMP's waiting makes them 10-50x slower on a busy machine
     from avatargen.engine import tiny
 
-    sources = _tiny_sources(config.cache_dir)
+    sources = _tiny_sources(config)
     preview = None if config.preview_model is None else str(Path(sources.base_model) / tiny.PREVIEW_FOLDER)
     return _load(config, sources, device, torch.float32, name="tiny", placeholder=True, cpu_threads=1, preview=preview)
 
@@ -175,6 +207,11 @@ def _load(
         diffusers_logging.disable_progress_bar()
     pipe = load_pipeline(sources, dtype, bool(config.fast))
     prepare_pipeline(pipe, device, low_memory=bool(config.low_memory), compile=config.compile)
+    arcface = None
+    if sources.arcface_model is not None:
+        from avatargen.engine.faceid import ArcFace
+
+        arcface = ArcFace(sources.arcface_model)
     return AvatarEngine(
         pipe,
         device=device,
@@ -184,6 +221,7 @@ def _load(
         config=config,
         cpu_threads=cpu_threads,
         previewer=_load_previewer(preview, device, dtype),
+        arcface=arcface,
     )
 
 

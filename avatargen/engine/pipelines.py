@@ -25,6 +25,9 @@ class ModelSources:
     ip_adapter_model: str | None  # None: no identity adapter
     ip_adapter_weight: str  # "subfolder/file" inside ip_adapter_model
     fast_lora_model: str
+    # the CLIP image encoder's folder next to the adapter's weights; None for FaceID (ArcFace embeds the face)
+    image_encoder_folder: str | None = IMAGE_ENCODER_FOLDER
+    arcface_model: str | None = None  # FaceID: the ArcFace ONNX file that embeds the face
 
 
 def _one_identity_per_prompt(base: type) -> type:
@@ -130,9 +133,9 @@ def load_pipeline(sources: ModelSources, dtype: torch.dtype, fast: bool) -> Stab
         subfolder, _, weight_name = sources.ip_adapter_weight.rpartition("/")
         pipe.load_ip_adapter(
             sources.ip_adapter_model,
-            subfolder=subfolder,
+            subfolder=subfolder or None,
             weight_name=weight_name,
-            image_encoder_folder=IMAGE_ENCODER_FOLDER,
+            image_encoder_folder=sources.image_encoder_folder,
         )
     pipe.set_progress_bar_config(disable=True)
     return pipe

@@ -257,9 +257,17 @@ def ip_adapter_plus_weights(
         num_queries=num_queries,
     )
     weights = {f"image_proj.{key}": value for key, value in _resampler_state_dict(resampler).items()}
-
     std = cross_attention_dim**-0.5 if ip_std is None else ip_std
+    weights |= {f"ip_adapter.{key}": value for key, value in ip_attention_weights(unet, std).items()}
+    return {key: value.contiguous() for key, value in weights.items()}
+
+
+def ip_attention_weights(unet: UNet2DConditionModel, std: float) -> dict[str, torch.Tensor]:
+    """Random IP-Adapter key/value projections `{i}.to_{k,v}_ip.weight`, one pair per cross-attention layer of
+    `unet` (odd `i` as in the original), drawn with standard deviation `std`."""
+    cross_attention_dim = unet.config.cross_attention_dim
     channels = list(unet.config.block_out_channels)
+    weights = {}
     key_id = 1
     for name in unet.attn_processors:
         if name.endswith("attn1.processor"):
@@ -272,9 +280,9 @@ def ip_adapter_plus_weights(
         else:
             hidden_size = channels[int(name[len("down_blocks.")])]
         for projection in ("to_k_ip", "to_v_ip"):
-            weights[f"ip_adapter.{key_id}.{projection}.weight"] = torch.randn(hidden_size, cross_attention_dim) * std
+            weights[f"{key_id}.{projection}.weight"] = torch.randn(hidden_size, cross_attention_dim) * std
         key_id += 2
-    return {key: value.contiguous() for key, value in weights.items()}
+    return weights
 
 
 def lcm_lora_weights(

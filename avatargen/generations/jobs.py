@@ -4,23 +4,27 @@ A claim is the `attempts` number it set: progress, completion and failure only a
 the row, so a worker thought dead that wakes up late changes nothing. Knows nothing of the engine.
 """
 
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 
 from PIL import Image
 from sqlalchemy import Engine
 
 from avatargen.credits import ledger
+from avatargen.credits.pricing import CANDIDATES
 from avatargen.db.connect import transaction
 from avatargen.db.tables import Generation, Reason, Status, utcnow
 from avatargen.generations import queries
 from avatargen.generations.outbox import Outbox
 from avatargen.storage.store import Storage
 
+ALTERNATIVES_KEPT = timedelta(days=1)  # a best-of-N generation's other candidates, then the recovery sweep deletes them
 
-def output_name(generation_id: str) -> str:
-    """The name every attempt saves a generation's output under (so a later attempt finds an earlier one's)."""
-    return f"avatar-{generation_id}"
+
+def output_name(generation_id: str, alternative: int = 0) -> str:
+    """The name every attempt saves a generation's output (or its n-th alternative) under, so a later attempt finds
+    an earlier one's."""
+    return f"avatar-{generation_id}" + (f"-alt{alternative}" if alternative else "")
 
 
 def preview_name(generation_id: str) -> str:
@@ -100,18 +104,34 @@ class Jobs:
         """The stored photos of the person a generation was asked with, the first one first."""
         return tuple(self.storage.open_image(key) for key in generation.input_image_paths)
 
-    def save_output(self, generation: Generation, image: Image.Image) -> str:
-        name = output_name(generation.id)
+    def save_output(self, generation: Generation, image: Image.Image, *, alternative: int = 0) -> str:
+        name = output_name(generation.id, alternative)
         return self.storage.save_image(image, kind="outputs", user_id=generation.user_id, name=name)
 
-    def complete(self, generation: Generation, output_key: str, *, placeholder: bool = False) -> None:
+    def complete(
+        self,
+        generation: Generation,
+        output_key: str,
+        *,
+        placeholder: bool = False,
+        likeness: int | None = None,
+        seed: int | None = None,
+        alternatives: Sequence[dict] = (),
+    ) -> None:
         """Record the output; a placeholder image is free when `placeholders_free` (its charge is refunded in the
-        same transaction)."""
+        same transaction). `likeness` scores the output, `seed` is the one that made it (best of N: not always the
+        row's), `alternatives` are the other candidates ({"path", "likeness", "seed"}), kept `ALTERNATIVES_KEPT`."""
         free = placeholder and self.placeholders_free
+        now = self.clock()
+        details: dict = {"likeness": likeness, "alternatives": list(alternatives)}
+        if seed is not None:
+            details["seed"] = seed
+        if alternatives:
+            details["alternatives_expire_at"] = now + ALTERNATIVES_KEPT
         with transaction(self.database) as session:
             charged = generation.credit_used if free else 0
             finished = queries.complete_generation(
-                session, generation.id, generation.attempts, output_key, free=free, now=self.clock()
+                session, generation.id, generation.attempts, output_key, free=free, now=now, details=details
             )
             if finished and charged:
                 ledger.record(
@@ -124,10 +144,12 @@ class Jobs:
             hooked = finished and self._write_webhook(session, generation.id)
         # the output replaces the previews (the record shows none once done)
         self._drop_previews(generation.user_id, generation.id, keep=None)
+        kept = {output_key, *(alternative["path"] for alternative in alternatives)}
         if not finished:  # deleted, or taken over after this worker was thought dead: the output has no owner
-            self.storage.delete(output_key)
+            for key in kept:
+                self.storage.delete(key)
             return
-        self._drop_earlier_outputs(generation.user_id, generation.id, keep=output_key)
+        self._drop_earlier_outputs(generation.user_id, generation.id, keep=kept)
         if hooked and self.outbox is not None:
             self.outbox.wake()
 
@@ -145,18 +167,30 @@ class Jobs:
                 session, user_id=row.user_id, delta=row.credit_used, reason=Reason.refund, generation_id=generation_id
             )
             hooked = self._write_webhook(session, generation_id)
-        self._drop_earlier_outputs(row.user_id, generation_id, keep=None)
+        self._drop_earlier_outputs(row.user_id, generation_id, keep=set())
         self._drop_previews(row.user_id, generation_id, keep=None)
         if hooked and self.outbox is not None:
             self.outbox.wake()
         return True
 
+    def expire_alternatives(self) -> int:
+        """Delete the alternatives whose day is over (their files, then their entries); returns how many rows."""
+        with transaction(self.database) as session:
+            rows = queries.expired_alternatives(session, now=self.clock())
+        for row in rows:
+            for alternative in row.alternatives:
+                self.storage.delete(alternative["path"])
+            with transaction(self.database) as session:
+                queries.drop_alternatives(session, row.id)
+        return len(rows)
+
     def _write_webhook(self, session, generation_id: str) -> bool:
         """The webhook delivery joins the transaction that finishes the generation: both happen, or neither."""
         return self.outbox is not None and self.outbox.write(session, generation_id)
 
-    def _drop_earlier_outputs(self, user_id: int, generation_id: str, *, keep: str | None) -> None:
+    def _drop_earlier_outputs(self, user_id: int, generation_id: str, *, keep: set[str]) -> None:
         """Delete outputs an earlier attempt saved but never recorded (its worker died between the two)."""
-        for key in self.storage.outputs_of(user_id, output_name(generation_id)):
-            if key != keep:
-                self.storage.delete(key)
+        for alternative in range(max(CANDIDATES)):
+            for key in self.storage.outputs_of(user_id, output_name(generation_id, alternative)):
+                if key not in keep:
+                    self.storage.delete(key)

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from pathlib import Path
 
+from avatargen.credits.pricing import CANDIDATES
 from avatargen.engine.config import MAX_IDENTITY_IMAGES
 from avatargen.errors import UserError
 from avatargen.presets import QUALITIES, STYLES
@@ -22,6 +23,7 @@ class GenerationOptions:
     more_photos: tuple[str | Path, ...] = ()  # up to MAX_PHOTOS - 1 more photos of the person, each checked
     webhook_url: str | None = None  # where to post each finished generation, besides the person's own hook
     request_id: str | None = None  # the client's idempotency key: the same one again answers the first result
+    candidates: int = 1  # images made of each pose (CANDIDATES); the one most like the person is kept
 
     def __post_init__(self) -> None:
         check_choice("quality", self.quality, QUALITIES)
@@ -30,6 +32,8 @@ class GenerationOptions:
             raise UserError(f"The seed must be a whole number from 0 to {MAX_SEED}.")
         if len(self.more_photos) > MAX_PHOTOS - 1:
             raise UserError(f"Up to {MAX_PHOTOS} photos of you: one photo and at most {MAX_PHOTOS - 1} more.")
+        if self.candidates not in CANDIDATES:
+            raise UserError(f"candidates must be one of {', '.join(map(str, CANDIDATES))}, not {self.candidates!r}.")
 
 
 def check_choice(what: str, value: str, choices: dict) -> None:

@@ -96,15 +96,11 @@ def by_request(session: Session, *, user_id: int, request_id: str) -> Sequence[G
 
 
 def stored_keys(session: Session, *, user_ids: set[int]) -> set[str]:
-    """Every storage key the generations of these people name (photos and outputs)."""
+    """Every storage key the generations of these people name (`Generation.stored_keys`)."""
     if not user_ids:
         return set()
-    rows = session.exec(
-        select(Generation.input_image_path, Generation.extra_input_paths, Generation.output_image_path).where(
-            col(Generation.user_id).in_(user_ids)
-        )
-    ).all()
-    return {key for first, more, output in rows for key in (first, *more, output) if key}
+    rows = session.exec(select(Generation).where(col(Generation.user_id).in_(user_ids))).all()
+    return {key for row in rows for key in row.stored_keys}
 
 
 def input_in_use(session: Session, key: str) -> bool:
@@ -123,11 +119,16 @@ def generation_counts(session: Session, *, user_id: int) -> dict:
             func.avg(seconds).filter(col(Generation.status) == Status.completed),
         ).where(mine)
     ).one()
+    likeness = session.exec(
+        select(func.avg(col(Generation.likeness))).where(mine, col(Generation.status) == Status.completed)
+    ).one()
     return {
         "totalGenerations": row[0],
         "completedGenerations": row[1],
         "failedGenerations": row[2],
         "averageProcessingTime": round(float(row[3]), 3) if row[3] is not None else None,  # PostgreSQL: Decimal
+        # over the completed outputs that show a face
+        "averageLikeness": round(float(likeness), 1) if likeness is not None else None,
     }
 
 
@@ -185,13 +186,39 @@ def touch(session: Session, generation_id: str, attempt: int, *, now: datetime) 
 
 
 def complete_generation(
-    session: Session, generation_id: str, attempt: int, output_path: str, *, free: bool, now: datetime
+    session: Session,
+    generation_id: str,
+    attempt: int,
+    output_path: str,
+    *,
+    free: bool,
+    now: datetime,
+    details: dict | None = None,
 ) -> bool:
-    """Mark a held row completed (`free`: its charge is dropped); False when the claim no longer holds it."""
+    """Mark a held row completed (`free`: its charge is dropped; `details`: more columns to set, such as the
+    likeness); False when the claim no longer holds it."""
     values = {"status": Status.completed, "output_image_path": output_path, "progress": 1.0, "completed_at": now}
+    values |= details or {}
     if free:
         values |= {"placeholder": True, "credit_used": 0}
     return session.exec(update(Generation).where(*_held(generation_id, attempt)).values(**values)).rowcount == 1
+
+
+def expired_alternatives(session: Session, *, now: datetime) -> Sequence[Generation]:
+    """Completed rows whose alternatives are due for deletion."""
+    return session.exec(
+        select(Generation).where(
+            col(Generation.alternatives_expire_at).is_not(None), col(Generation.alternatives_expire_at) <= now
+        )
+    ).all()
+
+
+def drop_alternatives(session: Session, generation_id: str) -> None:
+    session.exec(
+        update(Generation)
+        .where(col(Generation.id) == generation_id)
+        .values(alternatives=[], alternatives_expire_at=None)
+    )
 
 
 def fail_generation(

@@ -100,7 +100,8 @@ class Recovery:
 
     def sweep(self, stopped: threading.Event, *, worker: str, threads: int) -> None:
         """Until `stopped`: say this worker is alive every quarter of `stale_job_seconds`; every other time, recover
-        stalled claims and lost messages. A clean stop removes this worker's heartbeat."""
+        stalled claims and lost messages, and delete best-of-N alternatives whose day is over. A clean stop removes
+        this worker's heartbeat."""
         started, tick = self.clock(), 0
         while True:
             try:
@@ -109,6 +110,7 @@ class Recovery:
                 if tick % 2:
                     self.requeue_stale()
                     self.requeue_lost()
+                    self.jobs.expire_alternatives()
                 if tick % ORPHAN_SWEEP_EVERY == ORPHAN_SWEEP_EVERY - 1:
                     self.sweep_orphans()
             except Exception:

@@ -19,6 +19,7 @@ from avatargen.db.connect import transaction
 from avatargen.db.paging import page_bounds
 from avatargen.db.tables import FINISHED, Generation, Reason, Status, User, WebhookTarget
 from avatargen.engine.identity import require_face
+from avatargen.engine.likeness import check_one_person
 from avatargen.errors import InsufficientCredits, NotFound, UserError
 from avatargen.generations import queries
 from avatargen.generations.options import MAX_BATCH, MAX_SEED, GenerationOptions, check_choice
@@ -55,10 +56,10 @@ class Generations:
         self.limits = limits
         self.free = free
 
-    def price(self, quality: str, priority: bool) -> int:
+    def price(self, quality: str, priority: bool, candidates: int = 1) -> int:
         """Credits a generation costs now: 0 while `auto` has fallen back to the placeholder model."""
         check_choice("quality", quality, QUALITIES)
-        return 0 if self.free() else generation_cost(quality, bool(priority))
+        return 0 if self.free() else generation_cost(quality, bool(priority), candidates)
 
     def create(
         self, user: User, *, photo: str | Path | None, pose_ids: Sequence[str], options: GenerationOptions
@@ -71,7 +72,7 @@ class Generations:
         if options.request_id and (earlier := self._made(user, options.request_id)):
             return earlier
         webhook_url = self._webhook(options.webhook_url)
-        cost = self.price(options.quality, options.priority)
+        cost = self.price(options.quality, options.priority, options.candidates)
         if not pose_ids:
             raise UserError("Pick a pose from the gallery first.")
         if len(pose_ids) > MAX_BATCH:
@@ -108,7 +109,8 @@ class Generations:
             return list(queries.by_request(session, user_id=user.stored_id, request_id=request_id))
 
     def _store_photos(self, user: User, photos: Sequence[str | Path]) -> list[str]:
-        """Check every photo (decodes, shows a big enough face), then store the cleaned copies."""
+        """Check every photo (decodes, shows a big enough face, the same person as the first), then store the
+        cleaned copies."""
         limits = {"max_bytes": self.settings.max_upload_bytes, "max_pixels": self.settings.max_upload_pixels}
         images = []
         with photo_work():
@@ -120,6 +122,7 @@ class Generations:
                     if number == 1:
                         raise
                     raise type(error)(f"Photo {number}: {error}") from None
+            check_one_person(images)  # a friend's photo would blend two faces into one avatar
         keys: list[str] = []
         try:
             for image, path in zip(images, photos, strict=True):
@@ -169,6 +172,7 @@ class Generations:
                 placeholder=self.free(),
                 mirrored=options.mirror,
                 request_id=options.request_id,
+                candidates=options.candidates,
             )
             for pose in poses
         ]
@@ -261,11 +265,18 @@ class Generations:
         """The stored photos a generation was made from, the first one first (to make it again)."""
         return [self.storage.path(key) for key in self.get(user, generation_id).input_image_paths]
 
-    def output_path(self, user: User, generation_id: str) -> Path:
+    def output_path(self, user: User, generation_id: str, alternative: int = 0) -> Path:
+        """The output's file, or with `alternative` n the n-th other candidate of a best-of-N generation."""
         row = self.get(user, generation_id)
         if row.output_image_path is None:
             raise UserError(f"This generation has no image yet (status: {row.status}).")
-        return self.storage.path(row.output_image_path)
+        if not alternative:
+            return self.storage.path(row.output_image_path)
+        if alternative > len(row.alternatives):
+            raise UserError(
+                f"This generation has {len(row.alternatives)} alternatives now, not {alternative}: they are kept a day."
+            )
+        return self.storage.path(row.alternatives[alternative - 1]["path"])
 
     def delete(self, user: User, generation_id: str) -> None:
         """Delete a generation and its files; a pending one is cancelled and refunded."""
@@ -290,7 +301,8 @@ class Generations:
             shared = queries.input_in_use(session, row.input_image_path)  # the other generations of a batch share them
         for key in () if shared else row.input_image_paths:
             self.storage.delete(key)
-        self.storage.delete(row.output_image_path)
+        for key in (row.output_image_path, *(alternative["path"] for alternative in row.alternatives)):
+            self.storage.delete(key)
         return True
 
 

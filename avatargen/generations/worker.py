@@ -1,19 +1,21 @@
-"""The worker: claim → processing → engine.generate → save output → completed | failed (+refund)."""
+"""The worker: claim → processing → engine.generate → likeness → save output → completed | failed (+refund)."""
 
 import contextlib
 import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from PIL import Image
 
 from avatargen.db.tables import Generation
 from avatargen.engine.engine import GenerationRequest
 from avatargen.engine.face_detail import FACE_PROMPT
+from avatargen.engine.likeness import likeness
 from avatargen.engine.loading import LazyEngine
 from avatargen.errors import UserError
+from avatargen.generations.best_of import Candidate, candidate_requests, ranked
 from avatargen.generations.jobs import Jobs
 from avatargen.generations.pose_book import PoseBook
 from avatargen.poses.render import render_openpose
@@ -24,6 +26,9 @@ log = logging.getLogger(__name__)
 
 PROGRESS_EVERY_S = 0.25  # at most this often a progress write to the DB
 LOGGED_PROGRESS_POINTS = 4  # a log line at each quarter of the denoising steps
+
+# (outputs, the person's photos) → each output's likeness, 0-100 or None (no face)
+Scorer = Callable[[Sequence[Image.Image], Sequence[Image.Image]], list[int | None]]
 
 
 def compose_prompt(style: Style, pose: PoseTemplate) -> str:
@@ -40,7 +45,14 @@ class GenerationWorker:
     """The job handler: turns a queued generation id (plus same-size pending ones) into images or refunds."""
 
     def __init__(
-        self, jobs: Jobs, poses: PoseBook, engine: LazyEngine, *, batch_size: int = 1, heartbeat_s: float = 10.0
+        self,
+        jobs: Jobs,
+        poses: PoseBook,
+        engine: LazyEngine,
+        *,
+        batch_size: int = 1,
+        heartbeat_s: float = 10.0,
+        likeness: Scorer = likeness,
     ):
         self.jobs = jobs
         self.poses = poses
@@ -49,6 +61,7 @@ class GenerationWorker:
         self.heartbeat_s = heartbeat_s  # how often a held claim says it is alive
         self._running: dict[str, Generation] = {}  # claimed here and not finished: handed back at a stop
         self._running_lock = threading.Lock()
+        self.likeness = likeness  # scores outputs against the person's photos, here, never in a GPU process
 
     def __call__(self, generation_id: str) -> None:
         batch = self.jobs.claim_batch(generation_id, size=self.batch_size)
@@ -78,32 +91,60 @@ class GenerationWorker:
             )  # fmt: skip
         started = time.monotonic()
         with self._heartbeat(batch):
-            ready, requests = [], []
+            ready: list[tuple[Generation, list[GenerationRequest]]] = []
             for generation in batch:
                 try:
-                    requests.append(self.build_request(generation))
-                    ready.append(generation)
+                    request = self.build_request(generation)
+                    ready.append((generation, candidate_requests(request, generation.candidates)))
                 except Exception as error:
                     self._fail(generation, error)
             if not ready:
                 return
+            requests = [request for _, candidates in ready for request in candidates]
             try:
                 engine = self.engine.get()
-                images = engine.generate(
-                    requests, progress=self._progress_reporter(ready), preview=self._preview_saver(ready)
-                )
+                reporter = self._progress_reporter([generation for generation, _ in ready])
+                owners = [generation for generation, candidates in ready for _ in candidates]  # per request
+                images = iter(engine.generate(requests, progress=reporter, preview=self._preview_saver(owners)))
             except Exception as error:
-                for generation in ready:
+                for generation, _ in ready:
                     self._fail(generation, error)
                 return
-        for generation, image in zip(ready, images, strict=True):
-            try:
-                key = self.jobs.save_output(generation, image)
-            except Exception as error:
-                self._fail(generation, error)
-                continue
-            self.jobs.complete(generation, key, placeholder=engine.placeholder)
-            log.info("generation %s completed in %.1f s (the batch's run)", generation.id, time.monotonic() - started)
+            # each generation's candidates, most alike first; scored in this process, where dlib lives
+            results = [(g, self._rank([next(images) for _ in candidates], candidates)) for g, candidates in ready]
+        for generation, ranked_candidates in results:
+            if self._finish(generation, ranked_candidates, placeholder=engine.placeholder):
+                log.info("generation %s completed in %.1f s (its batch)", generation.id, time.monotonic() - started)
+
+    def _rank(self, images: list[Image.Image], requests: list[GenerationRequest]) -> list[Candidate]:
+        try:
+            scores = self.likeness(images, requests[0].identity_images)
+        except Exception:  # a likeness is worth having, not worth failing a paid image for
+            log.exception("could not score the likeness of %d images", len(images))
+            scores = [None] * len(images)
+        return ranked(images, requests, scores)
+
+    def _finish(self, generation: Generation, candidates: list[Candidate], *, placeholder: bool) -> bool:
+        """Save and record the best candidate, the others as alternatives; False when that failed (refunded)."""
+        best, *others = candidates
+        try:
+            key = self.jobs.save_output(generation, best.image)
+            alternatives = [
+                {"path": self.jobs.save_output(generation, other.image, alternative=n), **_scored(other)}
+                for n, other in enumerate(others, start=1)
+            ]
+        except Exception as error:
+            self._fail(generation, error)  # also deletes what was saved
+            return False
+        self.jobs.complete(
+            generation,
+            key,
+            placeholder=placeholder,
+            likeness=best.likeness,
+            seed=best.seed,
+            alternatives=alternatives,
+        )
+        return True
 
     @contextlib.contextmanager
     def _heartbeat(self, batch: list[Generation]):
@@ -176,3 +217,7 @@ class GenerationWorker:
                 self.jobs.report_progress(generation, step / total)
 
         return report
+
+
+def _scored(candidate: Candidate) -> dict:
+    return {"likeness": candidate.likeness, "seed": candidate.seed}

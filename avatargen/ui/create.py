@@ -34,6 +34,7 @@ class Create:
     quality: gr.Radio
     style: gr.Dropdown
     priority: gr.Checkbox
+    candidates: gr.Radio  # images made per pose, the most alike kept
     seed: gr.Number
     mirror: gr.Checkbox
     # the pose column: the picked poses
@@ -108,6 +109,12 @@ def _photo_column() -> dict:
             parts["priority"] = gr.Checkbox(label="Priority (+3 credits)", min_width=150)
             parts["seed"] = gr.Number(-1, precision=0, minimum=-1, label="Seed (-1: random)", min_width=150)
         parts["mirror"] = gr.Checkbox(label="Mirror the pose (left and right swapped)", elem_id="mirror")
+        parts["candidates"] = gr.Radio(
+            [("One image", 1), ("Best of 2 (+2 credits)", 2), ("Best of 4 (+6 credits)", 4)],
+            value=1,
+            label="Images per pose: the one most like you is kept",
+            elem_id="candidates",
+        )
     return parts
 
 
@@ -193,7 +200,14 @@ def picks_outputs(create: Create, header: Header) -> list:
 
 
 def show_picks(
-    create: Create, header: Header, api: Api, picks: list[str], quality: str, priority: bool, request: gr.Request
+    create: Create,
+    header: Header,
+    api: Api,
+    picks: list[str],
+    quality: str,
+    priority: bool,
+    candidates: int,
+    request: gr.Request,
 ) -> dict:
     """Everything that shows the picked poses: the large preview of the last one, the tray, the price."""
     templates = api.page.poses_of(picks, request)
@@ -216,13 +230,20 @@ def show_picks(
         create.tray: gr.Gallery(value=tray, visible=bool(templates), selected_index=None),
         create.clear_picks: gr.Button(visible=bool(templates)),
         create.examples: gr.Gallery(visible=not templates, selected_index=None),
-    } | show_price(create, header, api, picks, quality, priority, request)
+    } | show_price(create, header, api, picks, quality, priority, candidates, request)
 
 
 def show_price(
-    create: Create, header: Header, api: Api, picks: list[str], quality: str, priority: bool, request: gr.Request
+    create: Create,
+    header: Header,
+    api: Api,
+    picks: list[str],
+    quality: str,
+    priority: bool,
+    candidates: int,
+    request: gr.Request,
 ) -> dict:
-    each = api.price(quality, priority)["data"]["credits"]
+    each = api.price(quality, priority, candidates)["data"]["credits"]
     if api.visitor(request) is None:
         return {create.cost: f"**Cost:** {each} credits · {SIGN_IN} to get your free credits.", header.balance: ""}
     balance = api.credits(request)["data"]["balance"]
@@ -273,16 +294,18 @@ def take_sample(create: Create, api: Api) -> dict:
     return take_photo(create, api, str(SAMPLE_PHOTO))
 
 
-def refresh_price(create: Create, header: Header, api: Api, picks, quality, priority, request: gr.Request) -> dict:
-    return show_price(create, header, api, picks, quality, priority, request)
+def refresh_price(
+    create: Create, header: Header, api: Api, picks, quality, priority, candidates, request: gr.Request
+) -> dict:
+    return show_price(create, header, api, picks, quality, priority, candidates, request)
 
 
 def wire(create: Create, header: Header, api: Api) -> None:
     listen(
-        [create.quality.input, create.priority.input],
+        [create.quality.input, create.priority.input, create.candidates.input],
         refresh_price,
         (create, header, api),
-        [create.picks, create.quality, create.priority],
+        [create.picks, create.quality, create.priority, create.candidates],
         [create.cost, header.balance],
     )
     photo_out = [create.photo, create.photo_from, create.photo_preview]

@@ -175,10 +175,11 @@ def show_picked(
     my_ids: list[str],
     quality: str,
     priority: bool,
+    candidates: int,
     request: gr.Request,
 ) -> dict:
     """The picks everywhere they show: the create view, and the marks on the library's and the person's tiles."""
-    return show_picks(create, header, api, picks, quality, priority, request) | {
+    return show_picks(create, header, api, picks, quality, priority, candidates, request) | {
         gallery.poses: pose_tiles(api, api.page.poses_of(page_ids, request), picks),
         gallery.my_poses: pose_tiles(api, api.page.poses_of(my_ids, request), picks),
     }
@@ -195,6 +196,7 @@ def toggle(
     my_ids,
     quality,
     priority,
+    candidates,
     request,
 ) -> dict:
     if pose_id in picks:
@@ -203,7 +205,7 @@ def toggle(
         raise UserError(f"You can pick at most {MAX_BATCH} poses at once. Click a picked pose to unpick it.")
     else:
         picks = [*picks, pose_id]
-    return show_picked(create, header, gallery, api, picks, page_ids, my_ids, quality, priority, request)
+    return show_picked(create, header, gallery, api, picks, page_ids, my_ids, quality, priority, candidates, request)
 
 
 def switch_variant(
@@ -217,13 +219,14 @@ def switch_variant(
     my_ids,
     quality,
     priority,
+    candidates,
     request: gr.Request,
 ) -> dict:
     """Swap the last picked pose for another view or framing of it."""
     if not picks or not chosen or chosen == picks[-1]:
         return {create.picks: picks}
     picks = [p for p in picks[:-1] if p != chosen] + [chosen]
-    return show_picked(create, header, gallery, api, picks, page_ids, my_ids, quality, priority, request)
+    return show_picked(create, header, gallery, api, picks, page_ids, my_ids, quality, priority, candidates, request)
 
 
 def pick_from_library(
@@ -236,11 +239,14 @@ def pick_from_library(
     my_ids,
     quality,
     priority,
+    candidates,
     event: gr.SelectData,
     request: gr.Request,
 ) -> dict:
     pose_id = page_ids[event.index]
-    return toggle(create, header, gallery, api, pose_id, picks, page_ids, my_ids, quality, priority, request)
+    return toggle(
+        create, header, gallery, api, pose_id, picks, page_ids, my_ids, quality, priority, candidates, request
+    )
 
 
 def pick_from_mine(
@@ -253,11 +259,14 @@ def pick_from_mine(
     my_ids,
     quality,
     priority,
+    candidates,
     event: gr.SelectData,
     request: gr.Request,
 ) -> dict:
     pose_id = my_ids[event.index]
-    return toggle(create, header, gallery, api, pose_id, picks, page_ids, my_ids, quality, priority, request)
+    return toggle(
+        create, header, gallery, api, pose_id, picks, page_ids, my_ids, quality, priority, candidates, request
+    )
 
 
 def pick_example(
@@ -271,11 +280,14 @@ def pick_example(
     example_ids,
     quality,
     priority,
+    candidates,
     event: gr.SelectData,
     request: gr.Request,
 ) -> dict:
     pose_id = example_ids[event.index]
-    return toggle(create, header, gallery, api, pose_id, picks, page_ids, my_ids, quality, priority, request)
+    return toggle(
+        create, header, gallery, api, pose_id, picks, page_ids, my_ids, quality, priority, candidates, request
+    )
 
 
 def unpick(
@@ -288,11 +300,14 @@ def unpick(
     my_ids,
     quality,
     priority,
+    candidates,
     event: gr.SelectData,
     request: gr.Request,
 ) -> dict:
     pose_id = picks[event.index]
-    return toggle(create, header, gallery, api, pose_id, picks, page_ids, my_ids, quality, priority, request)
+    return toggle(
+        create, header, gallery, api, pose_id, picks, page_ids, my_ids, quality, priority, candidates, request
+    )
 
 
 def clear(
@@ -304,9 +319,10 @@ def clear(
     my_ids,
     quality,
     priority,
+    candidates,
     request: gr.Request,
 ) -> dict:
-    return show_picked(create, header, gallery, api, [], page_ids, my_ids, quality, priority, request)
+    return show_picked(create, header, gallery, api, [], page_ids, my_ids, quality, priority, candidates, request)
 
 
 def save_pose(
@@ -319,6 +335,7 @@ def save_pose(
     picks,
     quality,
     priority,
+    candidates,
     request: gr.Request,
 ) -> dict:
     """Extract the pose of the person in a reference photo, keep it as theirs, and pick it."""
@@ -329,7 +346,7 @@ def save_pose(
     gr.Info(f"Saved “{template['name']}” to your poses and picked it.", duration=4)
     picks = [p for p in picks if p != template["id"]][-(MAX_BATCH - 1) :] + [template["id"]]
     mine = api.page.my_poses(request)
-    return show_picks(create, header, api, picks, quality, priority, request) | {
+    return show_picks(create, header, api, picks, quality, priority, candidates, request) | {
         gallery.my_poses: pose_tiles(api, mine, picks, visible=True),
         gallery.my_pose_ids: [t.id for t in mine],
         gallery.pose_name: "",
@@ -354,7 +371,7 @@ def wire(gallery: PoseGallery, create: Create, header: Header, api: Api) -> None
         gallery.reference.upload,
         save_pose,
         (create, header, gallery, api),
-        [gallery.reference, gallery.pose_name, create.picks, create.quality, create.priority],
+        [gallery.reference, gallery.pose_name, create.picks, create.quality, create.priority, create.candidates],
         [*picks_outputs(create, header), gallery.my_poses, gallery.my_pose_ids, gallery.pose_name],
     )
     then(saved, refresh_library, (gallery, api), [gallery.page_ids, create.picks], [gallery.poses], success=True)
@@ -362,7 +379,7 @@ def wire(gallery: PoseGallery, create: Create, header: Header, api: Api) -> None
 
 def _wire_picking(gallery: PoseGallery, create: Create, header: Header, api: Api) -> None:
     bound = (create, header, gallery, api)
-    choose = [create.picks, gallery.page_ids, gallery.my_pose_ids, create.quality, create.priority]
+    choose = [create.picks, gallery.page_ids, gallery.my_pose_ids, create.quality, create.priority, create.candidates]
     shown = [*picks_outputs(create, header), gallery.poses, gallery.my_poses]
     listen(create.variant.input, switch_variant, bound, [create.variant, *choose], shown)
     listen(gallery.poses.select, pick_from_library, bound, choose, shown)

@@ -12,7 +12,7 @@ from avatargen.ui.pictures import PICTURE_SIZE, output_picture, pose_names
 from avatargen.ui.stats import Stats
 from avatargen.ui.stats import outputs as stats_outputs
 from avatargen.ui.stats import show as show_stats
-from avatargen.ui.text import SIGN_IN, details, history_caption
+from avatargen.ui.text import SIGN_IN, details, history_caption, likeness_part
 from avatargen.web.api import Api
 
 PAGE_SIZE = 12
@@ -31,6 +31,7 @@ class History:
     selected_box: gr.Row
     selected_image: gr.HTML  # the owner-only image and its download link (web.files)
     selected_info: gr.Markdown
+    alternatives: gr.Gallery  # a best-of-N generation's other candidates, while they are kept
     again_same: gr.Button
     again_new: gr.Button
     delete: gr.Button
@@ -78,6 +79,15 @@ def build() -> History:
                     elem_id="share-link",
                 )
                 selected_info = gr.Markdown(elem_id="selected-info")
+                alternatives = gr.Gallery(
+                    label="The other candidates (kept for a day)",
+                    columns=3,
+                    height="auto",
+                    object_fit="contain",
+                    format="jpeg",
+                    visible=False,
+                    elem_id="alternatives",
+                )
                 with gr.Row():
                     again_same = gr.Button("Again, same seed", size="sm", elem_id="again-same")
                     again_new = gr.Button("Again, new seed", size="sm", elem_id="again-new")
@@ -97,6 +107,7 @@ def build() -> History:
         selected_box=selected_box,
         selected_image=selected_image,
         selected_info=selected_info,
+        alternatives=alternatives,
         again_same=again_same,
         again_new=again_new,
         delete=delete,
@@ -180,11 +191,16 @@ def select(history: History, api: Api, ids: list[str], event: gr.SelectData, req
     record = api.generation(ids[event.index], request=request)["data"]
     name = pose_names(api, [record["poseTemplateId"]], request)[record["poseTemplateId"]]
     image = full_size(output_picture(api, record["id"], request), name) if record["status"] == "completed" else None
+    others = [
+        (output_picture(api, record["id"], request, n), likeness_part(other).removeprefix(" · ") or "no face")
+        for n, other in enumerate(record["alternatives"], start=1)
+    ]
     return {
         history.selected: record["id"],
         history.selected_box: gr.Row(visible=True),
         history.selected_image: gr.HTML(value=image, visible=image is not None),
         history.selected_info: details(record, name),
+        history.alternatives: gr.Gallery(value=others, visible=bool(others), selected_index=None),
         history.confirm: gr.Row(visible=False),
     } | sharing(history, record)
 
@@ -252,6 +268,7 @@ def wire(history: History, stats: Stats, header: Header, api: Api) -> None:
     listen(history.following.click, older, (history, api), [history.page], outputs(history))
     shown = [history.selected, history.selected_box, history.selected_image, history.selected_info, history.confirm]
     shown += [history.share_row, history.share, history.unshare, history.share_link]
+    shown.append(history.alternatives)
     listen(history.gallery.select, select, (history, api), [history.ids], shown)
     chosen = [history.selected, history.share_expiry, history.page]
     listen(history.share.click, share, (history, api), chosen, share_outputs(history))

@@ -131,6 +131,7 @@ def generate(
     picks,
     quality,
     priority,
+    candidates,
     style,
     seed,
     mirror,
@@ -143,7 +144,7 @@ def generate(
     if missing:
         raise UserError(" and ".join(missing).capitalize() + " first.")
     seed = None if seed is None or seed < 0 else int(seed)
-    args = (photo, list(picks), quality, priority, style, seed, list(more or []), bool(mirror))
+    args = (photo, list(picks), quality, priority, style, seed, list(more or []), bool(mirror), candidates)
     records = api.generate_batch(*args, request=request)["data"]
     ids = [record["id"] for record in records]
     n = len(ids)
@@ -158,7 +159,7 @@ def generate(
     return (
         {create.batch: followed, create.photo: stored, create.photo_from: ids[0], create.more_photos: stored_more}
         | show_run(create, jobs, api, followed, request)
-        | show_price(create, header, api, picks, quality, priority, request)
+        | show_price(create, header, api, picks, quality, priority, candidates, request)
     )
 
 
@@ -170,7 +171,9 @@ def again(
     photo = str(api.page.input_photo(generation_id, request=request))
     seed = record["seed"] if same_seed else None
     more = [str(path) for path in api.page.more_input_photos(generation_id, request=request)]
-    options = (record["quality"], record["priority"], record["style"], seed, more, record["mirrored"])
+    # the same seed remakes the kept image itself: one candidate; a new seed makes as many as before
+    candidates = 1 if same_seed else record["candidates"]
+    options = (record["quality"], record["priority"], record["style"], seed, more, record["mirrored"], candidates)
     [started] = api.generate_batch(photo, [record["poseTemplateId"]], *options, request=request)["data"]
     gr.Info("Started again with the same settings; it shows at the top of the page and in Jobs.", duration=4)
     followed = follow([started["id"]], batch, tracked)
@@ -206,6 +209,7 @@ def wire(jobs: Jobs, create: Create, history: History, stats: Stats, header: Hea
             create.picks,
             create.quality,
             create.priority,
+            create.candidates,
             create.style,
             create.seed,
             create.mirror,

@@ -20,7 +20,7 @@ def restore(create_panel: Create, header_panel: Header, jobs_panel: Jobs, api: A
     picks = [p for p in saved.get("picks") or [] if isinstance(p, str)][:MAX_BATCH]
     batch = [g for g in saved.get("batch") or [] if isinstance(g, str)][:MAX_BATCH]
     examples = create.example_poses(api)
-    update = create.show_picks(create_panel, header_panel, api, picks, "sd", False, request) | {
+    update = create.show_picks(create_panel, header_panel, api, picks, "sd", False, 1, request) | {
         create_panel.examples: create.pose_tiles(api, examples, picks, visible=not picks),
         create_panel.example_ids: [t.id for t in examples],
         create_panel.batch: batch,

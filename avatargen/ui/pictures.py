@@ -42,6 +42,7 @@ def preview_uri(api: Api, job: dict) -> str | None:
     return None if data is None else "data:image/jpeg;base64," + base64.b64encode(data).decode()
 
 
-def output_picture(api: Api, generation_id: str, request: gr.Request) -> str:
-    """A generation's output at its owner-only URL: the browser fetches it with the person's own session."""
-    return api.page.output_url(generation_id, request=request)
+def output_picture(api: Api, generation_id: str, request: gr.Request, alternative: int = 0) -> str:
+    """A generation's output (or its n-th alternative) at its owner-only URL: the browser fetches it with the
+    person's own session."""
+    return api.page.output_url(generation_id, alternative, request=request)

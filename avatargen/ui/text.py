@@ -68,7 +68,7 @@ def job_state(record: dict, job: dict | None = None) -> str:
         left = f" · about {rough(eta)} left" if eta is not None else ""
         return f"Generating {int(record['progress'] * 100)}%{left}"
     if status == "completed":
-        return f"Done in {duration(took_seconds(record))}"
+        return f"Done in {duration(took_seconds(record))}{likeness_part(record)}"
     return f"Failed — {record['creditUsed']} credits refunded"
 
 
@@ -110,9 +110,16 @@ def jobs_html(
     return f'<table class="jobs"><tbody>{"".join(rows)}</tbody></table>'
 
 
+def likeness_part(record: dict) -> str:
+    """The caption part " · likeness 83/100" for a completed output that shows a face, else nothing."""
+    score = record.get("likeness")
+    return "" if score is None else f" · likeness {score}/100"
+
+
 def history_caption(record: dict, name: str) -> str:
     if record["status"] == "completed":
-        return f"{name} · {duration(took_seconds(record))}" + (" · 🔗 shared" if record.get("shareUrl") else "")
+        shared = " · 🔗 shared" if record.get("shareUrl") else ""
+        return f"{name} · {duration(took_seconds(record))}{likeness_part(record)}{shared}"
     return f"Failed: {name} · refunded"
 
 
@@ -127,6 +134,15 @@ def details(record: dict, name: str) -> str:
         f"**Credits:** {record['creditUsed']} · **Time taken:** {duration(took_seconds(record))}",
         f"**Created:** {record['createdAt'][:19].replace('T', ' ')} UTC",
     ]
+    if record["status"] == "completed":
+        score = record.get("likeness")
+        lines.append(f"**Likeness:** {'no face to compare' if score is None else f'{score}/100'}")
+    if record.get("candidates", 1) > 1:
+        kept = len(record.get("alternatives", []))
+        lines.append(
+            f"**Best of {record['candidates']}:** the most alike kept"
+            + (f"; {kept} alternatives kept for a day" if kept else "")
+        )
     if record["status"] == "failed":
         lines.append(f"**Why it failed:** {record['errorMessage']} ({record['creditUsed']} credits refunded)")
     return "  \n".join(lines)
@@ -134,10 +150,12 @@ def details(record: dict, name: str) -> str:
 
 def stats_line(stats: dict, balance: int) -> str:
     average = stats["averageProcessingTime"]
+    likeness = stats.get("averageLikeness")
     return (
         f"**{stats['totalGenerations']}** generations · **{stats['completedGenerations']}** completed · "
         f"**{stats['failedGenerations']}** failed · average time **{duration(average)}** · "
-        f"**{stats['totalCreditsUsed']}** credits used · balance **{balance}** credits"
+        + ("" if likeness is None else f"average likeness **{likeness}**/100 · ")
+        + f"**{stats['totalCreditsUsed']}** credits used · balance **{balance}** credits"
     )
 
 

@@ -10,6 +10,7 @@ import gradio as gr
 from gradio.components.api_component import Api as RawValue
 
 from avatargen.accounts.requester import requester
+from avatargen.credits.pricing import CANDIDATES
 from avatargen.db.paging import MAX_PAGE
 from avatargen.db.tables import User
 from avatargen.errors import UserError
@@ -40,7 +41,7 @@ def search_words(search) -> str | None:
 
 
 def generation_options(
-    quality, priority, style, seed, mirror, *, more_photos=(), webhook_url=None, request_id=None
+    quality, priority, style, seed, mirror, *, more_photos=(), webhook_url=None, request_id=None, candidates=1
 ) -> GenerationOptions:
     """What a person chose for a generation, each value parsed strictly (the message names the parameter)."""
     return GenerationOptions(
@@ -52,6 +53,7 @@ def generation_options(
         mirror=params.flag("mirror", mirror),
         webhook_url=params.text("webhook_url", webhook_url, most=MAX_URL, default=None),
         request_id=params.optional_ident("request_id", request_id),
+        candidates=params.number_choice("candidates", candidates, CANDIDATES, default=1),
     )
 
 
@@ -98,14 +100,15 @@ class Api:
         mirror: bool = False,
         webhook_url: str | None = None,
         request_id: str | None = None,
+        candidates: int = 1,
         request: gr.Request = None,
     ) -> dict:
         """One generation. `webhook_url`: where its record is posted when it finishes; `request_id`: a key of the
-        client's choosing: the same key again (a retry after a dropped connection) answers this first result."""
-        pose_ids = [params.ident("pose_id", pose_id)]
-        [generation] = self._start(
-            photo, pose_ids, quality, priority, style, seed, more_photos, mirror, webhook_url, request_id, request
-        )
+        client's choosing: the same key again (a retry after a dropped connection) answers this first result;
+        `candidates` (1, 2 or 4): images made of the pose, the one most like the person kept (+2 credits each
+        beyond the first), the others listed in `alternatives` for a day."""
+        chosen = (quality, priority, style, seed, more_photos, mirror, webhook_url, request_id, candidates)
+        [generation] = self._start(photo, [params.ident("pose_id", pose_id)], *chosen, request)
         return {"message": "Avatar generation started", "data": generation.to_public()}
 
     def generate_batch(
@@ -120,17 +123,29 @@ class Api:
         mirror: bool = False,
         webhook_url: str | None = None,
         request_id: str | None = None,
+        candidates: int = 1,
         request: gr.Request = None,
     ) -> dict:
         """One generation per pose (at most 8) from the same photos, all charged in one transaction or none."""
         pose_ids = params.idents("pose_ids", pose_ids, most=MAX_BATCH)
-        generations = self._start(
-            photo, pose_ids, quality, priority, style, seed, more_photos, mirror, webhook_url, request_id, request
-        )
+        chosen = (quality, priority, style, seed, more_photos, mirror, webhook_url, request_id, candidates)
+        generations = self._start(photo, pose_ids, *chosen, request)
         return {"message": "Avatar generations started", "data": [g.to_public() for g in generations]}
 
     def _start(
-        self, photo, pose_ids, quality, priority, style, seed, more_photos, mirror, webhook_url, request_id, request
+        self,
+        photo,
+        pose_ids,
+        quality,
+        priority,
+        style,
+        seed,
+        more_photos,
+        mirror,
+        webhook_url,
+        request_id,
+        candidates,
+        request,
     ) -> list:
         """The options of /generate and /generate_batch, parsed once."""
         user = self.user(request, to="generate avatars")
@@ -143,6 +158,7 @@ class Api:
             more_photos=more_uploads(more_photos),
             webhook_url=webhook_url,
             request_id=request_id,
+            candidates=candidates,
         )
         return self.start(user, uploaded("photo", photo), pose_ids, options)
 
@@ -202,11 +218,12 @@ class Api:
     def credits(self, request: gr.Request = None) -> dict:
         return {"data": self.services.ledger.statement(self.user(request, to="see your credits"))}
 
-    def price(self, quality: str = "sd", priority: bool = False) -> dict:
+    def price(self, quality: str = "sd", priority: bool = False, candidates: int = 1) -> dict:
         quality = params.choice("quality", quality, QUALITIES, default="sd")
         priority = params.flag("priority", priority)
-        credits = self.services.generations.price(quality, priority)
-        return {"data": {"quality": quality, "priority": priority, "credits": credits}}
+        candidates = params.number_choice("candidates", candidates, CANDIDATES, default=1)
+        credits = self.services.generations.price(quality, priority, candidates)
+        return {"data": {"quality": quality, "priority": priority, "candidates": candidates, "credits": credits}}
 
     def styles(self) -> dict:
         return {"data": [{"id": key, "label": style.label} for key, style in STYLES.items()]}
@@ -266,10 +283,12 @@ class Api:
         self.services.poses.delete(self.user(request, to="delete your poses"), params.ident("id", id))
         return {"message": "Pose deleted successfully"}
 
-    def download_output(self, id: str, request: gr.Request = None) -> dict:
-        """The output image of the person's own generation, as its owner-only URL (`web.files`), which the client
-        fetches with its own session."""
-        return fetched_by_client(self.page.output_url(id, request=request))
+    def download_output(self, id: str, alternative: int = 0, request: gr.Request = None) -> dict:
+        """The output image of the person's own generation as its owner-only URL (`web.files`), which the client
+        fetches with its own session; `alternative` n (1-3): the n-th other candidate of a best-of-N generation,
+        while it is kept."""
+        number = params.whole("alternative", alternative, lo=0, hi=max(CANDIDATES) - 1, default=0)
+        return fetched_by_client(self.page.output_url(id, number, request=request))
 
 JSON_ENDPOINTS = (
     "jobs",
@@ -307,10 +326,12 @@ def register_api(api: Api) -> None:
         optional_text = {"anyOf": [{"type": "string"}, {"type": "null"}]}
         webhook_url = RawValue(None, optional_text, label="webhook_url")
         request_id = RawValue(None, optional_text, label="request_id")
+        candidates = RawValue(1, {"type": "integer", "enum": list(CANDIDATES)}, label="candidates")
         started = gr.JSON(label="result")
         pose_ids = RawValue(None, {"type": "array", "items": {"type": "string"}}, label="pose_ids")
         batch = gr.JSON(label="result")
         generation_id = RawValue(None, {"type": "string"}, label="id")
+        alternative = RawValue(0, {"type": "integer"}, label="alternative")
         image = gr.File(label="image")
         reference = gr.File(label="photo", type="filepath")
         pose_name = RawValue(None, {"anyOf": [{"type": "string"}, {"type": "null"}]}, label="name")
@@ -318,7 +339,7 @@ def register_api(api: Api) -> None:
     gr.on(
         [],
         user_errors(discarding_uploads(api.generate, api.uploads, at=(0, 6))),
-        [photo, pose_id, quality, priority, style, seed, more_photos, mirror, webhook_url, request_id],
+        [photo, pose_id, quality, priority, style, seed, more_photos, mirror, webhook_url, request_id, candidates],
         started,
         api_name="generate",
         show_progress="hidden",
@@ -326,12 +347,19 @@ def register_api(api: Api) -> None:
     gr.on(
         [],
         user_errors(discarding_uploads(api.generate_batch, api.uploads, at=(0, 6))),
-        [photo, pose_ids, quality, priority, style, seed, more_photos, mirror, webhook_url, request_id],
+        [photo, pose_ids, quality, priority, style, seed, more_photos, mirror, webhook_url, request_id, candidates],
         batch,
         api_name="generate_batch",
         show_progress="hidden",
     )
-    gr.on([], user_errors(api.download_output), generation_id, image, api_name="download_output", postprocess=False)
+    gr.on(
+        [],
+        user_errors(api.download_output),
+        [generation_id, alternative],
+        image,
+        api_name="download_output",
+        postprocess=False,
+    )
     gr.on(
         [],
         user_errors(discarding_uploads(api.extract_pose, api.uploads)),

@@ -20,11 +20,13 @@ from avatargen.errors import UserError
 from avatargen.services import Services
 
 PHOTO_PART = re.compile(r"photo(?:-([2-9]))?")
+ALTERNATIVE_PART = re.compile(r"alternative-([1-9])")
 CACHE = "private, max-age=600"  # the bytes behind a URL never change; only the owner's browser keeps them
 
 
 def file_url(site: str, generation_id: str, part: str = "output") -> str:
-    """Where the owner fetches a file of their generation: `part` is output, photo or photo-2 … photo-4."""
+    """Where the owner fetches a file of their generation: `part` is output, alternative-1 … alternative-3 (best of
+    N's other candidates), photo or photo-2 … photo-4."""
     return f"{site}/files/{generation_id}/{part}.jpg"
 
 
@@ -35,13 +37,20 @@ def slug(text: str) -> str:
 def download_name(row: Generation, part: str, pose_name: str) -> str:
     """What the file is, for the saved file's name: `<pose>-<day>.jpg`, `photo-2-<day>.jpg`, …"""
     day = row.created_at.strftime("%Y-%m-%d")
-    return f"{slug(pose_name) if part == 'output' else part}-{day}.jpg"
+    if part == "output":
+        return f"{slug(pose_name)}-{day}.jpg"
+    if alternative := ALTERNATIVE_PART.fullmatch(part):
+        return f"{slug(pose_name)}-alt{alternative.group(1)}-{day}.jpg"
+    return f"{part}-{day}.jpg"
 
 
 def stored_key(row: Generation, part: str) -> str | None:
     """The storage key behind a part of a generation, or None when it has no such file."""
     if part == "output":
         return row.output_image_path
+    if alternative := ALTERNATIVE_PART.fullmatch(part):
+        index = int(alternative.group(1)) - 1
+        return row.alternatives[index]["path"] if index < len(row.alternatives) else None
     if (photo := PHOTO_PART.fullmatch(part)) is None:
         return None
     index = int(photo.group(1) or 1) - 1

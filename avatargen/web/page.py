@@ -52,11 +52,13 @@ class PageReads:
         user = self.api.user(request, to="use your photos")
         return self.api.services.generations.input_paths(user, params.ident("id", id))[0]
 
-    def output_url(self, id: str, request: gr.Request = None) -> str:
-        """Where the person's own output image is served to them alone (`web.files`): for the page and clients."""
+    def output_url(self, id: str, alternative: int = 0, request: gr.Request = None) -> str:
+        """Where the person's own output image (or its n-th best-of-N alternative) is served to them alone
+        (`web.files`): for the page and clients."""
         generation_id = params.ident("id", id)
-        self.api.services.generations.output_path(self.api.user(request, to="download your avatars"), generation_id)
-        return file_url(site_url(request), generation_id)
+        user = self.api.user(request, to="download your avatars")
+        self.api.services.generations.output_path(user, generation_id, alternative)
+        return file_url(site_url(request), generation_id, f"alternative-{alternative}" if alternative else "output")
 
     def more_input_photos(self, id: str, request: gr.Request = None) -> list[Path]:
         """The stored extra photos a generation was made with."""

@@ -51,6 +51,20 @@ def whole(name: str, value: Any, *, lo: int, hi: int, default: Any = _REQUIRED) 
     return number
 
 
+def number_choice(name: str, value: Any, choices: Collection[int], *, default: Any = _REQUIRED) -> Any:
+    """One of the whole numbers `choices`, given as `whole` accepts them (4, 4.0 or "4")."""
+    accepts = f"{name} must be one of: {', '.join(map(str, choices))}"
+    if value is None and default is not _REQUIRED:
+        return default
+    try:
+        number = whole(name, value, lo=min(choices), hi=max(choices))
+    except UserError:
+        raise UserError(f"{accepts}; not {_shown(value)}.") from None
+    if number not in choices:
+        raise UserError(f"{accepts}; not {_shown(value)}.")
+    return number
+
+
 def choice(name: str, value: Any, choices: Collection[str], *, default: Any = _REQUIRED) -> Any:
     """One of `choices`, exactly."""
     if value is None and default is not _REQUIRED:
