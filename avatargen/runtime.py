@@ -30,6 +30,7 @@ from avatargen.storage.store import Storage
 
 if TYPE_CHECKING:
     from avatargen.engine.engine import AvatarEngine
+    from avatargen.engine.video import VideoEngine
 
 log = logging.getLogger(__name__)
 
@@ -101,11 +102,13 @@ def build_runtime(
     settings: Settings,
     *,
     load_engine: "Callable[[], AvatarEngine] | None" = None,
+    load_video: "Callable[[AvatarEngine], VideoEngine] | None" = None,
     schedule: Schedule | None = None,
     clock: Callable[[], datetime] = utcnow,
 ) -> Runtime:
     """Everything the app and the workers run on. `load_engine` builds the generation engine on first use
-    (default: the one the settings name); `schedule` times webhook retries (default: on the monotonic clock);
+    (default: the one the settings name), `load_video` the video engine on it (default: AnimateDiff on its parts);
+    `schedule` times webhook retries (default: on the monotonic clock);
     `clock` is what claims, heartbeats, recovery and the daily top-up take as now."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     database = create_db_engine(settings.db_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
@@ -146,13 +149,26 @@ def build_runtime(
         ),
         jobs=Jobs(database, storage=storage, placeholders_free=placeholders_free, notify=webhooks.notify, clock=clock),
     )
+    video = LazyEngine(lambda: (load_video or (lambda image: _load_video(settings, image)))(engine.get()))
     queue.handler = GenerationWorker(
-        services.jobs, poses, engine, batch_size=settings.batch_size, heartbeat_s=settings.stale_job_seconds / 4
+        services.jobs,
+        poses,
+        engine,
+        batch_size=settings.batch_size,
+        heartbeat_s=settings.stale_job_seconds / 4,
+        video=video,
     )
     recovery = Recovery(settings, database=database, jobs=services.jobs, queue=queue, clock=clock)
     return Runtime(
         settings=settings, services=services, queue=queue, engine=engine, recovery=recovery, webhooks=webhooks
     )
+
+
+def _load_video(settings: Settings, image: "AvatarEngine") -> "VideoEngine":
+    from avatargen.engine.config import EngineConfig
+    from avatargen.engine.video import load_video_engine
+
+    return load_video_engine(image, EngineConfig.from_settings(settings))
 
 
 def _load_engine(settings: Settings) -> "AvatarEngine":

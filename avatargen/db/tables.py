@@ -45,6 +45,7 @@ class Kind(StrEnum):
     """What a generation makes."""
 
     image = "image"  # the person in a pose template
+    video = "video"  # the person moving through a motion (pose_template_id names the motion)
 
 
 UNFINISHED = (Status.pending, Status.processing)
@@ -99,7 +100,11 @@ class Generation(SQLModel, table=True):
     input_image_path: str  # storage key of the cleaned photo
     # storage keys of more photos of the person (up to 3), in upload order
     extra_input_paths: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
-    output_image_path: str | None = None  # storage key of the result
+    output_image_path: str | None = None  # storage key of the result (a video's poster frame)
+    video_path: str | None = None  # a video's H.264 MP4 (storage key)
+    preview_path: str | None = None  # a video's animated WebP (storage key)
+    frames: int | None = None  # a video's frame count
+    fps: int | None = None  # a video's frames per second
     quality: str  # sd | hd
     priority: bool = False
     style: str
@@ -132,6 +137,13 @@ class Generation(SQLModel, table=True):
             "inputImageUrl": self.input_image_path,
             "moreInputImageUrls": list(self.extra_input_paths),
             "outputImageUrl": self.output_image_path,
+            "motionId": self.pose_template_id if self.kind == Kind.video else None,
+            "videoUrl": self.video_path,
+            "previewUrl": self.preview_path,
+            "posterUrl": self.output_image_path if self.kind == Kind.video else None,
+            "frames": self.frames,
+            "fps": self.fps,
+            "durationSeconds": None if not (self.frames and self.fps) else round(self.frames / self.fps, 3),
             "quality": self.quality,
             "priority": self.priority,
             "style": self.style,

@@ -20,6 +20,10 @@ DEFAULT_BASE_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 DEFAULT_CONTROLNET_MODEL = "lllyasviel/control_v11p_sd15_openpose"
 DEFAULT_IP_ADAPTER_MODEL = "h94/IP-Adapter"
 DEFAULT_FAST_LORA_MODEL = "latent-consistency/lcm-lora-sdv1-5"
+DEFAULT_MOTION_ADAPTER_MODEL = "guoyww/animatediff-motion-adapter-v1-5-3"  # AnimateDiff for SD 1.5 (video)
+DEFAULT_VIDEO_LCM_MODEL = "wangfuyun/AnimateLCM"  # a few-step motion adapter and its LoRA (AVATARGEN_VIDEO_LCM)
+VIDEO_LCM_LORA_WEIGHT = "AnimateLCM_sd15_t2v_lora.safetensors"  # inside DEFAULT_VIDEO_LCM_MODEL
+CONTEXT_FRAMES = 16  # the frames the motion adapter was trained on: longer clips denoise in overlapping windows
 
 # The hub repos' layouts, which local folders (the tiny stack's included) follow too
 IP_ADAPTER_SUBFOLDER = "models"  # inside DEFAULT_IP_ADAPTER_MODEL: the SD 1.5 adapters
@@ -46,6 +50,9 @@ class EngineConfig:
     ip_adapter_model: str | None = DEFAULT_IP_ADAPTER_MODEL  # None: no identity adapter (the photo is not used)
     ip_adapter_weight: str = DEFAULT_IP_ADAPTER_WEIGHT  # "subfolder/file" inside ip_adapter_model
     fast_lora_model: str = DEFAULT_FAST_LORA_MODEL  # its FAST_LORA_WEIGHT is fused in fast mode
+    motion_adapter_model: str = DEFAULT_MOTION_ADAPTER_MODEL  # video: the AnimateDiff motion adapter
+    video_lcm: bool = False  # video: AnimateLCM (its motion adapter and LoRA, few steps) instead of the adapter above
+    video_lcm_model: str = DEFAULT_VIDEO_LCM_MODEL
     identity_strength: float = DEFAULT_IDENTITY_STRENGTH  # IP-Adapter scale, 0 (ignore the face) to 1
     pose_strength: float = DEFAULT_POSE_STRENGTH  # ControlNet conditioning scale, 0 (ignore the pose) to about 2
     fast: bool | None = None  # few-step LCM-LoRA mode (see `AvatarEngine.plan`); None: on when the device is the CPU
@@ -78,6 +85,9 @@ class EngineConfig:
             ip_adapter_model=settings.ip_adapter_model or None,
             ip_adapter_weight=settings.ip_adapter_weight,
             fast_lora_model=settings.fast_lora_model,
+            motion_adapter_model=settings.motion_adapter_model,
+            video_lcm=settings.video_lcm,
+            video_lcm_model=settings.video_lcm_model,
             identity_strength=settings.identity_strength,
             pose_strength=settings.pose_strength,
             fast=settings.fast,

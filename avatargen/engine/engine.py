@@ -391,6 +391,11 @@ class AvatarEngine:
             identity_strength=self.identity_strength if self.has_identity_adapter else None,
         )
 
+    def conditioning(self, requests: Sequence[Any], plan: Plan) -> dict[str, Any]:
+        """The pipeline arguments that carry each request's prompts and identity (anything with `prompt`,
+        `negative_prompt` and `identity_images`): what the video engine gives every frame. Call under inference mode."""
+        return self._conditioning(list(requests), self._identity_crops(requests), plan)
+
     def _conditioning(
         self, group: list[GenerationRequest], crops: list[list[Image.Image]] | None, plan: Plan
     ) -> dict[str, Any]:

@@ -12,8 +12,10 @@ from sqlalchemy import Engine
 
 from avatargen.credits import ledger
 from avatargen.db.connect import transaction
-from avatargen.db.tables import Generation, Reason, Status, utcnow
+from avatargen.db.tables import Generation, Kind, Reason, Status, utcnow
 from avatargen.generations import queries
+from avatargen.presets import VIDEO_FPS
+from avatargen.storage import clips
 from avatargen.storage.store import Storage
 
 
@@ -50,7 +52,7 @@ class Jobs:
         if first is None:
             return []
         batch = [first]
-        if size > 1:
+        if size > 1 and first.kind == Kind.image:  # a video is a job of its own
             with transaction(self.database) as session:
                 candidates = queries.next_pending_like(session, first, limit=size - 1)
             batch += [claimed for gid in candidates if (claimed := self.claim(gid)) is not None]
@@ -79,14 +81,37 @@ class Jobs:
         name = output_name(generation.id)
         return self.storage.save_image(image, kind="outputs", user_id=generation.user_id, name=name)
 
-    def complete(self, generation: Generation, output_key: str, *, placeholder: bool = False) -> None:
-        """Record the output; a placeholder image is free when `placeholders_free` (its charge is refunded in the
-        same transaction)."""
+    def save_video(self, generation: Generation, frames: list[Image.Image]) -> tuple[str, dict[str, str]]:
+        """Store a clip: its poster frame (the key `complete` records as the output), the MP4 and the WebP preview."""
+        name, fps = output_name(generation.id), generation.fps or VIDEO_FPS
+        keys = [self.storage.save_image(clips.poster(frames), kind="outputs", user_id=generation.user_id, name=name)]
+        try:
+            for data, suffix in ((clips.mp4_bytes(frames, fps), ".mp4"), (clips.webp_bytes(frames, fps), ".webp")):
+                keys.append(
+                    self.storage.save_bytes(data, kind="outputs", user_id=generation.user_id, name=name, suffix=suffix)
+                )
+        except BaseException:
+            for key in keys:
+                self.storage.delete(key)
+            raise
+        return keys[0], {"video_path": keys[1], "preview_path": keys[2]}
+
+    def complete(
+        self,
+        generation: Generation,
+        output_key: str,
+        *,
+        placeholder: bool = False,
+        video: dict[str, str] | None = None,
+    ) -> None:
+        """Record the output (and a clip's `video` keys, from `save_video`); a placeholder image is free when
+        `placeholders_free` (its charge is refunded in the same transaction)."""
         free = placeholder and self.placeholders_free
+        kept = [output_key, *(video or {}).values()]
         with transaction(self.database) as session:
             charged = generation.credit_used if free else 0
             finished = queries.complete_generation(
-                session, generation.id, generation.attempts, output_key, free=free, now=self.clock()
+                session, generation.id, generation.attempts, output_key, free=free, now=self.clock(), video=video
             )
             if finished and charged:
                 ledger.record(
@@ -97,9 +122,10 @@ class Jobs:
                     generation_id=generation.id,
                 )
         if not finished:  # deleted, or taken over after this worker was thought dead: the output has no owner
-            self.storage.delete(output_key)
+            for key in kept:
+                self.storage.delete(key)
             return
-        self._drop_earlier_outputs(generation.user_id, generation.id, keep=output_key)
+        self._drop_earlier_outputs(generation.user_id, generation.id, keep=kept)
         self.notify(generation.id)
 
     def fail(self, generation_id: str, message: str, *, attempt: int | None = None) -> bool:
@@ -115,12 +141,12 @@ class Jobs:
             ledger.record(
                 session, user_id=row.user_id, delta=row.credit_used, reason=Reason.refund, generation_id=generation_id
             )
-        self._drop_earlier_outputs(row.user_id, generation_id, keep=None)
+        self._drop_earlier_outputs(row.user_id, generation_id, keep=[])
         self.notify(generation_id)
         return True
 
-    def _drop_earlier_outputs(self, user_id: int, generation_id: str, *, keep: str | None) -> None:
+    def _drop_earlier_outputs(self, user_id: int, generation_id: str, *, keep: list[str]) -> None:
         """Delete outputs an earlier attempt saved but never recorded (its worker died between the two)."""
         for key in self.storage.outputs_of(user_id, output_name(generation_id)):
-            if key != keep:
+            if key not in keep:
                 self.storage.delete(key)

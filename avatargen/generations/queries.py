@@ -129,11 +129,12 @@ def claim_generation(session: Session, generation_id: str, *, now: datetime) -> 
 
 
 def next_pending_like(session: Session, generation: Generation, *, limit: int) -> list[str]:
-    """Ids of pending rows of the same size as `generation`: priority first, then oldest first."""
+    """Ids of pending rows of the same kind and size as `generation`: priority first, then oldest first."""
     query = (
         select(Generation.id)
         .where(
             Generation.status == Status.pending,
+            Generation.kind == generation.kind,
             Generation.width == generation.width,
             Generation.height == generation.height,
             Generation.id != generation.id,
@@ -159,10 +160,19 @@ def touch(session: Session, generation_id: str, attempt: int, *, now: datetime) 
 
 
 def complete_generation(
-    session: Session, generation_id: str, attempt: int, output_path: str, *, free: bool, now: datetime
+    session: Session,
+    generation_id: str,
+    attempt: int,
+    output_path: str,
+    *,
+    free: bool,
+    now: datetime,
+    video: dict[str, str] | None = None,
 ) -> bool:
-    """Mark a held row completed (`free`: its charge is dropped); False when the claim no longer holds it."""
+    """Mark a held row completed (`free`: its charge is dropped; `video`: a clip's `video_path` and `preview_path`);
+    False when the claim no longer holds it."""
     values = {"status": Status.completed, "output_image_path": output_path, "progress": 1.0, "completed_at": now}
+    values |= video or {}
     if free:
         values |= {"placeholder": True, "credit_used": 0}
     return session.exec(update(Generation).where(*_held(generation_id, attempt)).values(**values)).rowcount == 1

@@ -7,13 +7,14 @@ import threading
 import time
 from collections.abc import Callable
 
-from avatargen.db.tables import Generation
+from avatargen.db.tables import Generation, Kind
 from avatargen.engine.engine import GenerationRequest
 from avatargen.engine.loading import LazyEngine
 from avatargen.engine.zerogpu import on_gpu
 from avatargen.errors import UserError
 from avatargen.generations.jobs import Jobs
 from avatargen.generations.pose_book import PoseBook
+from avatargen.generations.video_jobs import VideoJobs
 from avatargen.poses.render import render_openpose
 from avatargen.poses.template import PoseTemplate
 from avatargen.presets import QUALITIES, STYLES, Style
@@ -32,17 +33,32 @@ class GenerationWorker:
     """The job handler: turns a queued generation id (plus same-size pending ones) into images or refunds."""
 
     def __init__(
-        self, jobs: Jobs, poses: PoseBook, engine: LazyEngine, *, batch_size: int = 1, heartbeat_s: float = 10.0
+        self,
+        jobs: Jobs,
+        poses: PoseBook,
+        engine: LazyEngine,
+        *,
+        batch_size: int = 1,
+        heartbeat_s: float = 10.0,
+        video: LazyEngine | None = None,
     ):
         self.jobs = jobs
         self.poses = poses
         self.engine = engine
         self.batch_size = batch_size
         self.heartbeat_s = heartbeat_s  # how often a held claim says it is alive
+        self.videos = None if video is None else VideoJobs(jobs, poses, video)
 
     def __call__(self, generation_id: str) -> None:
         batch = self.jobs.claim_batch(generation_id, size=self.batch_size)
         if not batch:  # taken by another worker, finished, or deleted: this message has nothing to do
+            return
+        if batch[0].kind == Kind.video:
+            with self._heartbeat(batch):
+                if self.videos is None:
+                    self._fail(batch[0], UserError("this worker makes no videos"))
+                    return
+                self.videos.run(batch[0], progress=self._progress_reporter(batch), fail=self._fail)
             return
         with self._heartbeat(batch):
             ready, requests = [], []
@@ -92,9 +108,10 @@ class GenerationWorker:
     def _fail(self, generation: Generation, error: Exception) -> None:
         log.error("generation %s failed", generation.id, exc_info=error)
         reason = str(error) if isinstance(error, UserError) else "the generator ran into an error"
+        what = "video" if generation.kind == Kind.video else "image"
         self.jobs.fail(
             generation.id,
-            f"The image could not be generated: {reason.rstrip('.')}. Your {generation.credit_used} credits were "
+            f"The {what} could not be generated: {reason.rstrip('.')}. Your {generation.credit_used} credits were "
             "refunded.",
             attempt=generation.attempts,
         )

@@ -24,6 +24,7 @@ from avatargen.web.downloads import PrivateCopies
 from avatargen.web.errors import user_errors
 from avatargen.web.page import PageReads
 from avatargen.web.uploads import UploadPurge, discarding_uploads, more_uploads, uploaded
+from avatargen.web.videos import register_video_api
 
 MAX_POSES_PAGE = 200
 MAX_OFFSET = 10_000_000
@@ -211,10 +212,10 @@ class Api:
         return {"message": "Pose deleted successfully"}
 
     def download_output(self, id: str, request: gr.Request = None) -> str:
-        """The output image of the person's own generation, as a private, short-lived file."""
-        generation_id = params.ident("id", id)
-        source = self.services.generations.output_path(self.user(request, to="download your avatars"), generation_id)
-        return self.private.copy(source, name=f"avatar-{generation_id}.jpg")
+        """The output of the person's own generation (an image, or a video's MP4), as a private, short-lived file."""
+        user = self.user(request, to="download your avatars")
+        source, name = self.services.generations.download(user, params.ident("id", id))
+        return self.private.copy(source, name=name)
 
 
 
@@ -274,6 +275,7 @@ def register_api(api: Api) -> None:
         show_progress="hidden",
     )
     gr.on([], user_errors(api.download_output), generation_id, image, api_name="download_output")
+    register_video_api(api)
     gr.on(
         [],
         user_errors(discarding_uploads(api.extract_pose, api.uploads)),
