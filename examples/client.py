@@ -1,7 +1,8 @@
-"""Make an avatar from a script: a photo of you, a pose found by search, and the image saved to a file.
+"""Make an avatar from a script: a photo of you, a pose (or a motion) found by search, and the result saved to a file.
 
     python examples/client.py --url http://127.0.0.1:7860/ --photo me.jpg --pose "hands on hips" --out me.jpg
     python examples/client.py --url someone/avatargen --token hf_… --photo me.jpg --pose "sitting on steps"
+    python examples/client.py --url http://127.0.0.1:7860/ --photo me.jpg --motion "turn around" --out me.mp4
 
 `--url` is a local address or a Space id. On a Space, sign in with a Hugging Face token (`--token`, or the HF_TOKEN
 environment variable); on an app with password accounts use `--user` and `--password`. Prints a progress line while
@@ -22,8 +23,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", required=True, help="app address (http://…) or Space id (owner/name)")
     parser.add_argument("--photo", required=True, help="a photo of you, face clearly visible")
-    parser.add_argument("--pose", required=True, help='pose search, e.g. "hands on hips"')
-    parser.add_argument("--out", default="avatar.jpg", help="where to save the image")
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--pose", help='pose search, e.g. "hands on hips": an image')
+    what.add_argument("--motion", help='motion search, e.g. "turn around": a 2-second video (MP4)')
+    parser.add_argument("--frames", type=int, default=16, help="video frames at 8 per second (8 to 32)")
+    parser.add_argument("--out", help="where to save the result (default avatar.jpg, or avatar.mp4 for a motion)")
     parser.add_argument("--quality", choices=["sd", "hd"], default="sd")
     parser.add_argument("--style", default="realistic")
     parser.add_argument("--priority", action="store_true", help="jump the queue (+3 credits)")
@@ -37,23 +41,40 @@ def main() -> int:
     try:
         auth = (args.user, args.password) if args.user else None
         client = Client(args.url, token=args.token, auth=auth, verbose=False)
-        poses = client.predict(search=args.pose, limit=1, api_name="/poses")["data"]
-        if not poses:
-            raise AppError(f"No pose matches {args.pose!r}; try other words.")
-        pose = poses[0]
-        price = client.predict(args.quality, args.priority, api_name="/price")["data"]["credits"]
-        print(f"Pose: {pose['name']} ({pose['id']}), {args.quality.upper()}, {price} credits")
         options = (args.quality, args.priority, args.style, args.seed)
-        job = client.predict(handle_file(args.photo), pose["id"], *options, api_name="/generate")["data"]
+        job = start_video(client, args, options) if args.motion else start_image(client, args, options)
         record = wait(client, job["id"], args.timeout)
         if record["status"] != "completed":
             raise AppError(record["errorMessage"] or "The generation failed.")
+        args.out = args.out or ("avatar.mp4" if args.motion else "avatar.jpg")
         shutil.copyfile(client.predict(job["id"], api_name="/download_output"), args.out)
     except AppError as error:
         print(f"\nerror: {error}", file=sys.stderr)
         return 1
     print(f"\nSaved {args.out} (seed {record['seed']}, {record['creditUsed']} credits).")
     return 0
+
+
+def start_image(client: Client, args: argparse.Namespace, options: tuple) -> dict:
+    poses = client.predict(search=args.pose, limit=1, api_name="/poses")["data"]
+    if not poses:
+        raise AppError(f"No pose matches {args.pose!r}; try other words.")
+    pose = poses[0]
+    price = client.predict(args.quality, args.priority, api_name="/price")["data"]["credits"]
+    print(f"Pose: {pose['name']} ({pose['id']}), {args.quality.upper()}, {price} credits")
+    return client.predict(handle_file(args.photo), pose["id"], *options, api_name="/generate")["data"]
+
+
+def start_video(client: Client, args: argparse.Namespace, options: tuple) -> dict:
+    motions = client.predict(search=args.motion, limit=1, api_name="/motions")["data"]
+    if not motions:
+        raise AppError(f"No motion matches {args.motion!r}; try other words.")
+    motion = motions[0]
+    price = client.predict(args.quality, args.priority, args.frames, api_name="/video_price")["data"]["credits"]
+    print(f"Motion: {motion['name']} ({motion['id']}), {args.frames} frames, {args.quality.upper()}, {price} credits")
+    photo = handle_file(args.photo)
+    more = (None, False, args.frames)  # more photos, mirror, frames
+    return client.predict(photo, motion["id"], *options, *more, api_name="/generate_video")["data"]
 
 
 def wait(client: Client, generation_id: str, timeout: float) -> dict:

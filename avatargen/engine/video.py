@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from PIL import Image
 
 from avatargen.engine.config import CONTEXT_FRAMES, MAX_IDENTITY_IMAGES, VIDEO_LCM_LORA_WEIGHT, EngineConfig
-from avatargen.engine.engine import AvatarEngine, Plan, ProgressCallback
+from avatargen.engine.engine import AvatarEngine, Plan, ProgressCallback, _cpu_threads
 from avatargen.presets import Quality
 
 if TYPE_CHECKING:
@@ -108,7 +108,8 @@ class VideoEngine:
         plans = [self.plan(r) for r in requests]
         total, done = sum(p.steps * r.frames for p, r in zip(plans, requests, strict=True)), 0
         results = []
-        with self._lock:
+        threads = self.engine.cpu_threads if self.engine.device == "cpu" else None  # the tiny stack: one thread
+        with self._lock, _cpu_threads(threads):
             for request, plan in zip(requests, plans, strict=True):
 
                 def on_step_end(pipe: Any, step: int, timestep: Any, tensors: dict, frames: int = request.frames):

@@ -17,6 +17,7 @@ TRAY_SIZE = (96, 144)  # the tray of picked poses and the jobs panel
 
 def pose_names(api: Api, pose_ids: list[str], request: gr.Request) -> dict[str, str]:
     names = {t.id: t.name for t in api.page.poses_of(list(dict.fromkeys(pose_ids)), request)}
+    names |= {m.id: m.name for m in api.services.poses.motions if m.id in pose_ids}  # a video's motion
     return {pose_id: names.get(pose_id, "A pose you deleted") for pose_id in pose_ids}
 
 

@@ -108,6 +108,8 @@ def jobs_html(jobs: list[dict], names: dict[str, str], pictures: dict[str, str])
 
 
 def history_caption(record: dict, name: str) -> str:
+    if record.get("kind") == "video":
+        name = f"▶ {name} (video)"  # its poster stands in the history: the badge says it plays
     if record["status"] == "completed":
         return f"{name} · {duration(took_seconds(record))}"
     return f"Failed: {name} · refunded"

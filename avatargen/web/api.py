@@ -24,7 +24,7 @@ from avatargen.web.downloads import PrivateCopies
 from avatargen.web.errors import user_errors
 from avatargen.web.page import PageReads
 from avatargen.web.uploads import UploadPurge, discarding_uploads, more_uploads, uploaded
-from avatargen.web.videos import register_video_api
+from avatargen.web.videos import VideoEndpoints, register_video_api
 
 MAX_POSES_PAGE = 200
 MAX_OFFSET = 10_000_000
@@ -51,6 +51,7 @@ class Api:
         self.services = services
         self.thumbnails = thumbnails
         self.page = PageReads(self)  # what the page reads besides these endpoints
+        self.videos = VideoEndpoints(self)  # /generate_video, /motions, /video_price
         schedule = schedule or Schedule(name="avatargen-expiry")  # purged uploads, expired downloads
         self.uploads = UploadPurge(schedule)
         self.private = PrivateCopies(schedule)

@@ -103,9 +103,9 @@ class VideoEndpoints:
         return {"data": {"quality": quality, "priority": priority, "frames": frames, "credits": credits}}
 
 
-def register_video_api(api: Api) -> VideoEndpoints:
-    """Add `/generate_video`, `/motions` and `/video_price` to the Blocks being built (inside `with gr.Blocks()`)."""
-    endpoints = VideoEndpoints(api)
+def register_video_api(api: Api) -> None:
+    """Add `/generate_video`, `/motions` and `/video_price` (`api.videos`) to the Blocks being built."""
+    endpoints = api.videos
     gr.api(user_errors(endpoints.motions), api_name="motions")
     gr.api(user_errors(endpoints.video_price), api_name="video_price")
     with gr.Column(visible=False):
@@ -127,4 +127,3 @@ def register_video_api(api: Api) -> VideoEndpoints:
         api_name="generate_video",
         show_progress="hidden",
     )
-    return endpoints
