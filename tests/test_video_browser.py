@@ -47,6 +47,16 @@ def browser():
         chromium.close()
 
 
+def open_tab(page, name: str) -> None:
+    """Click a tab, from the tab bar's overflow menu where a phone folds it away."""
+    tab = page.get_by_role("tab", name=name)
+    if tab.is_visible():
+        tab.click()
+        return
+    page.locator(".overflow-menu").first.click()
+    page.locator(".overflow-dropdown button").filter(has_text=name).first.click()
+
+
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_a_picked_motion_is_priced_generated_and_plays_inline(browser, url, viewport, tmp_path):
     from playwright.sync_api import expect
@@ -58,7 +68,7 @@ def test_a_picked_motion_is_priced_generated_and_plays_inline(browser, url, view
         expect(page.locator("#poses img").first).to_be_visible(timeout=WAIT)
         page.locator("#sample").click()
         expect(page.locator("#photo-preview img")).to_be_visible(timeout=WAIT)
-        page.get_by_role("tab", name="Motion").click()
+        open_tab(page, "Motion")
         tiles = page.locator("#motions .thumbnail-item")
         expect(tiles.first).to_be_visible(timeout=WAIT)
         assert tiles.count() >= 12
@@ -81,9 +91,7 @@ def test_a_picked_motion_is_priced_generated_and_plays_inline(browser, url, view
         expect(page.locator("#motion-status")).to_contain_text("16 frames at 8 fps")
         video.scroll_into_view_if_needed()
         page.screenshot(path=tmp_path / "motion-playing.png", full_page=True)
-        if viewport is PHONE:  # the phone's tab bar folds History away; the desktop run checks it
-            return
-        page.get_by_role("tab", name="History").click()
+        open_tab(page, "History")
         expect(page.locator(".caption-label").filter(has_text="▶ Turn around on the spot (video)").first).to_be_visible(
             timeout=WAIT
         )

@@ -65,10 +65,10 @@ def create_demo(
         create_panel = create.build()
         with gr.Tabs():
             gallery_panel = gallery.build(api.page.facets())
-            motion_panel = motion.build()
             jobs_panel = jobs.build()
             history_panel = history.build()
             stats_panel = stats.build()
+            motion_panel = motion.build()  # last: on a phone the tabs that fit stay those people use most
         place_states(gallery_panel, history_panel, motion_panel)
         saved = gr.BrowserState({}, storage_key="avatargen-page")  # picks, batch and photo, for after a reload
 
