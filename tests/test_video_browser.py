@@ -92,9 +92,8 @@ def test_a_picked_motion_is_priced_generated_and_plays_inline(browser, url, view
         video.scroll_into_view_if_needed()
         page.screenshot(path=tmp_path / "motion-playing.png", full_page=True)
         open_tab(page, "History")
-        expect(page.locator(".caption-label").filter(has_text="▶ Turn around on the spot (video)").first).to_be_visible(
-            timeout=WAIT
-        )
+        badge = page.locator("#history .thumbnail-item").filter(has_text="▶ Turn around on the spot (video)").first
+        expect(badge.locator("img")).to_be_visible(timeout=WAIT)  # the poster frame, not a video player
         page.screenshot(path=tmp_path / "history.png", full_page=True)
     finally:
         context.close()

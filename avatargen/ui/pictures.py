@@ -34,5 +34,8 @@ def data_uri(api: Api, template: PoseTemplate) -> str:
 
 
 def output_picture(api: Api, generation_id: str, request: gr.Request) -> str:
-    """A generation's output as a private, short-lived copy that only this page knows the address of."""
-    return api.download_output(generation_id, request=request)
+    """A generation's output picture (a video's poster frame) as a private, short-lived copy that only this page knows
+    the address of."""
+    user = api.user(request, to="see your avatars")
+    source = api.services.generations.output_path(user, generation_id)
+    return api.private.copy(source, name=f"avatar-{generation_id}.jpg")
