@@ -31,3 +31,7 @@ class NoFaceFound(UserError):
 
 class FaceTooSmall(UserError):
     """The face in the uploaded photo is too small to carry the person's identity."""
+
+
+class UnknownMotion(UserError):
+    """The motion id names no motion of the library."""

@@ -23,6 +23,14 @@ QUALITIES: dict[str, Quality] = {
     "hd": Quality(width=768, height=1152, steps=30, guidance_scale=7.0),
 }
 
+# Video avatars: smaller frames than images (every frame of a clip is denoised at once), 16 frames at 8 fps by default
+VIDEO_QUALITIES: dict[str, Quality] = {
+    "sd": Quality(width=384, height=576, steps=20, guidance_scale=7.0),
+    "hd": Quality(width=512, height=768, steps=25, guidance_scale=7.0),
+}
+VIDEO_FRAMES = 16
+VIDEO_FPS = 8
+
 
 @dataclass(frozen=True)
 class Style:

@@ -31,6 +31,7 @@ from avatargen.storage.store import Storage
 
 if TYPE_CHECKING:
     from avatargen.engine.engine import AvatarEngine
+    from avatargen.engine.video import VideoEngine
 
 log = logging.getLogger(__name__)
 
@@ -111,11 +112,12 @@ def build_runtime(
     settings: Settings,
     *,
     load_engine: "Callable[[], AvatarEngine] | None" = None,
+    load_video: "Callable[[AvatarEngine], VideoEngine] | None" = None,
     clock: Callable[[], datetime] = utcnow,
 ) -> Runtime:
     """Everything the app and the workers run on. `load_engine` builds the generation engine on first use
-    (default: the one the settings name); `clock` is what claims, heartbeats, recovery, webhook retries and the
-    daily top-up take as now."""
+    (default: the one the settings name), `load_video` the video engine on it (default: AnimateDiff on its parts);
+    `clock` is what claims, heartbeats, recovery, webhook retries and the daily top-up take as now."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     database = create_db_engine(settings.db_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
     init_db(database)
@@ -158,8 +160,14 @@ def build_runtime(
         jobs=Jobs(database, storage=storage, placeholders_free=placeholders_free, outbox=outbox, clock=clock),
         sharing=Sharing(database, clock=clock),
     )
+    video = LazyEngine(lambda: (load_video or (lambda image: _load_video(settings, image)))(engine.get()))
     worker = GenerationWorker(
-        services.jobs, poses, engine, batch_size=settings.batch_size, heartbeat_s=settings.stale_job_seconds / 4
+        services.jobs,
+        poses,
+        engine,
+        batch_size=settings.batch_size,
+        heartbeat_s=settings.stale_job_seconds / 4,
+        video=video,
     )
     queue.handler = worker
     recovery = Recovery(settings, database=database, jobs=services.jobs, queue=queue, clock=clock)
@@ -172,6 +180,13 @@ def build_runtime(
         recovery=recovery,
         outbox=outbox,
     )
+
+
+def _load_video(settings: Settings, image: "AvatarEngine") -> "VideoEngine":
+    from avatargen.engine.config import EngineConfig
+    from avatargen.engine.video import load_video_engine
+
+    return load_video_engine(image, EngineConfig.from_settings(settings))
 
 
 def _load_engine(settings: Settings) -> "AvatarEngine":

@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     identity: Literal["plus-face", "faceid"] = "plus-face"
     faceid_model: str = engine_config.DEFAULT_FACEID_MODEL  # with identity=faceid
     arcface_model: str = engine_config.DEFAULT_ARCFACE_MODEL  # "hub repo" or a local folder, with ARCFACE_WEIGHT
+    motion_adapter_model: str = engine_config.DEFAULT_MOTION_ADAPTER_MODEL  # video avatars (AnimateDiff)
+    video_lcm: bool = False  # video avatars in few steps with AnimateLCM (when the image engine is not in fast mode)
+    video_lcm_model: str = engine_config.DEFAULT_VIDEO_LCM_MODEL
     identity_strength: float = Field(engine_config.DEFAULT_IDENTITY_STRENGTH, ge=0, le=2)  # IP-Adapter scale
     pose_strength: float = Field(engine_config.DEFAULT_POSE_STRENGTH, ge=0, le=2)  # ControlNet conditioning scale
     fast: bool | None = None  # LCM-LoRA few-step mode; unset: on when the device is the CPU

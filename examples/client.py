@@ -1,7 +1,8 @@
-"""Make an avatar from a script: a photo of you, a pose found by search, and the image saved to a file.
+"""Make an avatar from a script: a photo of you, a pose (or a motion) found by search, and the result saved to a file.
 
     python examples/client.py --url http://127.0.0.1:7860/ --photo me.jpg --pose "hands on hips" --out me.jpg
     python examples/client.py --url someone/avatargen --token hf_… --photo me.jpg --pose "sitting on steps"
+    python examples/client.py --url http://127.0.0.1:7860/ --photo me.jpg --motion "turn around" --out me.mp4
 
 `--url` is a local address or a Space id. On a Space, sign in with a Hugging Face token (`--token`, or the HF_TOKEN
 environment variable); on an app with password accounts use `--user` and `--password`. Prints a progress line while
@@ -27,8 +28,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", required=True, help="app address (http://…) or Space id (owner/name)")
     parser.add_argument("--photo", required=True, help="a photo of you, face clearly visible")
-    parser.add_argument("--pose", required=True, help='pose search, e.g. "hands on hips"')
-    parser.add_argument("--out", default="avatar.jpg", help="where to save the image")
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--pose", help='pose search, e.g. "hands on hips": an image')
+    what.add_argument("--motion", help='motion search, e.g. "turn around": a 2-second video (MP4)')
+    parser.add_argument("--frames", type=int, default=16, help="video frames at 8 per second (8 to 32)")
+    parser.add_argument("--out", help="where to save the result (default avatar.jpg, or avatar.mp4 for a motion)")
     parser.add_argument("--quality", choices=["sd", "hd"], default="sd")
     parser.add_argument("--style", default="realistic")
     parser.add_argument("--priority", action="store_true", help="jump the queue (+3 credits)")
@@ -42,16 +46,12 @@ def main() -> int:
     try:
         auth = (args.user, args.password) if args.user else None
         client = Client(args.url, token=args.token, auth=auth, verbose=False)
-        poses = client.predict(search=args.pose, limit=1, api_name="/poses")["data"]
-        if not poses:
-            raise AppError(f"No pose matches {args.pose!r}; try other words.")
-        pose = poses[0]
-        price = client.predict(args.quality, args.priority, api_name="/price")["data"]["credits"]
-        print(f"Pose: {pose['name']} ({pose['id']}), {args.quality.upper()}, {price} credits")
-        job = start(client, args, pose["id"])
+        options = (args.quality, args.priority, args.style, args.seed)
+        job = start_video(client, args, options) if args.motion else start_image(client, args, options)
         record = wait(client, job["id"], args.timeout)
         if record["status"] != "completed":
             raise AppError(record["errorMessage"] or "The generation failed.")
+        args.out = args.out or ("avatar.mp4" if args.motion else "avatar.jpg")
         shutil.copyfile(client.predict(job["id"], api_name="/download_output"), args.out)
     except AppError as error:
         print(f"\nerror: {error}", file=sys.stderr)
@@ -63,14 +63,39 @@ def main() -> int:
 RETRIES = 3  # sends of one request when the connection drops before its answer
 
 
-def start(client: Client, args: argparse.Namespace, pose_id: str) -> dict:
-    """Start the generation; a dropped connection is retried with the same request id, so it is charged once."""
+def start_image(client: Client, args: argparse.Namespace, options: tuple) -> dict:
+    poses = client.predict(search=args.pose, limit=1, api_name="/poses")["data"]
+    if not poses:
+        raise AppError(f"No pose matches {args.pose!r}; try other words.")
+    pose = poses[0]
+    price = client.predict(args.quality, args.priority, api_name="/price")["data"]["credits"]
+    print(f"Pose: {pose['name']} ({pose['id']}), {args.quality.upper()}, {price} credits")
+    more = (None, False, None)  # more photos, mirror, webhook URL
+    return resent(lambda request_id: client.predict(
+        handle_file(args.photo), pose["id"], *options, *more, request_id, api_name="/generate"
+    )["data"])  # fmt: skip
+
+
+def start_video(client: Client, args: argparse.Namespace, options: tuple) -> dict:
+    motions = client.predict(search=args.motion, limit=1, api_name="/motions")["data"]
+    if not motions:
+        raise AppError(f"No motion matches {args.motion!r}; try other words.")
+    motion = motions[0]
+    price = client.predict(args.quality, args.priority, args.frames, api_name="/video_price")["data"]["credits"]
+    print(f"Motion: {motion['name']} ({motion['id']}), {args.frames} frames, {args.quality.upper()}, {price} credits")
+    photo = handle_file(args.photo)
+    more = (None, False, args.frames)  # more photos, mirror, frames
+    return client.predict(photo, motion["id"], *options, *more, api_name="/generate_video")["data"]
+
+
+def resent(send) -> dict:
+    """Send a generation with a fresh request id; a dropped connection is retried with the same id, so it is
+    charged once."""
     request_id = uuid.uuid4().hex
-    options = (args.quality, args.priority, args.style, args.seed, None, False, None, request_id)
     attempt = 1
     while True:
         try:
-            return client.predict(handle_file(args.photo), pose_id, *options, api_name="/generate")["data"]
+            return send(request_id)
         except (httpx.TransportError, ConnectionError) as error:
             if attempt == RETRIES:
                 raise AppError(f"The app could not be reached ({error}); nothing more was charged.") from None

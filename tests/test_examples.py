@@ -43,3 +43,10 @@ def test_the_client_example_exits_with_the_servers_message(url, tmp_path):
     done = run_example("--url", url, "--photo", str(text), "--pose", "hands on hips")
     assert done.returncode == 1
     assert "error: That file is not a photo we can read" in done.stderr
+
+
+def test_the_client_example_finds_motions_and_passes_the_servers_refusals_on(url, photo):
+    done = run_example("--url", url, "--photo", str(photo), "--motion", "moonwalk backwards")
+    assert done.returncode == 1 and "error: No motion matches 'moonwalk backwards'" in done.stderr
+    done = run_example("--url", url, "--photo", str(photo), "--motion", "turn around", "--frames", "64")
+    assert done.returncode == 1 and "frames must be a whole number from 8 to 32" in done.stderr

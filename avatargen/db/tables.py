@@ -45,6 +45,7 @@ class Kind(StrEnum):
     """What a generation makes."""
 
     image = "image"  # the person in a pose template
+    video = "video"  # the person moving through a motion (pose_template_id names the motion)
 
 
 UNFINISHED = (Status.pending, Status.processing)
@@ -103,8 +104,12 @@ class Generation(SQLModel, table=True):
     input_image_path: str  # storage key of the cleaned photo
     # storage keys of more photos of the person (up to 3), in upload order
     extra_input_paths: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
-    output_image_path: str | None = None  # storage key of the result
+    output_image_path: str | None = None  # storage key of the result (a video's poster frame)
     preview_path: str | None = None  # storage key of the latest live preview while it is processing
+    video_path: str | None = None  # a video's H.264 MP4 (storage key)
+    animation_path: str | None = None  # a video's animated WebP (storage key)
+    frames: int | None = None  # a video's frame count
+    fps: int | None = None  # a video's frames per second
     quality: str  # sd | hd
     priority: bool = False
     style: str
@@ -139,10 +144,10 @@ class Generation(SQLModel, table=True):
 
     @property
     def stored_keys(self) -> list[str]:
-        """Every file of this generation in storage: photos, output, live preview, best-of-N alternatives (what the
-        orphan sweep must keep)."""
-        keys = [*self.input_image_paths, self.output_image_path, self.preview_path]
-        return [key for key in (*keys, *(a["path"] for a in self.alternatives)) if key]
+        """Every file of this generation in storage: photos, output (a video's poster), live preview, a video's MP4
+        and animation, best-of-N alternatives (what the orphan sweep must keep)."""
+        files = (self.output_image_path, self.preview_path, self.video_path, self.animation_path)
+        return [key for key in (*self.input_image_paths, *files, *(a["path"] for a in self.alternatives)) if key]
 
     def shared(self, now: datetime) -> bool:
         """Whether the output is public at its share link at `now`."""
@@ -161,6 +166,13 @@ class Generation(SQLModel, table=True):
             "moreInputImageUrls": list(self.extra_input_paths),
             "outputImageUrl": self.output_image_path,
             "previewUrl": self.preview_path if self.status == Status.processing else None,
+            "motionId": self.pose_template_id if self.kind == Kind.video else None,
+            "videoUrl": self.video_path,
+            "animationUrl": self.animation_path,
+            "posterUrl": self.output_image_path if self.kind == Kind.video else None,
+            "frames": self.frames,
+            "fps": self.fps,
+            "durationSeconds": None if not (self.frames and self.fps) else round(self.frames / self.fps, 3),
             "quality": self.quality,
             "priority": self.priority,
             "style": self.style,

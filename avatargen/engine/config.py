@@ -25,6 +25,10 @@ PREVIEW_EVERY = 3  # denoising steps between two live previews
 IDENTITY_ADAPTERS = ("plus-face", "faceid")  # CLIP image encoder + plus-face, or ArcFace + FaceID
 DEFAULT_FACEID_MODEL = "h94/IP-Adapter-FaceID"
 DEFAULT_ARCFACE_MODEL = "public-data/insightface"  # insightface's models (non-commercial), as the hub mirrors them
+DEFAULT_MOTION_ADAPTER_MODEL = "guoyww/animatediff-motion-adapter-v1-5-3"  # AnimateDiff for SD 1.5 (video)
+DEFAULT_VIDEO_LCM_MODEL = "wangfuyun/AnimateLCM"  # a few-step motion adapter and its LoRA (AVATARGEN_VIDEO_LCM)
+VIDEO_LCM_LORA_WEIGHT = "AnimateLCM_sd15_t2v_lora.safetensors"  # inside DEFAULT_VIDEO_LCM_MODEL
+CONTEXT_FRAMES = 16  # the frames the motion adapter was trained on: longer clips denoise in overlapping windows
 
 # The hub repos' layouts, which local folders (the tiny stack's included) follow too
 IP_ADAPTER_SUBFOLDER = "models"  # inside DEFAULT_IP_ADAPTER_MODEL: the SD 1.5 adapters
@@ -58,6 +62,9 @@ class EngineConfig:
     identity: str = "plus-face"  # IDENTITY_ADAPTERS: "faceid" loads faceid_model's FACEID_WEIGHT instead
     faceid_model: str = DEFAULT_FACEID_MODEL
     arcface_model: str = DEFAULT_ARCFACE_MODEL  # its ARCFACE_WEIGHT embeds the face for FaceID
+    motion_adapter_model: str = DEFAULT_MOTION_ADAPTER_MODEL  # video: the AnimateDiff motion adapter
+    video_lcm: bool = False  # video: AnimateLCM (its motion adapter and LoRA, few steps) instead of the adapter above
+    video_lcm_model: str = DEFAULT_VIDEO_LCM_MODEL
     identity_strength: float = DEFAULT_IDENTITY_STRENGTH  # IP-Adapter scale, 0 (ignore the face) to 1
     pose_strength: float = DEFAULT_POSE_STRENGTH  # ControlNet conditioning scale, 0 (ignore the pose) to about 2
     fast: bool | None = None  # few-step LCM-LoRA mode (see `AvatarEngine.plan`); None: on when the device is the CPU
@@ -97,6 +104,9 @@ class EngineConfig:
             identity=settings.identity,
             faceid_model=settings.faceid_model,
             arcface_model=settings.arcface_model,
+            motion_adapter_model=settings.motion_adapter_model,
+            video_lcm=settings.video_lcm,
+            video_lcm_model=settings.video_lcm_model,
             identity_strength=settings.identity_strength,
             pose_strength=settings.pose_strength,
             fast=settings.fast,

@@ -498,6 +498,11 @@ class AvatarEngine:
             pixels = decoder.decode(latents.to(decoder.dtype), return_dict=False)[0].clamp(-1, 1)
         return self.pipeline.image_processor.postprocess(pixels.float(), output_type="pil")
 
+    def conditioning(self, requests: Sequence[Any], plan: Plan) -> dict[str, Any]:
+        """The pipeline arguments that carry each request's prompts and identity (anything with `prompt`,
+        `negative_prompt` and `identity_images`): what the video engine gives every frame. Call under inference mode."""
+        return self._conditioning(list(requests), self._identity_crops(requests), plan)
+
     def _conditioning(
         self, group: list[GenerationRequest], crops: list[list[Image.Image]] | None, plan: Plan, face: bool = False
     ) -> dict[str, Any]:

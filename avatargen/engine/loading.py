@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 from urllib.parse import urlsplit
 
 from avatargen.engine.config import (
@@ -40,6 +40,7 @@ ZERO_GPU_COMPILE = (
     "AVATARGEN_COMPILE cannot be used on ZeroGPU: compiled models would be compiled again in every GPU call. Turn "
     "AVATARGEN_COMPILE off in the Space's settings."
 )
+EngineT = TypeVar("EngineT")
 
 
 def needs_low_memory(free_bytes: int) -> bool:
@@ -245,20 +246,20 @@ def _free_gpu_memory() -> int:
     return free
 
 
-class LazyEngine:
-    """Loads the engine on first use, once, whichever thread asks first."""
+class LazyEngine(Generic[EngineT]):
+    """Loads an engine (the image engine, or the video engine on it) on first use, once, whichever thread asks first."""
 
-    def __init__(self, load: Callable[[], AvatarEngine]):
+    def __init__(self, load: Callable[[], EngineT]):
         self._load = load
         self._lock = threading.Lock()
-        self._engine: AvatarEngine | None = None
+        self._engine: EngineT | None = None
         self.error: str | None = None
 
     @property
-    def loaded(self) -> AvatarEngine | None:
+    def loaded(self) -> EngineT | None:
         return self._engine
 
-    def get(self) -> AvatarEngine:
+    def get(self) -> EngineT:
         with self._lock:
             if self._engine is None:
                 started = time.perf_counter()
@@ -268,5 +269,6 @@ class LazyEngine:
                     self.error = f"{type(error).__name__}: {error}"
                     raise
                 self.error = None
-                logger.info("engine %s ready in %.1f s", self._engine.name, time.perf_counter() - started)
+                name = getattr(self._engine, "name", type(self._engine).__name__)
+                logger.info("engine %s ready in %.1f s", name, time.perf_counter() - started)
             return self._engine

@@ -13,9 +13,11 @@ from sqlalchemy import Engine
 from avatargen.credits import ledger
 from avatargen.credits.pricing import CANDIDATES
 from avatargen.db.connect import transaction
-from avatargen.db.tables import Generation, Reason, Status, utcnow
+from avatargen.db.tables import Generation, Kind, Reason, Status, utcnow
 from avatargen.generations import queries
 from avatargen.generations.outbox import Outbox
+from avatargen.presets import VIDEO_FPS
+from avatargen.storage import clips
 from avatargen.storage.store import Storage
 
 ALTERNATIVES_KEPT = timedelta(days=1)  # a best-of-N generation's other candidates, then the recovery sweep deletes them
@@ -60,7 +62,7 @@ class Jobs:
         if first is None:
             return []
         batch = [first]
-        if size > 1:
+        if size > 1 and first.kind == Kind.image:  # a video is a job of its own
             with transaction(self.database) as session:
                 candidates = queries.next_pending_like(session, first, limit=size - 1)
             batch += [claimed for gid in candidates if (claimed := self.claim(gid)) is not None]
@@ -108,6 +110,21 @@ class Jobs:
         name = output_name(generation.id, alternative)
         return self.storage.save_image(image, kind="outputs", user_id=generation.user_id, name=name)
 
+    def save_video(self, generation: Generation, frames: list[Image.Image]) -> tuple[str, dict[str, str]]:
+        """Store a clip: its poster frame (the key `complete` records as the output), the MP4 and the animated WebP."""
+        name, fps = output_name(generation.id), generation.fps or VIDEO_FPS
+        keys = [self.storage.save_image(clips.poster(frames), kind="outputs", user_id=generation.user_id, name=name)]
+        try:
+            for data, suffix in ((clips.mp4_bytes(frames, fps), ".mp4"), (clips.webp_bytes(frames, fps), ".webp")):
+                keys.append(
+                    self.storage.save_bytes(data, kind="outputs", user_id=generation.user_id, name=name, suffix=suffix)
+                )
+        except BaseException:
+            for key in keys:
+                self.storage.delete(key)
+            raise
+        return keys[0], {"video_path": keys[1], "animation_path": keys[2]}
+
     def complete(
         self,
         generation: Generation,
@@ -117,13 +134,15 @@ class Jobs:
         likeness: int | None = None,
         seed: int | None = None,
         alternatives: Sequence[dict] = (),
+        video: dict[str, str] | None = None,
     ) -> None:
         """Record the output; a placeholder image is free when `placeholders_free` (its charge is refunded in the
         same transaction). `likeness` scores the output, `seed` is the one that made it (best of N: not always the
-        row's), `alternatives` are the other candidates ({"path", "likeness", "seed"}), kept `ALTERNATIVES_KEPT`."""
+        row's), `alternatives` are the other candidates ({"path", "likeness", "seed"}), kept `ALTERNATIVES_KEPT`;
+        `video`: a clip's keys, from `save_video`."""
         free = placeholder and self.placeholders_free
         now = self.clock()
-        details: dict = {"likeness": likeness, "alternatives": list(alternatives)}
+        details: dict = {"likeness": likeness, "alternatives": list(alternatives), **(video or {})}
         if seed is not None:
             details["seed"] = seed
         if alternatives:
@@ -144,7 +163,7 @@ class Jobs:
             hooked = finished and self._write_webhook(session, generation.id)
         # the output replaces the previews (the record shows none once done)
         self._drop_previews(generation.user_id, generation.id, keep=None)
-        kept = {output_key, *(alternative["path"] for alternative in alternatives)}
+        kept = {output_key, *(alternative["path"] for alternative in alternatives), *(video or {}).values()}
         if not finished:  # deleted, or taken over after this worker was thought dead: the output has no owner
             for key in kept:
                 self.storage.delete(key)

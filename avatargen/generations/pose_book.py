@@ -14,6 +14,7 @@ from avatargen.db.connect import transaction
 from avatargen.db.tables import UNFINISHED, CustomPose, Generation, User
 from avatargen.errors import NotFound, UnknownPose, UserError
 from avatargen.poses.library import PoseLibrary
+from avatargen.poses.motions import MotionLibrary
 from avatargen.poses.template import PoseTemplate
 from avatargen.settings import Settings
 from avatargen.storage.photos import load_photo, photo_work
@@ -44,10 +45,13 @@ def _in_use(session: Session, *, user_id: int, pose_id: str) -> bool:
 
 
 class PoseBook:
-    def __init__(self, settings: Settings, *, database: Engine, library: PoseLibrary):
+    def __init__(
+        self, settings: Settings, *, database: Engine, library: PoseLibrary, motions: MotionLibrary | None = None
+    ):
         self.settings = settings
         self.database = database
         self.library = library
+        self.motions = MotionLibrary.load() if motions is None else motions  # pose sequences for video avatars
 
     def pose(self, user: User | None, pose_id: str) -> PoseTemplate:
         """A library template, or one of this person's own custom poses (none for a signed-out visitor)."""

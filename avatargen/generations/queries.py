@@ -151,11 +151,12 @@ def claim_generation(session: Session, generation_id: str, *, now: datetime) -> 
 
 
 def next_pending_like(session: Session, generation: Generation, *, limit: int) -> list[str]:
-    """Ids of pending rows of the same size as `generation`: priority first, then oldest first."""
+    """Ids of pending rows of the same kind and size as `generation`: priority first, then oldest first."""
     query = (
         select(Generation.id)
         .where(
             Generation.status == Status.pending,
+            Generation.kind == generation.kind,
             Generation.width == generation.width,
             Generation.height == generation.height,
             Generation.id != generation.id,

@@ -14,10 +14,10 @@ from sqlmodel import Session, col
 
 from avatargen.credits import ledger
 from avatargen.credits.limits import RateLimits
-from avatargen.credits.pricing import generation_cost
+from avatargen.credits.pricing import generation_cost, video_cost
 from avatargen.db.connect import transaction
 from avatargen.db.paging import page_bounds
-from avatargen.db.tables import FINISHED, Generation, Reason, Status, User, WebhookTarget
+from avatargen.db.tables import FINISHED, Generation, Kind, Reason, Status, User, WebhookTarget
 from avatargen.engine.identity import require_face
 from avatargen.engine.likeness import check_one_person
 from avatargen.errors import InsufficientCredits, NotFound, UserError
@@ -25,8 +25,8 @@ from avatargen.generations import queries
 from avatargen.generations.options import MAX_BATCH, MAX_SEED, GenerationOptions, check_choice
 from avatargen.generations.pose_book import PoseBook
 from avatargen.generations.webhooks import check_url
-from avatargen.poses.template import PoseTemplate
-from avatargen.presets import QUALITIES
+from avatargen.poses.motions import MAX_FRAMES, MIN_FRAMES
+from avatargen.presets import QUALITIES, VIDEO_FPS, VIDEO_FRAMES, VIDEO_QUALITIES
 from avatargen.settings import Settings
 from avatargen.storage.photos import load_photo, photo_work
 from avatargen.storage.store import Storage
@@ -85,7 +85,7 @@ class Generations:
         try:
             keys = self._store_photos(user, (photo, *options.more_photos))  # one copy shared by the batch
             with transaction(self.database) as session:
-                generations = self._charge(session, user, poses, keys, options, cost)
+                generations = self._charge(session, user, [pose.id for pose in poses], keys, options, cost)
                 for generation in generations:
                     if webhook_url:
                         session.add(WebhookTarget(user_id=user.stored_id, generation_id=generation.id, url=webhook_url))
@@ -107,6 +107,53 @@ class Generations:
     def _made(self, user: User, request_id: str) -> list[Generation]:
         with transaction(self.database) as session:
             return list(queries.by_request(session, user_id=user.stored_id, request_id=request_id))
+
+    def video_price(self, quality: str, priority: bool, frames: int = VIDEO_FRAMES) -> int:
+        """Credits a video clip costs now: 0 while `auto` has fallen back to the placeholder model."""
+        check_choice("quality", quality, QUALITIES)
+        return 0 if self.free() else video_cost(quality, bool(priority), frames)
+
+    def create_video(
+        self,
+        user: User,
+        *,
+        photo: str | Path | None,
+        motion_id: str,
+        options: GenerationOptions,
+        frames: int = VIDEO_FRAMES,
+    ) -> Generation:
+        """One video of the person moving through a motion: checked, charged and recorded in one transaction like an
+        image (`create`, `request_id` included), queued as one job."""
+        if options.request_id and (earlier := self._made(user, options.request_id)):
+            return earlier[0]
+        webhook_url = self._webhook(options.webhook_url)
+        if not MIN_FRAMES <= frames <= MAX_FRAMES:
+            raise UserError(f"A video has {MIN_FRAMES} to {MAX_FRAMES} frames; you asked for {frames}.")
+        cost = self.video_price(options.quality, options.priority, frames)
+        motion = self.poses.motions.get(motion_id)
+        if photo is None:
+            raise UserError("Upload a photo of yourself first.")
+        size = VIDEO_QUALITIES[options.quality]
+        video = {"kind": Kind.video, "width": size.width, "height": size.height, "frames": frames, "fps": VIDEO_FPS}
+        taken = None if self.limits is None else self.limits.take(user, jobs=1)  # counts once accepted
+        keys: list[str] = []
+        try:
+            keys = self._store_photos(user, (photo, *options.more_photos))
+            with transaction(self.database) as session:
+                [generation] = self._charge(session, user, [motion.id], keys, options, cost, **video)
+                if webhook_url:
+                    session.add(WebhookTarget(user_id=user.stored_id, generation_id=generation.id, url=webhook_url))
+                self.storage.commit(keys)  # the photos take their names as the row that owns them commits
+        except BaseException as error:
+            for key in keys:
+                self.storage.delete(key)
+            if self.limits is not None:
+                self.limits.give_back(taken)
+            if isinstance(error, _AlreadyMade) and options.request_id:
+                return self._made(user, options.request_id)[0]
+            raise
+        self._enqueue([generation])
+        return generation
 
     def _store_photos(self, user: User, photos: Sequence[str | Path]) -> list[str]:
         """Check every photo (decodes, shows a big enough face, the same person as the first), then store the
@@ -139,10 +186,11 @@ class Generations:
         self,
         session: Session,
         user: User,
-        poses: list[PoseTemplate],
+        pose_ids: list[str],
         keys: list[str],
         options: GenerationOptions,
         cost: int,
+        **fields: object,  # more columns of every row (a video's kind, size, frames and fps)
     ) -> list[Generation]:
         """Under the person's row lock: check the limits and the balance, insert the rows and their debits."""
         ledger.lock_user(session, user.stored_id)
@@ -151,15 +199,15 @@ class Generations:
         ):
             raise _AlreadyMade(list(earlier))  # a twin of this request committed while this one was on its way
         if self.limits is not None:  # under the lock: concurrent requests count one at a time
-            self.limits.check_room(user, queries.in_flight(session, user.stored_id), len(poses))
+            self.limits.check_room(user, queries.in_flight(session, user.stored_id), len(pose_ids))
         have = ledger.balance(session, user.stored_id)
-        if have < cost * len(poses):
-            raise InsufficientCredits(_shortfall(len(poses), cost, have))
+        if have < cost * len(pose_ids):
+            raise InsufficientCredits(_shortfall(len(pose_ids), cost, have))
         size = QUALITIES[options.quality]
         generations = [
             Generation(
                 user_id=user.stored_id,
-                pose_template_id=pose.id,
+                pose_template_id=pose_id,
                 input_image_path=keys[0],
                 extra_input_paths=keys[1:],
                 quality=options.quality,
@@ -173,8 +221,8 @@ class Generations:
                 mirrored=options.mirror,
                 request_id=options.request_id,
                 candidates=options.candidates,
-            )
-            for pose in poses
+            ).sqlmodel_update(fields)
+            for pose_id in pose_ids
         ]
         for generation in generations:
             session.add(generation)
@@ -278,6 +326,15 @@ class Generations:
             )
         return self.storage.path(row.alternatives[alternative - 1]["path"])
 
+    def download(self, user: User, generation_id: str) -> tuple[Path, str]:
+        """What `/download_output` hands out, and the file name to give it: an image, or a video's MP4."""
+        row = self.get(user, generation_id)
+        if row.kind == Kind.video:
+            if row.video_path is None:
+                raise UserError(f"This video is not ready yet (status: {row.status}).")
+            return self.storage.path(row.video_path), f"avatar-{row.id}.mp4"
+        return self.output_path(user, generation_id), f"avatar-{row.id}.jpg"
+
     def delete(self, user: User, generation_id: str) -> None:
         """Delete a generation and its files; a pending one is cancelled and refunded."""
         row = self.get(user, generation_id)
@@ -301,8 +358,10 @@ class Generations:
             shared = queries.input_in_use(session, row.input_image_path)  # the other generations of a batch share them
         for key in () if shared else row.input_image_paths:
             self.storage.delete(key)
-        for key in (row.output_image_path, *(alternative["path"] for alternative in row.alternatives)):
-            self.storage.delete(key)
+        inputs = set(row.input_image_paths)
+        for key in row.stored_keys:  # its output, live preview, a video's files, best-of-N alternatives
+            if key not in inputs:
+                self.storage.delete(key)
         return True
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 
 from PIL import Image
 
-from avatargen.db.tables import Generation
+from avatargen.db.tables import Generation, Kind
 from avatargen.engine.engine import GenerationRequest
 from avatargen.engine.face_detail import FACE_PROMPT
 from avatargen.engine.likeness import likeness
@@ -18,6 +18,7 @@ from avatargen.errors import UserError
 from avatargen.generations.best_of import Candidate, candidate_requests, ranked
 from avatargen.generations.jobs import Jobs
 from avatargen.generations.pose_book import PoseBook
+from avatargen.generations.video_jobs import VideoJobs
 from avatargen.poses.render import render_openpose
 from avatargen.poses.template import PoseTemplate
 from avatargen.presets import QUALITIES, STYLES, Style
@@ -53,6 +54,7 @@ class GenerationWorker:
         batch_size: int = 1,
         heartbeat_s: float = 10.0,
         likeness: Scorer = likeness,
+        video: LazyEngine | None = None,
     ):
         self.jobs = jobs
         self.poses = poses
@@ -62,6 +64,7 @@ class GenerationWorker:
         self._running: dict[str, Generation] = {}  # claimed here and not finished: handed back at a stop
         self._running_lock = threading.Lock()
         self.likeness = likeness  # scores outputs against the person's photos, here, never in a GPU process
+        self.videos = None if video is None else VideoJobs(jobs, poses, video)
 
     def __call__(self, generation_id: str) -> None:
         batch = self.jobs.claim_batch(generation_id, size=self.batch_size)
@@ -90,6 +93,13 @@ class GenerationWorker:
                 generation.width, generation.height, generation.attempts, len(batch),
             )  # fmt: skip
         started = time.monotonic()
+        if batch[0].kind == Kind.video:
+            with self._heartbeat(batch):
+                if self.videos is None:
+                    self._fail(batch[0], UserError("this worker makes no videos"))
+                    return
+                self.videos.run(batch[0], progress=self._progress_reporter(batch), fail=self._fail)
+            return
         with self._heartbeat(batch):
             ready: list[tuple[Generation, list[GenerationRequest]]] = []
             for generation in batch:
@@ -169,9 +179,10 @@ class GenerationWorker:
     def _fail(self, generation: Generation, error: Exception) -> None:
         log.error("generation %s failed", generation.id, exc_info=error)
         reason = str(error) if isinstance(error, UserError) else "the generator ran into an error"
+        what = "video" if generation.kind == Kind.video else "image"
         self.jobs.fail(
             generation.id,
-            f"The image could not be generated: {reason.rstrip('.')}. Your {generation.credit_used} credits were "
+            f"The {what} could not be generated: {reason.rstrip('.')}. Your {generation.credit_used} credits were "
             "refunded.",
             attempt=generation.attempts,
         )

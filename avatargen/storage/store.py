@@ -1,5 +1,6 @@
 """The file store: per-user folders for uploads and outputs, addressed by keys relative to the data dir."""
 
+import io
 import os
 import re
 import tempfile
@@ -30,15 +31,22 @@ class Storage:
 
         (PNG would cost 20-50 ms per output image; JPEG about 2 ms.)
         """
+        out = io.BytesIO()
+        image.convert("RGB").save(out, format="JPEG", quality=95, subsampling=0)
+        return self.save_bytes(out.getvalue(), kind=kind, user_id=user_id, name=name, suffix=".jpg", staged=staged)
+
+    def save_bytes(self, data: bytes, *, kind: str, user_id: int, name: str, suffix: str, staged: bool = False) -> str:
+        """Store an encoded file (a video, a preview) for a user and return its key; written whole or not at all.
+        `staged`: as for `save_image`."""
         if kind not in ("uploads", "outputs"):
             raise ValueError(f"unknown storage kind {kind!r}")
         folder = self.root / kind / APP_FOLDER / str(int(user_id))
         folder.mkdir(parents=True, exist_ok=True)
-        target = folder / f"{time.time_ns()}-{safe_name(name, suffix='.jpg')}"
+        target = folder / f"{time.time_ns()}-{safe_name(name, suffix=suffix)}"
         handle, temp = tempfile.mkstemp(dir=folder, suffix=".part")
         try:
             with os.fdopen(handle, "wb") as out:
-                image.convert("RGB").save(out, format="JPEG", quality=95, subsampling=0)
+                out.write(data)
             os.replace(temp, _staged(target) if staged else target)
         except BaseException:
             Path(temp).unlink(missing_ok=True)
@@ -79,9 +87,10 @@ class Storage:
         return found
 
     def outputs_of(self, user_id: int, name: str) -> list[str]:
-        """Keys of every output saved for a user under `name` (one per attempt that got as far as saving)."""
+        """Keys of every output saved for a user under `name`, whatever its kind of file (one per attempt that got as
+        far as saving)."""
         folder = self.root / "outputs" / APP_FOLDER / str(int(user_id))
-        return [path.relative_to(self.root).as_posix() for path in folder.glob(f"*-{safe_name(name, suffix='.jpg')}")]
+        return [path.relative_to(self.root).as_posix() for path in folder.glob(f"*-{safe_name(name, suffix='.*')}")]
 
 
 def _staged(target: Path) -> Path:

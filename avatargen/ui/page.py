@@ -6,7 +6,7 @@ from collections.abc import Callable
 import gradio as gr
 
 from avatargen.errors import UserError
-from avatargen.ui import create, gallery, header, history, jobs, stats
+from avatargen.ui import create, gallery, header, history, jobs, motion, stats
 from avatargen.ui.create import Create
 from avatargen.ui.events import bind, listen, private, then
 from avatargen.ui.header import Header
@@ -68,7 +68,8 @@ def create_demo(
             jobs_panel = jobs.build()
             history_panel = history.build()
             stats_panel = stats.build()
-        place_states(gallery_panel, history_panel)
+            motion_panel = motion.build()  # last: on a phone the tabs that fit stay those people use most
+        place_states(gallery_panel, history_panel, motion_panel)
         saved = gr.BrowserState({}, storage_key="avatargen-page")  # picks, batch and photo, for after a reload
 
         create.wire(create_panel, header_panel, api)
@@ -76,6 +77,7 @@ def create_demo(
         jobs.wire(jobs_panel, create_panel, history_panel, stats_panel, header_panel, api)
         history.wire(history_panel, stats_panel, header_panel, api)
         stats.wire(stats_panel, header_panel, api)
+        motion.wire(motion_panel, create_panel, header_panel, api, demo)
         kept = [create_panel.picks, create_panel.batch, create_panel.photo_from]
         listen([state.change for state in kept], remember, (saved,), kept, [saved])
         header.wire(header_panel, demo, engine_notice, engine_settled)
@@ -99,4 +101,6 @@ def create_demo(
         shown = history.finished_outputs(history_panel, stats_panel, header_panel)
         first_history = bind(history.first_history, (history_panel, stats_panel, header_panel, api))
         demo.load(first_history, None, shown, **private(history.first_history))
+        after_video = (history_panel, stats_panel, header_panel, api)  # a video finished in the Motion tab
+        listen(motion_panel.done.change, history.first_history, after_video, [], shown)
     return demo

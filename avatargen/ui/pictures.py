@@ -17,6 +17,7 @@ TRAY_SIZE = (96, 144)  # the tray of picked poses and the jobs panel
 
 def pose_names(api: Api, pose_ids: list[str], request: gr.Request) -> dict[str, str]:
     names = {t.id: t.name for t in api.page.poses_of(list(dict.fromkeys(pose_ids)), request)}
+    names |= {m.id: m.name for m in api.services.poses.motions if m.id in pose_ids}  # a video's motion
     return {pose_id: names.get(pose_id, "A pose you deleted") for pose_id in pose_ids}
 
 
@@ -43,6 +44,6 @@ def preview_uri(api: Api, job: dict) -> str | None:
 
 
 def output_picture(api: Api, generation_id: str, request: gr.Request, alternative: int = 0) -> str:
-    """A generation's output (or its n-th alternative) at its owner-only URL: the browser fetches it with the
-    person's own session."""
+    """A generation's output picture (a video's poster frame), or its n-th best-of-N alternative, at its owner-only
+    URL: the browser fetches it with the person's own session."""
     return api.page.output_url(generation_id, alternative, request=request)

@@ -117,6 +117,8 @@ def likeness_part(record: dict) -> str:
 
 
 def history_caption(record: dict, name: str) -> str:
+    if record.get("kind") == "video":
+        name = f"▶ {name} (video)"  # its poster stands in the history: the badge says it plays
     if record["status"] == "completed":
         shared = " · 🔗 shared" if record.get("shareUrl") else ""
         return f"{name} · {duration(took_seconds(record))}{likeness_part(record)}{shared}"

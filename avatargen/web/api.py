@@ -28,6 +28,7 @@ from avatargen.web.files import fetched_by_client
 from avatargen.web.page import PageReads
 from avatargen.web.site import site_url
 from avatargen.web.uploads import UploadPurge, discarding_uploads, more_uploads, uploaded
+from avatargen.web.videos import VideoEndpoints, register_video_api
 
 MAX_POSES_PAGE = 200
 MAX_OFFSET = 10_000_000
@@ -71,6 +72,7 @@ class Api:
         self.services = services
         self.thumbnails = thumbnails
         self.page = PageReads(self)  # what the page reads besides these endpoints
+        self.videos = VideoEndpoints(self)  # /generate_video, /motions, /video_price
         self.uploads = UploadPurge(schedule or Schedule(name="avatargen-expiry"))
         self.run_inline = run_inline  # ZeroGPU: run the queued job inside this request, then answer
 
@@ -284,11 +286,11 @@ class Api:
         return {"message": "Pose deleted successfully"}
 
     def download_output(self, id: str, alternative: int = 0, request: gr.Request = None) -> dict:
-        """The output image of the person's own generation as its owner-only URL (`web.files`), which the client
-        fetches with its own session; `alternative` n (1-3): the n-th other candidate of a best-of-N generation,
-        while it is kept."""
+        """The output of the person's own generation (an image, a video's MP4) as its owner-only URL (`web.files`),
+        which the client fetches with its own session; `alternative` n (1-3): the n-th other candidate of a
+        best-of-N generation, while it is kept."""
         number = params.whole("alternative", alternative, lo=0, hi=max(CANDIDATES) - 1, default=0)
-        return fetched_by_client(self.page.output_url(id, number, request=request))
+        return fetched_by_client(self.page.output_url(id, number, request=request, clip=True))
 
 JSON_ENDPOINTS = (
     "jobs",
@@ -360,6 +362,7 @@ def register_api(api: Api) -> None:
         api_name="download_output",
         postprocess=False,
     )
+    register_video_api(api)
     gr.on(
         [],
         user_errors(discarding_uploads(api.extract_pose, api.uploads)),

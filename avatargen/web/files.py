@@ -15,19 +15,24 @@ from gradio.data_classes import FileData
 from starlette.responses import FileResponse, PlainTextResponse, Response
 
 from avatargen.accounts.requester import route_requester
-from avatargen.db.tables import Generation, User
+from avatargen.db.tables import Generation, Kind, User
 from avatargen.errors import UserError
 from avatargen.services import Services
 
 PHOTO_PART = re.compile(r"photo(?:-([2-9]))?")
 ALTERNATIVE_PART = re.compile(r"alternative-([1-9])")
+VIDEO_PART = "video"  # a video's MP4 (its poster is the output)
 CACHE = "private, max-age=600"  # the bytes behind a URL never change; only the owner's browser keeps them
 
 
 def file_url(site: str, generation_id: str, part: str = "output") -> str:
     """Where the owner fetches a file of their generation: `part` is output, alternative-1 … alternative-3 (best of
     N's other candidates), photo or photo-2 … photo-4."""
-    return f"{site}/files/{generation_id}/{part}.jpg"
+    return f"{site}/files/{generation_id}/{part}{_suffix(part)}"
+
+
+def _suffix(part: str) -> str:
+    return ".mp4" if part == VIDEO_PART else ".jpg"
 
 
 def slug(text: str) -> str:
@@ -37,8 +42,8 @@ def slug(text: str) -> str:
 def download_name(row: Generation, part: str, pose_name: str) -> str:
     """What the file is, for the saved file's name: `<pose>-<day>.jpg`, `photo-2-<day>.jpg`, …"""
     day = row.created_at.strftime("%Y-%m-%d")
-    if part == "output":
-        return f"{slug(pose_name)}-{day}.jpg"
+    if part in ("output", VIDEO_PART):
+        return f"{slug(pose_name)}-{day}{_suffix(part)}"
     if alternative := ALTERNATIVE_PART.fullmatch(part):
         return f"{slug(pose_name)}-alt{alternative.group(1)}-{day}.jpg"
     return f"{part}-{day}.jpg"
@@ -48,6 +53,8 @@ def stored_key(row: Generation, part: str) -> str | None:
     """The storage key behind a part of a generation, or None when it has no such file."""
     if part == "output":
         return row.output_image_path
+    if part == VIDEO_PART:
+        return row.video_path
     if alternative := ALTERNATIVE_PART.fullmatch(part):
         index = int(alternative.group(1)) - 1
         return row.alternatives[index]["path"] if index < len(row.alternatives) else None
@@ -70,6 +77,8 @@ def requesting_user(services: Services, request: Request) -> User | None:
 
 def pose_name(services: Services, user: User, row: Generation) -> str:
     try:
+        if row.kind == Kind.video:
+            return services.poses.motions.get(row.pose_template_id).name
         return services.poses.pose(user, row.pose_template_id).name
     except UserError:  # an own pose deleted since
         return "avatar"
@@ -81,18 +90,19 @@ def files_router(services: Services) -> APIRouter:
     @router.get("/files/{generation_id}/{name}")
     def owner_file(generation_id: str, name: str, request: Request, download: bool = False) -> Response:
         """One file of the requester's own generation; `?download=1` asks the browser to save it."""
-        part = name.removesuffix(".jpg")
+        part, _, suffix = name.rpartition(".")
         user = requesting_user(services, request)
         try:
             row = None if user is None else services.generations.get(user, generation_id)
         except UserError:
             row = None
         key = None if row is None else stored_key(row, part)
-        if user is None or row is None or key is None or not (path := services.storage.path(key)).is_file():
+        wrong = f".{suffix}" != _suffix(part)
+        if wrong or user is None or row is None or key is None or not (path := services.storage.path(key)).is_file():
             return PlainTextResponse("Not found.", status_code=404)
         return FileResponse(
             path,
-            media_type="image/jpeg",
+            media_type="video/mp4" if part == VIDEO_PART else "image/jpeg",
             filename=download_name(row, part, pose_name(services, user, row)),
             content_disposition_type="attachment" if download else "inline",
             headers={"Cache-Control": CACHE, "X-Content-Type-Options": "nosniff"},

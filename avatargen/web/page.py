@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING
 import gradio as gr
 from PIL import Image
 
+from avatargen.db.tables import Kind
 from avatargen.poses.render import thumbnail_image, thumbnail_path
 from avatargen.poses.template import PoseTemplate
 from avatargen.storage.photos import load_photo
 from avatargen.web import params
-from avatargen.web.files import file_url
+from avatargen.web.files import VIDEO_PART, file_url
 from avatargen.web.site import site_url
 
 if TYPE_CHECKING:
@@ -52,12 +53,16 @@ class PageReads:
         user = self.api.user(request, to="use your photos")
         return self.api.services.generations.input_paths(user, params.ident("id", id))[0]
 
-    def output_url(self, id: str, alternative: int = 0, request: gr.Request = None) -> str:
-        """Where the person's own output image (or its n-th best-of-N alternative) is served to them alone
-        (`web.files`): for the page and clients."""
+    def output_url(self, id: str, alternative: int = 0, request: gr.Request = None, *, clip: bool = False) -> str:
+        """Where the person's own output image (a video's poster; with `clip` a video's MP4), or its n-th best-of-N
+        alternative, is served to them alone (`web.files`): for the page and clients."""
         generation_id = params.ident("id", id)
         user = self.api.user(request, to="download your avatars")
-        self.api.services.generations.output_path(user, generation_id, alternative)
+        generations = self.api.services.generations
+        if clip and generations.get(user, generation_id).kind == Kind.video:
+            generations.download(user, generation_id)  # refuses a clip not made yet
+            return file_url(site_url(request), generation_id, VIDEO_PART)
+        generations.output_path(user, generation_id, alternative)
         return file_url(site_url(request), generation_id, f"alternative-{alternative}" if alternative else "output")
 
     def more_input_photos(self, id: str, request: gr.Request = None) -> list[Path]:
