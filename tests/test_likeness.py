@@ -92,7 +92,7 @@ class MirrorEngine:
     name = "mirror"
     placeholder = False
 
-    def generate(self, requests, progress=None):
+    def generate(self, requests, progress=None, preview=None):
         return [
             ImageOps.pad(ImageOps.mirror(r.identity_images[0]), (r.width, r.height), color=(40, 40, 40))
             for r in requests
