@@ -223,7 +223,6 @@ class Api:
         return self.private.copy(source, name=f"avatar-{generation_id}.jpg")
 
 
-
 JSON_ENDPOINTS = (
     "jobs",
     "breakdown",

@@ -89,4 +89,3 @@ class PageReads:
     def ledger(self, *, limit: int, request: gr.Request = None) -> dict:
         """The balance and the newest `limit` credit entries."""
         return self.api.services.ledger.statement(self.api.user(request, to="see your credits"), limit=limit)
-
