@@ -17,6 +17,12 @@ served, browser, engine, sign_in = shared.served, shared.browser, shared.engine,
 
 AXE = Path(__file__).resolve().parents[1] / "node_modules" / "axe-core" / "axe.min.js"
 pytestmark = pytest.mark.browser
+# The page's saved state (written after each change the server hears) has not changed for a second.
+SAVED_AND_SETTLED = """() => {
+  const value = localStorage.getItem('avatargen-page'), now = performance.now();
+  if (window.savedSeen !== value) { window.savedSeen = value; window.savedAt = now; return false; }
+  return value !== null && now - window.savedAt > 1000;
+}"""
 
 
 def test_each_tile_shows_its_own_progress_and_a_waiting_job_can_be_cancelled(sign_in, served, engine, tmp_path):
@@ -106,7 +112,8 @@ def test_a_reload_brings_back_the_options_and_an_unused_photo(sign_in, served, p
     page.locator("#seed input").press("Tab")
     page.locator("#mirror input").check()
     pick(page, 2)
-    page.wait_for_timeout(500)  # the browser's storage is written after the last change
+    expect(page.locator("#generate")).to_be_enabled(timeout=WAIT)  # the server heard the pick
+    page.wait_for_function(SAVED_AND_SETTLED, polling=100, timeout=WAIT)
     page.reload()
     expect(page.locator("#photo-check")).to_contain_text("Face found", timeout=WAIT)
     expect(page.locator("#photo-preview img")).to_be_visible()
