@@ -71,9 +71,12 @@ def test_two_users_generate_and_keep_their_work_to_themselves(served, photo):
     # Bob cannot see, download or delete it: the same answer as for an id that does not exist.
     missing = refused(lambda: bob.predict("f" * 32, api_name="/generation"))
     assert "Generation not found" in missing
-    for endpoint in ("/generation", "/download_output", "/delete_generation"):
+    for endpoint in ("/generation", "/download_output", "/delete_generation", "/cancel_generation"):
         assert refused(lambda endpoint=endpoint: bob.predict(generation["id"], api_name=endpoint)) == missing
     assert bob.predict(api_name="/generations")["meta"]["total"] == 0
+
+    finished = refused(lambda: alice.predict(generation["id"], api_name="/cancel_generation"))
+    assert "can no longer be cancelled" in finished  # only a job still waiting can be
 
     files = [settings.data_dir / done["inputImageUrl"], settings.data_dir / done["outputImageUrl"]]
     assert all(f.exists() for f in files)

@@ -1,7 +1,8 @@
-"""A person in Chromium (1440×900 and a 390×844 phone), against the launched app with two signed-in users.
+"""A person in Chromium (1440×900, 1024×768 and a 390×844 phone), against the launched app with signed-in users.
 
 The model is faked (tests/conftest.py FakeEngine) so jobs can be held mid-run; everything else is real. Each bug
-from issue 11 has a regression test here. Screenshots land in each test's tmp dir.
+from issues 11 and 24 has a regression test here (issue 24's newer ones in tests/test_page.py). Screenshots land
+in each test's tmp dir.
 """
 
 import re
@@ -31,6 +32,7 @@ FLAGS = [
     "--no-first-run",
 ]
 DESKTOP = {"width": 1440, "height": 900}
+LAPTOP = {"width": 1024, "height": 768}
 PHONE = {"width": 390, "height": 844}
 PASSWORD = "a-long-password"
 WAIT = 60_000
@@ -145,11 +147,25 @@ def upload(page, button: str, path: Path) -> None:
 
 
 def tile(page, gallery: str, index: int):
+    """A tile: a pose button in the pose grid, a thumbnail in the History gallery."""
+    if gallery == "poses":
+        return page.locator("#poses button.pose").nth(index)
     return page.locator(f"#{gallery} .thumbnail-item").nth(index)
 
 
-def caption(page, gallery: str, index: int) -> str:
-    return tile(page, gallery, index).locator(".caption-label").inner_text()
+def pose_name(page, index: int) -> str:
+    return tile(page, "poses", index).locator(".name").inner_text()
+
+
+def pick(page, index: int) -> None:
+    from playwright.sync_api import expect
+
+    tile(page, "poses", index).click()
+    expect(tile(page, "poses", index)).to_have_attribute("aria-pressed", "true", timeout=WAIT)
+
+
+def picked(page):
+    return page.locator('#poses button.pose[aria-pressed="true"]')
 
 
 def box(page, selector: str) -> dict:
@@ -161,62 +177,74 @@ def centred(locator):
     top = locator.evaluate("element => element.getBoundingClientRect().top")
     locator.page.evaluate("top => window.scrollBy(0, top - window.innerHeight / 3)", top)
     return locator
+def use_sample(page) -> None:
+    from playwright.sync_api import expect
+
+    page.locator("#sample").click()
+    expect(page.locator("#photo-check")).to_contain_text("Face found", timeout=WAIT)
 
 
 def start_batch(page, poses: list[int]) -> None:
     from playwright.sync_api import expect
 
-    page.locator("#sample").click()
-    expect(page.locator("#photo-preview img")).to_be_visible(timeout=WAIT)
+    use_sample(page)
     for index in poses:
-        tile(page, "poses", index).click()
-        expect(tile(page, "poses", index).locator(".caption-label")).to_contain_text("✓", timeout=WAIT)
+        pick(page, index)
+    expect(page.locator("#generate")).to_be_enabled(timeout=WAIT)
     page.locator("#generate").click()
 
 
-def test_create_view_side_by_side_with_result_above_the_fold_and_one_click_examples(sign_in, served, tmp_path):
+@pytest.mark.parametrize("viewport", [DESKTOP, LAPTOP], ids=["1440x900", "1024x768"])
+def test_one_first_screen_holds_the_photo_the_pose_grid_and_generate_with_its_results(
+    sign_in, served, tmp_path, viewport
+):
     from playwright.sync_api import expect
 
-    page = sign_in(served.user("dana"))
-    expect(page.locator("#chosen")).to_contain_text("No pose picked yet")
-    page.locator("#generate").click()  # nothing given: both missing inputs named at once
-    toast(page, "Pick a pose and upload a photo first.")
-    no_error_badges(page)
-    close_toasts(page)
-
-    photo, pose, result = (box(page, f"#{part}-column") for part in ("photo", "pose", "result"))
-    assert photo["x"] < pose["x"] < result["x"] and abs(photo["y"] - result["y"]) < 5  # side by side
-    page.locator("#sample").click()
-    expect(page.locator("#photo-preview img")).to_be_visible(timeout=WAIT)
-    tile(page, "examples", 0).click()
-    expect(page.locator("#chosen")).to_contain_text("Arms crossed", timeout=WAIT)
-    expect(page.locator("#chosen")).to_contain_text("front")  # the facets, not only the name
-    expect(page.locator("#pose-preview img")).to_be_visible()
-    page.locator("#generate").click()
+    page = sign_in(served.user(f"dana-{viewport['width']}"), viewport)
+    generate = page.locator("#generate")
+    expect(generate).to_be_disabled()  # nothing given yet: disabled, with the reason next to it
+    expect(page.locator("#generate-reason")).to_contain_text("Add your photo first")
+    use_sample(page)
+    expect(page.locator("#generate-reason")).to_contain_text("Pick at least one pose")
+    pick(page, 0)
+    expect(page.locator("#chosen")).to_contain_text(pose_name(page, 0))
+    expect(generate).to_be_enabled(timeout=WAIT)
+    expect(page.locator("#generate-reason")).to_have_text("")
+    generate.click()
     expect(page.locator("#status")).to_contain_text("Done", timeout=WAIT)
-    expect(page.locator("#results img").first).to_be_visible()
+    expect(page.locator("#results li.completed img")).to_be_visible()
     page.evaluate("window.scrollTo(0, 0)")
-    for part in ("#status", "#results", "#generate"):
-        assert box(page, part)["y"] + box(page, part)["height"] <= DESKTOP["height"], f"{part} is below the fold"
-    page.screenshot(path=str(tmp_path / "create-desktop.png"))
-    assert [g.status for g in served.generations("dana")] == ["completed"]
+    page.screenshot(path=str(tmp_path / f"create-{viewport['width']}.png"))
+    for part in ("#photo-preview", "#search", "#poses button.pose", "#generate", "#status"):
+        found = box(page, part)
+        assert found["y"] + found["height"] <= viewport["height"], f"{part} is below the fold"
+    assert box(page, "#results li")["y"] + 100 <= viewport["height"]  # the result area starts on the first screen
+    photo, poses, result = (box(page, f"#{part}-column") for part in ("photo", "pose", "result"))
+    assert photo["x"] < poses["x"] < result["x"]  # side by side: photo → poses → Generate
+    # The library is the page's own height: nothing inside it scrolls on its own.
+    assert page.evaluate(
+        """() => ![...document.querySelectorAll('#poses, #poses *')].some(e =>
+            /(auto|scroll)/.test(getComputedStyle(e).overflowY) && e.scrollHeight > e.clientHeight + 2)"""
+    )
+    assert [g.status for g in served.generations(f"dana-{viewport['width']}")] == ["completed"]
 
 
-def test_phone_stacks_the_create_view_and_keeps_generate_in_reach(sign_in, served, tmp_path):
+def test_phone_orders_photo_poses_generate_and_keeps_generate_in_reach(sign_in, served, tmp_path):
     from playwright.sync_api import expect
 
     page = sign_in(served.user("erin"), PHONE)
-    photo, pose = box(page, "#photo-column"), box(page, "#pose-column")
-    assert pose["y"] > photo["y"] and abs(pose["x"] - photo["x"]) < 5  # stacked
+    photo, poses, result = (box(page, f"#{part}-column") for part in ("photo", "pose", "result"))
+    assert photo["y"] < poses["y"] < result["y"] and abs(poses["x"] - photo["x"]) < 5  # stacked, in that order
     generate = box(page, "#generate")
-    assert generate["y"] + generate["height"] <= PHONE["height"]  # on screen without scrolling
-    page.locator("#sample").click()
-    tile(page, "examples", 1).click()
-    expect(page.locator("#chosen")).to_contain_text("Hands on hips", timeout=WAIT)
+    assert generate["y"] + generate["height"] <= PHONE["height"] and generate["height"] >= 44  # in reach
+    use_sample(page)
+    pick(page, 1)
+    expect(page.locator("#generate")).to_be_enabled(timeout=WAIT)
     page.locator("#generate").click()
     expect(page.locator("#status")).to_contain_text("Done", timeout=WAIT)
     page.screenshot(path=str(tmp_path / "create-phone.png"))
     page.get_by_role("tab", name="History").click()
+    expect(page.locator("#generate")).to_be_hidden()  # the Generate bar belongs to the create view only
     expect(tile(page, "history", 0)).to_be_visible(timeout=WAIT)
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]  # nothing cut off sideways
     page.screenshot(path=str(tmp_path / "history-phone.png"), full_page=True)
@@ -227,7 +255,11 @@ def test_phone_stacks_the_create_view_and_keeps_generate_in_reach(sign_in, serve
     [
         ("notes.jpg", lambda path: path.write_text("this is not a photo"), "not a photo we can read"),
         ("empty.png", lambda path: path.write_bytes(b""), "not a photo we can read"),
-        ("phone.heic", lambda path: path.write_bytes(b"\0\0\0\x18ftypheic" + b"\0" * 64), "not a photo we can read"),
+        (
+            "phone.heic",
+            lambda path: path.write_bytes(b"\0\0\0\x18ftypheic" + b"\0" * 64),
+            "not a photo we can read",
+        ),
         ("bomb.png", lambda path: Image.new("1", (15_000, 15_000)).save(path), "too many pixels"),
     ],
 )
@@ -241,8 +273,23 @@ def test_a_broken_upload_gets_the_apps_own_message(sign_in, served, tmp_path, na
     toast(page, message)
     no_error_badges(page)
     expect(page.locator("#photo-preview img")).to_have_count(0)
-    page.locator("#generate").click()
-    toast(page, "Pick a pose and upload a photo first.")
+    expect(page.locator("#generate")).to_be_disabled()
+    expect(page.locator("#generate-reason")).to_contain_text("Add your photo first")
+
+
+def test_a_photo_is_checked_for_a_face_on_upload(sign_in, served, tmp_path):
+    from playwright.sync_api import expect
+
+    page = sign_in(served.user("cora"))
+    cup = tmp_path / "cup.png"
+    Image.new("RGB", (400, 400), (150, 100, 60)).save(cup)  # a brown square: no face
+    upload(page, "Upload a photo", cup)
+    expect(page.locator("#photo-check")).to_contain_text("No face: use a photo where your face is clearly visible")
+    pick(page, 0)
+    expect(page.locator("#generate")).to_be_disabled()
+    expect(page.locator("#generate-reason")).to_contain_text("clear face")
+    use_sample(page)
+    expect(page.locator("#generate")).to_be_enabled(timeout=WAIT)
 
 
 def test_a_failed_pose_extraction_leaves_the_page_usable(sign_in, served, tmp_path):
@@ -255,58 +302,77 @@ def test_a_failed_pose_extraction_leaves_the_page_usable(sign_in, served, tmp_pa
     upload(page, REFERENCE, empty)
     toast(page, "person")
     no_error_badges(page)
-    tile(page, "poses", 0).click()  # the gallery still answers
+    pick(page, 0)  # the grid still answers
     expect(page.locator("#chosen")).to_contain_text(served.runtime.services.poses.library.query(limit=1)[0][0].name)
     no_error_badges(page)
 
 
-def test_the_highlight_follows_the_pose_across_pages_filters_and_own_poses(sign_in, served, photo):
+def test_the_mark_follows_the_pose_across_pages_filters_and_own_poses(sign_in, served, photo):
     from playwright.sync_api import expect
 
     page = sign_in(served.user("hugo"))
-    sixth = caption(page, "poses", 5)
-    tile(page, "poses", 5).click()
-    expect(tile(page, "poses", 5).locator(".caption-label")).to_have_text(f"✓ {sixth}", timeout=WAIT)
+    sixth = pose_name(page, 5)
+    pick(page, 5)
+    expect(tile(page, "poses", 5).locator(".badge")).to_be_visible()  # a strong mark: badge and border
+    expect(page.locator("#previous")).to_be_disabled()  # page 1 has no previous page
     page.locator("#next").click()
     expect(page.locator("#pose-page")).to_contain_text("Page 2", timeout=WAIT)
-    expect(page.locator("#poses .caption-label").filter(has_text="✓")).to_have_count(0)
+    expect(picked(page)).to_have_count(0)
     page.locator("#previous").click()
-    expect(tile(page, "poses", 5).locator(".caption-label")).to_have_text(f"✓ {sixth}", timeout=WAIT)
+    expect(tile(page, "poses", 5)).to_have_attribute("aria-pressed", "true", timeout=WAIT)
 
     category = served.runtime.services.poses.library.query(search=sixth, limit=1)[0][0].category
     page.get_by_label("Category").click()
     page.get_by_role("option", name=category, exact=True).click()
-    expect(page.locator("#poses .caption-label").filter(has_text="✓")).to_have_count(1, timeout=WAIT)
-    expect(page.locator("#poses .caption-label").filter(has_text="✓")).to_have_text(f"✓ {sixth}")
-
-    # Captions are whole, not cut to ~10 characters.
-    label = page.locator("#poses .caption-label").first
-    assert label.evaluate("e => getComputedStyle(e).whiteSpace") == "normal"
-    assert label.evaluate("e => e.scrollWidth <= e.clientWidth + 1")
+    expect(picked(page)).to_have_count(1, timeout=WAIT)
+    expect(picked(page)).to_contain_text(sixth)
+    page.locator("#next").click()  # Next, then Clear filters: page 1 of everything, the pick still there
+    page.locator("#clear-filters").click()
+    total = len(served.runtime.services.poses.library)
+    expect(page.locator("#pose-page")).to_contain_text(f"Page 1 of {-(-total // 24)} · {total} poses", timeout=WAIT)
 
     page.get_by_text("Use a pose from your own reference photo").click()
     page.locator("#pose-name").locator("input, textarea").first.fill("Mission portrait")
     upload(page, REFERENCE, photo)
     toast(page, "Saved “Mission portrait”")
-    expect(page.locator("#my-poses .caption-label")).to_have_text("✓ Mission portrait", timeout=WAIT)
+    expect(tile(page, "poses", 0)).to_contain_text("Mission portrait", timeout=WAIT)  # own poses first
+    expect(tile(page, "poses", 0)).to_have_attribute("aria-pressed", "true")
     expect(page.locator("#chosen")).to_contain_text("Mission portrait")
-    expect(page.locator("#poses .caption-label").filter(has_text="✓")).to_have_count(1)  # still only the sixth
+    expect(page.locator("#chosen")).to_contain_text(sixth)  # every pick, not only the last
 
 
-def test_no_match_is_visible_and_clear_filters_brings_the_poses_back(sign_in, served):
+def test_search_as_you_type_and_a_visible_no_match(sign_in, served):
     from playwright.sync_api import expect
 
     page = sign_in(served.user("iris"))
-    page.locator("#search input, #search textarea").first.fill("zzzz no such pose")
-    page.locator("#search input, #search textarea").first.press("Enter")
-    toast(page, "No pose matches these filters")
+    search = page.locator("#search input, #search textarea").first
+    search.press_sequentially("sitting", delay=40)  # no Enter
+    expect(page.locator("#pose-page")).not_to_contain_text(f"{len(served.runtime.services.poses.library)} poses")
+    expect(tile(page, "poses", 0)).to_contain_text(re.compile("sit", re.I), timeout=WAIT)
+    search.fill("")
+    search.press_sequentially("zzzz no such pose", delay=20)  # typed: Gradio hears keys, not fill()
     expect(page.locator("#no-match")).to_be_visible(timeout=WAIT)
-    expect(page.locator("#poses")).to_be_hidden()
+    expect(page.locator("#poses button.pose")).to_have_count(0)
     page.locator("#no-match-clear").click()
     total = len(served.runtime.services.poses.library)
     expect(page.locator("#pose-page")).to_contain_text(f"{total} poses", timeout=WAIT)
     expect(page.locator("#no-match")).to_be_hidden()
-    expect(page.locator("#search input, #search textarea").first).to_have_value("")
+    expect(search).to_have_value("")
+
+
+def test_four_rapid_picks_are_all_kept_and_shown_at_once(sign_in, served):
+    from playwright.sync_api import expect
+
+    page = sign_in(served.user("quinn"))
+    for index in range(4):
+        tile(page, "poses", index).click()  # no waiting between clicks
+    for index in range(4):  # marked in the browser, before any answer
+        expect(tile(page, "poses", index)).to_have_attribute("aria-pressed", "true", timeout=500)
+    expect(page.locator("#chosen .chip[data-unpick]")).to_have_count(4)
+    expect(page.locator("#cost")).to_contain_text("4 poses × 5 = 20 credits", timeout=WAIT)  # the server heard all
+    tile(page, "poses", 1).click()
+    expect(tile(page, "poses", 1)).to_have_attribute("aria-pressed", "false", timeout=500)
+    expect(page.locator("#cost")).to_contain_text("3 poses × 5 = 15 credits", timeout=WAIT)
 
 
 def test_several_poses_are_priced_and_charged_as_a_whole(sign_in, served, tmp_path):
@@ -314,38 +380,36 @@ def test_several_poses_are_priced_and_charged_as_a_whole(sign_in, served, tmp_pa
 
     name = served.user("jack", credits=12)
     page = sign_in(name)
-    page.locator("#sample").click()
+    use_sample(page)
     for index in range(3):
-        tile(page, "poses", index).click()
-        expect(tile(page, "poses", index).locator(".caption-label")).to_contain_text("✓", timeout=WAIT)
-    expect(page.locator("#cost")).to_contain_text("3 poses × 5 = 15 credits")
-    expect(page.locator("#cost")).to_contain_text("not enough")
-    expect(page.locator("#tray img")).to_have_count(3)
-    page.locator("#generate").click()
-    toast(page, "These 3 generations cost 15 credits in all and you have 12")
-    no_error_badges(page)
+        pick(page, index)
+    expect(page.locator("#cost")).to_contain_text("3 poses × 5 = 15 credits", timeout=WAIT)
+    expect(page.locator("#generate")).to_be_disabled()
+    expect(page.locator("#generate-reason")).to_contain_text("Not enough credits: 15 needed, you have 12")
+    expect(page.locator("#generate-reason")).to_contain_text("pick 2 poses")
     assert served.generations(name) == []
 
-    tile(page, "tray", 0).click()  # unpick from the tray
-    expect(page.locator("#tray img")).to_have_count(2, timeout=WAIT)
-    expect(tile(page, "poses", 0).locator(".caption-label")).not_to_contain_text("✓")
-    expect(page.locator("#cost")).to_contain_text("2 poses × 5 = 10 credits")
+    page.locator("#chosen .chip[data-unpick]").first.click()  # unpick from the chosen poses
+    expect(page.locator("#chosen .chip[data-unpick]")).to_have_count(2)
+    expect(tile(page, "poses", 0)).to_have_attribute("aria-pressed", "false")
+    expect(page.locator("#cost")).to_contain_text("2 poses × 5 = 10 credits", timeout=WAIT)
+    expect(page.locator("#generate")).to_be_enabled()
     page.locator("#generate").click()
     expect(page.locator("#status")).to_contain_text("2 of 2 done", timeout=WAIT)
-    expect(page.locator("#results img")).to_have_count(2)
+    expect(page.locator("#results li.completed img")).to_have_count(2)
+    expect(page.locator("#results a.download").first).to_have_attribute("download", re.compile(r"-\d{4}-\d\d-\d\d"))
     expect(page.locator("#balance")).to_contain_text("2 credits", timeout=WAIT)
     assert sorted(g.status for g in served.generations(name)) == ["completed", "completed"]
 
-    page.locator("#clear-picks").click()
-    expect(page.locator("#tray")).to_be_hidden(timeout=WAIT)
+    page.locator("#chosen .clear").click()
+    expect(page.locator("#chosen")).to_contain_text("No pose picked yet")
     for index in range(8):
         tile(page, "poses", index).click()
-        expect(tile(page, "poses", index).locator(".caption-label")).to_contain_text("✓", timeout=WAIT)
-    tile(page, "poses", 8).click()  # a ninth is refused with a message
-    toast(page, "at most 8 poses")
-    expect(page.locator("#tray img")).to_have_count(8)
-    expect(tile(page, "poses", 8).locator(".caption-label")).not_to_contain_text("✓")
-    expect(page.locator("#cost")).to_contain_text("8 poses × 5 = 40 credits")
+    tile(page, "poses", 8).click()  # a ninth is refused, in place
+    expect(page.locator("#poses .note")).to_contain_text("at most 8 poses")
+    expect(picked(page)).to_have_count(8)
+    expect(tile(page, "poses", 8)).to_have_attribute("aria-pressed", "false")
+    expect(page.locator("#cost")).to_contain_text("8 poses × 5 = 40 credits", timeout=WAIT)
 
 
 def test_best_of_four_is_priced_before_generating_and_charged_once(sign_in, served):
@@ -353,13 +417,15 @@ def test_best_of_four_is_priced_before_generating_and_charged_once(sign_in, serv
 
     name = served.user("noor", credits=30)
     page = sign_in(name)
-    page.locator("#sample").click()
-    tile(page, "poses", 0).click()
+    use_sample(page)
+    pick(page, 0)
     expect(page.locator("#cost")).to_contain_text("5 credits", timeout=WAIT)
+    page.get_by_text("Advanced").click()
     page.locator("#candidates").get_by_text("Best of 4").click()
     expect(page.locator("#cost")).to_contain_text("11 credits", timeout=WAIT)
-    tile(page, "poses", 1).click()  # picking keeps the choice in the price
+    pick(page, 1)  # picking keeps the choice in the price
     expect(page.locator("#cost")).to_contain_text("2 poses × 11 = 22 credits", timeout=WAIT)
+    expect(page.locator("#generate")).to_be_enabled(timeout=WAIT)
     page.locator("#generate").click()
     expect(page.locator("#status")).to_contain_text("2 of 2 done", timeout=WAIT)
     expect(page.locator("#balance")).to_contain_text("8 credits", timeout=WAIT)
@@ -371,17 +437,20 @@ def test_best_of_four_is_priced_before_generating_and_charged_once(sign_in, serv
     expect(page.locator("#alternatives img")).to_have_count(3, timeout=WAIT)
 
 
-def test_more_photos_of_you_and_a_mirrored_pose(sign_in, served, photo, tmp_path):
+def test_more_photos_of_you_and_a_mirrored_pose_under_advanced(sign_in, served, photo, tmp_path):
     from playwright.sync_api import expect
 
     name = served.user("mira")
     page = sign_in(name)
-    page.locator("#sample").click()
-    expect(page.locator("#photo-preview img")).to_be_visible(timeout=WAIT)
+    use_sample(page)
+    expect(page.locator("#mirror")).to_be_hidden()  # under Advanced, closed
+    page.get_by_text("Advanced").click()
+    expect(page.locator("#advanced")).to_contain_text("ahead of everyone's normal ones")  # Priority explained
     page.get_by_test_id("Add more photos of you (up to 3)-upload-button").set_input_files([str(photo), str(photo)])
     expect(page.locator("#more-photos-info")).to_contain_text("Plus 2 more photos of you", timeout=WAIT)
     page.locator("#mirror input").check()
-    tile(page, "poses", 0).click()
+    pick(page, 0)
+    expect(page.locator("#generate")).to_be_enabled(timeout=WAIT)
     page.locator("#generate").click()
     expect(page.locator("#status")).to_contain_text("Done", timeout=WAIT)
     [made] = served.generations(name)
@@ -402,7 +471,7 @@ def test_one_tile_per_pose_and_a_switcher_for_its_views_and_framings(sign_in, se
     bases = len(served.runtime.services.poses.library.base_poses())
     page.locator("#grouped input").check()
     expect(page.locator("#pose-page")).to_contain_text(f"· {bases} poses", timeout=WAIT)
-    tile(page, "poses", 0).click()
+    pick(page, 0)
     expect(page.locator("#variant")).to_be_visible(timeout=WAIT)
     poses = served.runtime.services.poses.library
     first = poses.query(group=True, limit=1)[0][0]
@@ -411,7 +480,7 @@ def test_one_tile_per_pose_and_a_switcher_for_its_views_and_framings(sign_in, se
     page.locator("#variant input").fill(other.name)
     page.locator("#variant input").press("Enter")
     expect(page.locator("#chosen")).to_contain_text(other.name, timeout=WAIT)
-    expect(page.locator("#tray img")).to_have_count(1)  # swapped, not added
+    expect(page.locator("#chosen .chip[data-unpick]")).to_have_count(1)  # swapped, not added
     no_error_badges(page)
 
 
@@ -423,26 +492,26 @@ def test_jobs_survive_a_reload_and_move_into_the_history_by_themselves(sign_in, 
     page = sign_in(name)
     start_batch(page, [0, 1, 2])
     jobs = page.locator("#jobs tr")
+    expect(page.locator("#results li")).to_have_count(3, timeout=WAIT)
+    expect(page.locator("#results")).to_contain_text("#1 in the queue")  # each tile its own place
+    expect(page.locator("#status")).to_contain_text("3 still running")
     page.get_by_role("tab", name="Jobs").click()
     expect(jobs).to_have_count(3, timeout=WAIT)
     expect(page.locator("#jobs")).to_contain_text("Generating")
-    expect(page.locator("#jobs")).to_contain_text("#1 in the queue")
     expect(page.locator("#jobs")).to_contain_text("#2 in the queue")
     expect(page.locator("#jobs img")).to_have_count(3)
-    expect(page.locator("#status")).to_contain_text("3 still running")
     page.screenshot(path=str(tmp_path / "running-batch-desktop.png"))
 
     page.reload()  # everything comes back from the server
     expect(page.locator("#poses img").first).to_be_visible(timeout=WAIT)
-    expect(page.locator("#results img")).to_have_count(3, timeout=WAIT)
+    expect(page.locator("#results li")).to_have_count(3, timeout=WAIT)
     expect(page.locator("#photo-preview img")).to_be_visible()
-    expect(page.locator("#tray img")).to_have_count(3)
+    expect(page.locator("#chosen .chip[data-unpick]")).to_have_count(3)
     page.get_by_role("tab", name="Jobs").click()
     expect(jobs).to_have_count(3, timeout=WAIT)
     expect(page.locator("#jobs")).to_contain_text("#2 in the queue")
     page.get_by_role("tab", name="History").click()
     expect(page.locator("#history-page")).to_contain_text("Nothing finished yet")
-    page.screenshot(path=str(tmp_path / "running-batch-after-reload.png"))
 
     engine.gate.set()  # the jobs finish: no clicks from here on
     expect(page.locator("#history-page")).to_contain_text("3 finished", timeout=WAIT)
@@ -450,21 +519,6 @@ def test_jobs_survive_a_reload_and_move_into_the_history_by_themselves(sign_in, 
     expect(page.locator("#status")).to_contain_text("3 of 3 done")
     page.get_by_role("tab", name="Jobs").click()
     expect(page.locator("#jobs")).to_contain_text("No jobs running")
-
-
-def test_a_running_batch_on_a_phone(sign_in, served, engine, tmp_path):
-    from playwright.sync_api import expect
-
-    engine.gate.clear()  # held for at most 30 s by the fake engine: keep this short
-    page = sign_in(served.user("lena"), PHONE)
-    start_batch(page, [0, 1])
-    expect(page.locator("#status")).to_contain_text("2 still running", timeout=WAIT)
-    page.get_by_role("tab", name="Jobs").click()
-    expect(page.locator("#jobs tr")).to_have_count(2, timeout=WAIT)
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-    page.screenshot(path=str(tmp_path / "running-batch-phone.png"), full_page=True)
-    engine.gate.set()
-    expect(page.locator("#status")).to_contain_text("2 of 2 done", timeout=WAIT)
 
 
 def test_four_clicks_on_generate_follow_four_jobs(sign_in, served, engine):
@@ -480,11 +534,11 @@ def test_four_clicks_on_generate_follow_four_jobs(sign_in, served, engine):
         page.locator("#generate").click()
         expect(page.locator("#status")).to_contain_text(f"{clicks} still running", timeout=WAIT)
     expect(page.locator("#status")).to_contain_text("0 of 4 done · 4 still running", timeout=WAIT)
-    expect(page.locator("#results img")).to_have_count(4)
+    expect(page.locator("#results li")).to_have_count(4)
+    expect(page.locator("#results")).to_contain_text("#3 in the queue")  # its place, and an estimate once jobs ran
+    expect(page.locator("#results")).to_contain_text("about")
     page.get_by_role("tab", name="Jobs").click()
     expect(page.locator("#jobs tr")).to_have_count(4, timeout=WAIT)
-    expect(page.locator("#jobs")).to_contain_text("#3 in the queue")  # its place, and an estimate once jobs ran
-    expect(page.locator("#jobs")).to_contain_text("about")
     engine.gate.set()
     expect(page.locator("#status")).to_contain_text("4 of 4 done", timeout=WAIT)
     expect(page.locator("#jobs")).to_contain_text("No jobs running")
@@ -507,7 +561,7 @@ def test_history_shows_names_details_failures_and_deletes_only_when_confirmed(si
     expect(page.locator("#history-page")).to_contain_text("2 finished", timeout=WAIT)
     expect(tile(page, "history", 0).locator(".caption-label")).to_contain_text(f"Failed: {first.name}")
     expect(tile(page, "history", 0).locator(".caption-label")).to_contain_text("refunded")
-    expect(tile(page, "history", 1).locator(".caption-label")).to_contain_text(first.name)
+    expect(tile(page, "history", 1).locator(".caption-label")).to_have_text(first.name)  # no render time
     assert first.id not in page.locator("#history").inner_text()  # names, never internal ids
 
     tile(page, "history", 0).click()
@@ -516,7 +570,7 @@ def test_history_shows_names_details_failures_and_deletes_only_when_confirmed(si
     tile(page, "history", 1).click()
     info = page.locator("#selected-info")
     expect(info).to_contain_text(first.name, timeout=WAIT)
-    for part in ("SD 512×768", "Realistic photo", "Credits:** 5".replace("**", ""), "Time taken"):
+    for part in ("SD 512×768", "Realistic photo", "Credits: 5", "Time taken"):
         expect(info).to_contain_text(part)
     expect(page.locator("#selected-image img")).to_be_visible()
     with page.expect_download() as download:
@@ -528,11 +582,7 @@ def test_history_shows_names_details_failures_and_deletes_only_when_confirmed(si
     page.locator("#again-same").click()
     toast(page, "Started again with the same settings")
     expect(page.locator("#history-page")).to_contain_text("3 finished", timeout=WAIT)
-    again = next(
-        g
-        for g in served.generations(name)
-        if g.id not in {g.id for g in [done]} and g.status == "completed" and g.created_at > done.created_at
-    )
+    again = next(g for g in served.generations(name) if g.status == "completed" and g.created_at > done.created_at)
     assert (again.seed, again.pose_template_id, again.quality, again.style) == (
         done.seed,
         done.pose_template_id,
@@ -663,7 +713,7 @@ def test_two_people_see_only_their_own_jobs_and_history(sign_in, served, engine)
     expect(peter.locator("#poses img").first).to_be_visible(timeout=WAIT)
     peter.get_by_role("tab", name="Jobs").click()
     expect(peter.locator("#jobs")).to_contain_text("No jobs running", timeout=WAIT)
-    expect(peter.locator("#results img")).to_have_count(0)
+    expect(peter.locator("#results li")).to_have_count(0)
     expect(peter.locator("#photo-preview img")).to_have_count(0)
     engine.gate.set()
 
@@ -696,15 +746,11 @@ def test_a_signed_out_visitor_browses_and_is_asked_to_sign_in(space_page, tmp_pa
 
     page = space_page
     expect(page.locator("#poses img").first).to_be_visible(timeout=WAIT)
-    expect(page.locator("#cost")).to_contain_text("Sign in with Hugging Face to get your free credits")
+    expect(page.locator("#generate-reason")).to_contain_text("Sign in with Hugging Face to get your free credits")
     expect(page.locator("#sign-in")).to_be_visible()
-    tile(page, "poses", 0).click()
-    expect(tile(page, "poses", 0).locator(".caption-label")).to_contain_text("✓", timeout=WAIT)
-    page.locator("#sample").click()
-    expect(page.locator("#photo-preview img")).to_be_visible(timeout=WAIT)
-    page.locator("#generate").click()
-    toast(page, "Sign in with Hugging Face to generate avatars.")
-    no_error_badges(page)
+    pick(page, 0)
+    use_sample(page)
+    expect(page.locator("#generate")).to_be_disabled()
     page.get_by_role("tab", name="History").click()
     expect(page.locator("#history-page")).to_contain_text("Sign in with Hugging Face to see your generations")
     page.get_by_role("tab", name="Stats").click()

@@ -3,8 +3,9 @@
 from avatargen.poses.template import PoseTemplate
 from avatargen.ui.text import (
     batch_status,
-    caption,
+    blocked,
     details,
+    face_line,
     facets_line,
     history_caption,
     job_state,
@@ -37,10 +38,36 @@ def record(status: str = "completed", **changes) -> dict:
     } | changes
 
 
-def test_pose_captions_carry_the_whole_name_and_the_pick_mark():
-    assert caption(POSE, picked=False) == "Waving with the right hand, front"
-    assert caption(POSE, picked=True) == "✓ Waving with the right hand, front"
+def test_pose_facets_read_as_words():
     assert facets_line(POSE) == "action · male body · front · full body"
+
+
+def test_the_face_check_is_written_out_with_its_numbers():
+    assert face_line(None, 80).startswith("✗ No face: use a photo where your face is clearly visible")
+    assert face_line(75, 80).startswith("✗ Face too small: 75 px, needs 80")
+    assert face_line(120, 80).startswith("✓ Face found")
+
+
+PRICES = {("sd", False): 5, ("sd", True): 8, ("hd", False): 10, ("hd", True): 13}
+
+
+def test_generate_says_why_it_cannot_start_and_the_cheapest_way_to_fit():
+    assert blocked(False, False, 0, PRICES, ("sd", False), 100) == "Add your photo first (or try the sample photo)."
+    assert blocked(True, False, 1, PRICES, ("sd", False), 100).startswith("Use a photo with a clear face")
+    assert blocked(True, True, 0, PRICES, ("sd", False), 100) == "Pick at least one pose."
+    assert blocked(True, True, 3, PRICES, ("sd", False), 15) == ""
+    assert blocked(True, True, 2, PRICES, ("hd", True), 20) == (
+        "Not enough credits: 26 needed, you have 20. To fit: turn off Priority (20 credits)."
+    )
+    assert blocked(True, True, 2, PRICES, ("hd", True), 16) == (
+        "Not enough credits: 26 needed, you have 16. To fit: choose SD (16 credits)."
+    )
+    assert blocked(True, True, 3, PRICES, ("sd", False), 12) == (
+        "Not enough credits: 15 needed, you have 12. To fit: pick 2 poses."
+    )
+    assert blocked(True, True, 1, PRICES, ("sd", False), 3) == (
+        "Not enough credits: 5 needed, you have 3. One avatar costs at least 5 credits."
+    )
 
 
 def test_price_counts_every_pose_and_warns_before_the_balance_runs_short():
@@ -64,13 +91,13 @@ def test_job_states_say_where_a_job_stands():
 
 def test_batch_status_sums_up_several_jobs():
     batch = [record(), record("pending"), record("failed", errorMessage="boom")]
-    assert batch_status(batch) == "1 of 3 done · 1 still running (see Jobs) · 1 failed (refunded)"
+    assert batch_status(batch) == "1 of 3 done · 1 still running · 1 failed (refunded)"
     assert batch_status([record("failed", errorMessage="No GPU.")]) == "Failed: No GPU."
     assert batch_status([]) == ""
 
 
 def test_history_names_the_pose_and_explains_a_failure():
-    assert history_caption(record(), POSE.name) == "Waving with the right hand, front · 4.5 s"
+    assert history_caption(record(), POSE.name) == "Waving with the right hand, front"  # no render time
     assert history_caption(record("failed"), POSE.name) == "Failed: Waving with the right hand, front · refunded"
     shown = details(record("failed", errorMessage="The model ran out of memory."), POSE.name)
     assert "wave-1" not in shown and "g1" not in shown

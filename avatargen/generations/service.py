@@ -343,6 +343,14 @@ class Generations:
         if not self.remove(row):
             raise UserError("This generation just changed state; refresh and try again.")
 
+    def cancel(self, user: User, generation_id: str) -> int:
+        """Cancel a generation still waiting in the queue: it goes, refunded in the same transaction (`remove`);
+        refused once a worker has it. Returns the credits given back."""
+        row = self.get(user, generation_id)
+        if row.status != Status.pending or not self.remove(row):
+            raise UserError("This generation has already started, so it can no longer be cancelled.")
+        return row.credit_used
+
     def remove(self, row: Generation) -> bool:
         """Delete a row in the state it was read in (refunding it if it never ran) and its files."""
         with transaction(self.database) as session:

@@ -1,92 +1,130 @@
-"""The create view: the photo, the picked poses, the price and Generate, with the last batch's results."""
+"""The create view: the photo (checked on upload) and the options, the pose grid between them (see `gallery`),
+and the price, Generate (disabled, with its reason, until it can start) and the last batch's results.
 
+Other panels add to the view in `build`: its columns are built in order, photo → poses → Generate, which is also
+the order on a phone.
+"""
+
+import html
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import gradio as gr
 
 from avatargen.errors import UserError
-from avatargen.poses.template import PoseTemplate
 from avatargen.presets import QUALITIES, STYLES
-from avatargen.ui.events import listen
+from avatargen.ui import results
+from avatargen.ui.events import listen, then
 from avatargen.ui.header import Header
-from avatargen.ui.pictures import PICTURE_SIZE, PREVIEW_SIZE, TRAY_SIZE
-from avatargen.ui.text import SIGN_IN, caption, facets_line, price_line
-from avatargen.web.api import MAX_BATCH, Api
+from avatargen.ui.text import SIGN_IN, blocked, face_line, price_line
+from avatargen.web.api import Api
 
 SAMPLE_PHOTO = Path(__file__).resolve().parents[1] / "assets" / "sample-photo.jpg"
-EXAMPLE_SEARCHES = ("arms crossed", "hands on hips", "sitting", "jump")
 MAX_MORE_PHOTOS = 3
+MIN_FACE_PIXELS = 80  # what generating asks (engine.identity.MIN_FACE_PIXELS), checked here on upload
 POLL_SECONDS = 1.5
+PRIORITY_HELP = (
+    "Priority: +3 credits per avatar; your jobs go ahead of everyone's normal ones in the queue "
+    "(they do not run faster once started)."
+)
+Column = TypeVar("Column")
 
 
 @dataclass
 class Create:
-    # the photo column: the photo and the options
+    # the photo column: the photo and its check
     photo: gr.State  # server-side path of the checked photo
     photo_from: gr.State  # the generation whose stored photo this is (restored after a reload), or None
+    face_ok: gr.State  # whether the photo shows a face big enough
     upload: gr.UploadButton
     sample: gr.Button
+    face: gr.Markdown  # what the check found, under the photo
     more_upload: gr.UploadButton  # up to 3 more photos of the person, averaged into one identity
     more_photos: gr.State  # their server-side paths
     more_info: gr.Markdown
     photo_preview: gr.Image
+    # the result column: the options, the price, Generate and the batch it follows (see `jobs`)
     quality: gr.Radio
     style: gr.Dropdown
     priority: gr.Checkbox
-    candidates: gr.Radio  # images made per pose, the most alike kept
     seed: gr.Number
     mirror: gr.Checkbox
-    # the pose column: the picked poses
-    picks: gr.State  # picked pose ids, in order
-    pose_preview: gr.Image
-    pose_info: gr.Markdown
-    variant: gr.Dropdown  # the last picked pose's other views and framings
-    tray: gr.Gallery
-    clear_picks: gr.Button
-    examples: gr.Gallery
-    example_ids: gr.State
-    # the result column: the price, Generate and the batch it follows (see `jobs`)
+    candidates: gr.Radio  # best of N: images made per pose, the most alike kept
+    picks: gr.State  # picked pose ids, in order, as the pose grid last reported them
     cost: gr.Markdown
     generate: gr.Button
-    status: gr.Markdown
-    results: gr.Gallery
+    reason: gr.HTML  # why Generate is disabled, next to it
+    status: gr.HTML  # a live region
+    results: gr.HTML  # a tile per generation: picture, progress, Cancel (see `results`)
     batch: gr.State  # ids of the generations started last
-    tracked: gr.State  # what the last poll showed: {generation id: status}, to redraw only on change
+    tracked: gr.State  # what the last poll showed: {generation id: status}
+    pictures: gr.State  # {generation id: private copy of its output}, made once per page
     timer: gr.Timer  # polls while jobs run (kept at the page's top level, so it ticks whichever tab shows)
 
 
-def build() -> Create:
-    """Call inside `with gr.Blocks()`, at its top level."""
+def build(pose_column: Callable[[], Column]) -> tuple[Create, Column]:
+    """Call inside the Create tab; `pose_column` builds the middle column (the pose grid) and is returned."""
     with gr.Row(elem_id="create", equal_height=False):
         photo_column = _photo_column()
-        pose_column = _pose_column()
+        poses = pose_column()
         result_column = _result_column()
-    return Create(
+    panel = Create(
         **photo_column,
-        **pose_column,
         **result_column,
         photo=gr.State(None),
         photo_from=gr.State(None),
+        face_ok=gr.State(False),
         more_photos=gr.State([]),
         picks=gr.State([]),
-        example_ids=gr.State([]),
         batch=gr.State([]),
         tracked=gr.State({}),
+        pictures=gr.State({}),
         timer=gr.Timer(POLL_SECONDS, active=False),
     )
+    return panel, poses
 
 
 def _photo_column() -> dict:
-    with gr.Column(scale=1, min_width=300, elem_id="photo-column"):
+    with gr.Column(scale=2, min_width=200, elem_id="photo-column"):
+        gr.Markdown("### 1 · Your photo", elem_classes="step")
         parts = {
             "photo_preview": gr.Image(
-                label="Your photo", type="pil", interactive=False, height=250, elem_id="photo-preview", buttons=[]
+                show_label=False, type="pil", interactive=False, height=200, elem_id="photo-preview", buttons=[]
             )
         }
-        with gr.Row():
-            parts["upload"] = gr.UploadButton("Upload a photo", type="filepath", size="sm", elem_id="upload")
-            parts["sample"] = gr.Button("Try a sample photo", size="sm", elem_id="sample")
+        with gr.Row(elem_classes="buttons"):
+            parts["upload"] = gr.UploadButton(
+                "Upload a photo", type="filepath", size="sm", elem_id="upload", min_width=100
+            )
+            parts["sample"] = gr.Button("Try a sample photo", size="sm", elem_id="sample", min_width=100)
+        parts["face"] = gr.Markdown(elem_id="photo-check")
+    return parts
+
+
+def _options() -> dict:
+    """Quality and style, and the rest under Advanced (with Generate: on a phone, photo → poses → Generate)."""
+    parts = {}
+    parts["quality"] = gr.Radio(
+        [(key.upper(), key) for key in QUALITIES],
+        value="sd",
+        label="Quality",
+        info=" · ".join(f"{key.upper()} {q.width}×{q.height}" for key, q in QUALITIES.items()),
+        elem_id="quality",
+    )
+    parts["style"] = gr.Dropdown([(s.label, key) for key, s in STYLES.items()], value="realistic", label="Style")
+    with gr.Accordion("Advanced", open=False, elem_id="advanced"):
+        parts["priority"] = gr.Checkbox(label="Priority (+3 credits)", elem_id="priority")
+        gr.Markdown(PRIORITY_HELP, elem_classes="help")
+        parts["seed"] = gr.Number(-1, precision=0, minimum=-1, label="Seed (-1: random)", elem_id="seed")
+        parts["mirror"] = gr.Checkbox(label="Mirror the pose (left and right swapped)", elem_id="mirror")
+        parts["candidates"] = gr.Radio(
+            [("One image", 1), ("Best of 2 (+2 credits)", 2), ("Best of 4 (+6 credits)", 4)],
+            value=1,
+            label="Images per pose: the one most like you is kept",
+            elem_id="candidates",
+        )
         parts["more_upload"] = gr.UploadButton(
             f"Add more photos of you (up to {MAX_MORE_PHOTOS})",
             type="filepath",
@@ -95,84 +133,20 @@ def _photo_column() -> dict:
             elem_id="more-photos",
         )
         parts["more_info"] = gr.Markdown(elem_id="more-photos-info")
-        with gr.Row():
-            parts["quality"] = gr.Radio(
-                [(f"{key.upper()} {q.width}×{q.height}", key) for key, q in QUALITIES.items()],
-                value="sd",
-                label="Quality",
-                min_width=150,
-            )
-            parts["style"] = gr.Dropdown(
-                [(s.label, key) for key, s in STYLES.items()], value="realistic", label="Style", min_width=150
-            )
-        with gr.Row():
-            parts["priority"] = gr.Checkbox(label="Priority (+3 credits)", min_width=150)
-            parts["seed"] = gr.Number(-1, precision=0, minimum=-1, label="Seed (-1: random)", min_width=150)
-        parts["mirror"] = gr.Checkbox(label="Mirror the pose (left and right swapped)", elem_id="mirror")
-        parts["candidates"] = gr.Radio(
-            [("One image", 1), ("Best of 2 (+2 credits)", 2), ("Best of 4 (+6 credits)", 4)],
-            value=1,
-            label="Images per pose: the one most like you is kept",
-            elem_id="candidates",
-        )
     return parts
 
 
-def _pose_column() -> dict:
-    with gr.Column(scale=1, min_width=300, elem_id="pose-column"):
-        pose_preview = gr.Image(
-            label="Chosen pose", type="pil", interactive=False, height=330, elem_id="pose-preview", buttons=[]
-        )
-        pose_info = gr.Markdown(elem_id="chosen")
-        variant = gr.Dropdown(label="The same pose from another view or framing", visible=False, elem_id="variant")
-        tray = gr.Gallery(
-            label="Picked poses — click one to remove it",
-            columns=MAX_BATCH,
-            height=130,
-            fit_columns=False,
-            allow_preview=False,
-            object_fit="contain",
-            visible=False,
-            elem_id="tray",
-            elem_classes="captioned",
-        )
-        clear_picks = gr.Button("Clear picked poses", size="sm", visible=False, elem_id="clear-picks")
-        examples = gr.Gallery(
-            label="Try one of these poses",
-            columns=4,
-            height=200,
-            fit_columns=False,
-            allow_preview=False,
-            object_fit="contain",
-            elem_id="examples",
-            elem_classes="captioned",
-        )
-    return {
-        "pose_preview": pose_preview,
-        "pose_info": pose_info,
-        "variant": variant,
-        "tray": tray,
-        "clear_picks": clear_picks,
-        "examples": examples,
-    }
-
-
 def _result_column() -> dict:
-    with gr.Column(scale=1, min_width=300, elem_id="result-column"):
+    with gr.Column(scale=2, min_width=220, elem_id="result-column"):
+        gr.Markdown("### 3 · Generate", elem_classes="step")
+        options = _options()
         with gr.Column(elem_id="generate-bar"):
             cost = gr.Markdown(elem_id="cost")
-            generate = gr.Button("Generate", variant="primary", elem_id="generate")
-            status = gr.Markdown(elem_id="status")
-        results = gr.Gallery(
-            label="Your avatars",
-            columns=2,
-            height=440,
-            object_fit="contain",
-            format="jpeg",
-            elem_id="results",
-            elem_classes="captioned",
-        )
-    return {"cost": cost, "generate": generate, "status": status, "results": results}
+            generate = gr.Button("Generate", variant="primary", interactive=False, elem_id="generate")
+            reason = gr.HTML(html_template='<p class="reason">${value}</p>', elem_id="generate-reason")
+        status = gr.HTML("", html_template='<p role="status" aria-live="polite">${value}</p>', elem_id="status")
+        shown = results.build(elem_id="results")
+    return {"cost": cost, "generate": generate, "reason": reason, "status": status, "results": shown, **options}
 
 
 def let_go(api: Api, path: str | None) -> None:
@@ -181,80 +155,41 @@ def let_go(api: Api, path: str | None) -> None:
     api.uploads.release(path)
 
 
-def example_poses(api: Api) -> list[PoseTemplate]:
-    """A few library poses a first-time visitor can try in one click."""
-    found = [api.page.library_poses(search=words, limit=1)[0] for words in EXAMPLE_SEARCHES]
-    return [templates[0] for templates in found if templates]
+def ready_inputs(create: Create) -> list:
+    """What `show_ready` reads, in its order."""
+    return [create.photo, create.face_ok, create.picks, create.quality, create.priority, create.candidates]
 
 
-def pose_tiles(api: Api, templates: list[PoseTemplate], picks: list[str], **options) -> gr.Gallery:
-    """Gallery tiles with the picked ones marked by pose id; no position-based highlight is left behind."""
-    items = [(api.page.pose_picture(t, PICTURE_SIZE), caption(t, t.id in picks)) for t in templates]
-    return gr.Gallery(value=items, selected_index=None, **options)
+def ready_outputs(create: Create, header: Header) -> list:
+    """What `show_ready` changes."""
+    return [create.cost, create.generate, create.reason, header.balance]
 
 
-def picks_outputs(create: Create, header: Header) -> list:
-    """What `show_picks` changes."""
-    shown = [create.picks, create.pose_preview, create.pose_info, create.variant, create.tray, create.clear_picks]
-    return [*shown, create.examples, create.cost, header.balance]
-
-
-def show_picks(
-    create: Create,
-    header: Header,
-    api: Api,
-    picks: list[str],
-    quality: str,
-    priority: bool,
-    candidates: int,
-    request: gr.Request,
+def show_ready(
+    create: Create, header: Header, api: Api, photo, face_ok, picks, quality, priority, candidates, request: gr.Request
 ) -> dict:
-    """Everything that shows the picked poses: the large preview of the last one, the tray, the price."""
-    templates = api.page.poses_of(picks, request)
-    last = templates[-1] if templates else None
-    if last is None:
-        info = f"**No pose picked yet.** Pick up to {MAX_BATCH} in the gallery below, or try one of these:"
-    else:
-        info = f"**{last.name}**  \n{facets_line(last)}"
-        if len(templates) > 1:
-            info += f"  \n{len(templates)} poses picked: one avatar each."
-    tray = [(api.page.pose_picture(t, TRAY_SIZE), t.name) for t in templates]
-    others = api.page.variants(last.base_pose) if last is not None and last.owner is None else []
-    return {
-        create.variant: gr.Dropdown(
-            choices=[(t.name, t.id) for t in others], value=last.id if others else None, visible=len(others) > 1
-        ),
-        create.picks: [t.id for t in templates],
-        create.pose_preview: api.page.pose_picture(last, PREVIEW_SIZE) if last else None,
-        create.pose_info: info,
-        create.tray: gr.Gallery(value=tray, visible=bool(templates), selected_index=None),
-        create.clear_picks: gr.Button(visible=bool(templates)),
-        create.examples: gr.Gallery(visible=not templates, selected_index=None),
-    } | show_price(create, header, api, picks, quality, priority, candidates, request)
-
-
-def show_price(
-    create: Create,
-    header: Header,
-    api: Api,
-    picks: list[str],
-    quality: str,
-    priority: bool,
-    candidates: int,
-    request: gr.Request,
-) -> dict:
+    """The price, the balance, and Generate: enabled, or disabled with the reason next to it."""
     each = api.price(quality, priority, candidates)["data"]["credits"]
     if api.visitor(request) is None:
-        return {create.cost: f"**Cost:** {each} credits · {SIGN_IN} to get your free credits.", header.balance: ""}
+        return {
+            create.cost: f"**Cost:** {each} credits",
+            create.generate: gr.Button(interactive=False),
+            create.reason: html.escape(f"{SIGN_IN} to get your free credits and generate."),
+            header.balance: "",
+        }
     balance = api.credits(request)["data"]["balance"]
+    prices = {(q, p): api.price(q, p, candidates)["data"]["credits"] for q in QUALITIES for p in (False, True)}
+    why = blocked(bool(photo), bool(face_ok), len(picks or []), prices, (quality, bool(priority)), balance)
     return {
-        create.cost: price_line(max(1, len(picks)), each, balance),
+        create.cost: price_line(max(1, len(picks or [])), each, balance),
+        create.generate: gr.Button(interactive=not why),
+        create.reason: html.escape(why),
         header.balance: f"**Balance:** {balance} credits",
     }
 
 
 def take_photo(create: Create, api: Api, path: str | None) -> dict:
-    """Check an upload with the app's own photo check, and show what was read."""
+    """Check an upload with the app's own photo check and its face, and show what was found under it."""
     if not path:
         raise UserError("The upload did not arrive; please try again.")
     try:
@@ -262,8 +197,15 @@ def take_photo(create: Create, api: Api, path: str | None) -> dict:
     except UserError:
         let_go(api, path)  # unreadable: nothing will use it
         raise
+    width = api.page.face_width(image)
     image.thumbnail((640, 640))
-    return {create.photo: path, create.photo_from: None, create.photo_preview: image}
+    return {
+        create.photo: path,
+        create.photo_from: None,
+        create.photo_preview: image,
+        create.face: face_line(width, MIN_FACE_PIXELS),
+        create.face_ok: width is not None and width >= MIN_FACE_PIXELS,
+    }
 
 
 def take_more(create: Create, api: Api, paths: list[str] | None) -> dict:
@@ -294,22 +236,16 @@ def take_sample(create: Create, api: Api) -> dict:
     return take_photo(create, api, str(SAMPLE_PHOTO))
 
 
-def refresh_price(
-    create: Create, header: Header, api: Api, picks, quality, priority, candidates, request: gr.Request
-) -> dict:
-    return show_price(create, header, api, picks, quality, priority, candidates, request)
-
-
 def wire(create: Create, header: Header, api: Api) -> None:
-    listen(
-        [create.quality.input, create.priority.input, create.candidates.input],
-        refresh_price,
-        (create, header, api),
-        [create.picks, create.quality, create.priority, create.candidates],
-        [create.cost, header.balance],
-    )
-    photo_out = [create.photo, create.photo_from, create.photo_preview]
-    listen(create.upload.upload, take_photo, (create, api), [create.upload], photo_out)
+    ready, inputs, outputs = (create, header, api), ready_inputs(create), ready_outputs(create, header)
+    changed = [create.quality.input, create.priority.change, create.candidates.input]  # change: Playwright's check()
+    listen(changed, show_ready, ready, inputs, outputs, trigger_mode="always_last")
+    photo_out = [create.photo, create.photo_from, create.photo_preview, create.face, create.face_ok]
+    taken = [
+        listen(create.upload.upload, take_photo, (create, api), [create.upload], photo_out),
+        listen(create.sample.click, take_sample, (create, api), [], photo_out),
+    ]
+    for event in taken:
+        then(event, show_ready, ready, inputs, outputs, success=True)
     more_out = [create.more_photos, create.more_info]
     listen(create.more_upload.upload, take_more, (create, api), [create.more_upload], more_out)
-    listen(create.sample.click, take_sample, (create, api), [], photo_out)

@@ -28,10 +28,11 @@ def private(fn: Callable) -> dict:
     return {"api_visibility": "private", "api_name": f"page_{fn.__name__}", "show_progress": "hidden"}
 
 
-def listen(triggers, fn: Callable, bound: Sequence, inputs: Sequence, outputs: Sequence):
-    """Attach a handler to one or more triggers; `bound` are its first arguments (panels, the Api)."""
+def listen(triggers, fn: Callable, bound: Sequence, inputs: Sequence, outputs: Sequence, **options):
+    """Attach a handler to one or more triggers; `bound` are its first arguments (panels, the Api); `options` go to
+    `gr.on` (`trigger_mode`, `js`)."""
     triggers = triggers if isinstance(triggers, list) else [triggers]
-    return gr.on(triggers, bind(fn, bound), list(inputs), list(outputs), **private(fn))
+    return gr.on(triggers, bind(fn, bound), list(inputs), list(outputs), **private(fn), **options)
 
 
 def then(dependency, fn: Callable, bound: Sequence, inputs: Sequence, outputs: Sequence, *, success: bool = False):

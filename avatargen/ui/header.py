@@ -8,6 +8,7 @@ import gradio as gr
 from avatargen.ui.events import listen
 
 BANNER_SECONDS = 5
+HOW_TO = "Add a photo of you, pick one or more poses, press Generate: you get an avatar of yourself in each pose."
 
 
 @dataclass
@@ -20,8 +21,10 @@ class Header:
 def build(*, sign_in: bool) -> Header:
     """Call inside `with gr.Blocks()`, at its top level. `sign_in` adds the Hugging Face sign-in button."""
     with gr.Row(elem_id="header"):
-        gr.Markdown("# avatargen — you, in any pose", elem_id="title")
-        balance = gr.Markdown(elem_id="balance")
+        with gr.Column(scale=4):
+            gr.Markdown("# avatargen — you, in any pose", elem_id="title")
+            gr.Markdown(HOW_TO, elem_id="howto")
+        balance = gr.Markdown(elem_id="balance", min_width=160)
         if sign_in:
             gr.LoginButton(elem_id="sign-in", scale=0)
     banner = gr.Markdown(visible=False, elem_id="engine-banner")

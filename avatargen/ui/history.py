@@ -52,16 +52,6 @@ def build() -> History:
             previous = gr.Button("← Newer", size="sm")
             label = gr.Markdown(elem_id="history-page")
             following = gr.Button("Older →", size="sm")
-        gallery = gr.Gallery(
-            label="Finished generations — click one for details",
-            columns=6,
-            height="auto",
-            allow_preview=False,
-            object_fit="contain",
-            format="jpeg",
-            elem_id="history",
-            elem_classes="captioned",
-        )
         with gr.Row(visible=False, elem_id="selected") as selected_box:
             selected_image = gr.HTML(elem_id="selected-image")
             with gr.Column():
@@ -96,6 +86,17 @@ def build() -> History:
                     gr.Markdown("Delete this generation and its image? This cannot be undone.")
                     confirm_delete = gr.Button("Yes, delete", variant="stop", size="sm", elem_id="confirm-delete")
                     cancel_delete = gr.Button("Cancel", size="sm", elem_id="cancel-delete")
+        gallery = gr.Gallery(
+            label="Finished generations — click one for details",
+            buttons=[],
+            columns=6,
+            height="auto",
+            allow_preview=False,
+            object_fit="contain",
+            format="jpeg",
+            elem_id="history",
+            elem_classes="captioned",
+        )
     return History(
         previous=previous,
         label=label,
@@ -139,12 +140,16 @@ def finished_outputs(history: History, stats: Stats, header: Header) -> list:
     return [*outputs(history), *stats_outputs(stats, header)]
 
 
-def after_change(history: History, stats: Stats, header: Header, api: Api, page: int, request: gr.Request) -> dict:
-    """What a finished or deleted generation changes: the history, the stats, the balance."""
-    return show_page(history, api, page, request) | show_stats(stats, header, api, request)
+def after_change(
+    history: History, stats: Stats, header: Header, api: Api, page: int, request: gr.Request, *, keep=None
+) -> dict:
+    """What a finished or deleted generation changes: the history, the stats, the balance. The item `keep` stays
+    open (with its pending delete) when it is still there."""
+    return show_page(history, api, page, request, keep=keep) | show_stats(stats, header, api, request)
 
 
-def show_page(history: History, api: Api, page: int, request: gr.Request) -> dict:
+def show_page(history: History, api: Api, page: int, request: gr.Request, *, keep: str | None = None) -> dict:
+    """A page of the history; the open item closes unless it is `keep` and still on the page."""
     if api.visitor(request) is None:
         return {history.label: f"{SIGN_IN} to see your generations."}
     records, total = api.page.history(limit=PAGE_SIZE, offset=max(page, 0) * PAGE_SIZE, request=request)
@@ -164,11 +169,16 @@ def show_page(history: History, api: Api, page: int, request: gr.Request) -> dic
         tiles.append((picture, history_caption(record, names[record["poseTemplateId"]])))
     pages = max(1, -(-total // PAGE_SIZE))
     label = f"Page {page + 1} of {pages} · {total} finished" if total else "Nothing finished yet."
-    return {
+    ids = [r["id"] for r in records]
+    shown = {
         history.gallery: gr.Gallery(value=tiles, selected_index=None),
-        history.ids: [r["id"] for r in records],
+        history.ids: ids,
         history.page: max(page, 0),
         history.label: label,
+    }
+    if keep is not None and keep in ids:
+        return shown
+    return shown | {
         history.selected: None,
         history.selected_box: gr.Row(visible=False),
         history.confirm: gr.Row(visible=False),

@@ -3,6 +3,7 @@
 import base64
 import io
 from pathlib import Path
+from urllib.parse import quote
 
 import gradio as gr
 from PIL import Image
@@ -10,9 +11,9 @@ from PIL import Image
 from avatargen.poses.template import PoseTemplate
 from avatargen.web.api import Api
 
-PREVIEW_SIZE = (320, 480)  # the large picture of the chosen pose
-PICTURE_SIZE = (192, 288)  # gallery tiles
-TRAY_SIZE = (96, 144)  # the tray of picked poses and the jobs panel
+PREVIEW_SIZE = (320, 480)  # a large pose picture
+PICTURE_SIZE = (192, 288)  # history tiles
+TILE_SIZE = (96, 144)  # the pose grid, the results and the jobs panel (small files: a lighter first load)
 
 
 def pose_names(api: Api, pose_ids: list[str], request: gr.Request) -> dict[str, str]:
@@ -21,16 +22,30 @@ def pose_names(api: Api, pose_ids: list[str], request: gr.Request) -> dict[str, 
     return {pose_id: names.get(pose_id, "A pose you deleted") for pose_id in pose_ids}
 
 
+def file_url(path: Path | str) -> str:
+    """The address Gradio serves a file under (relative, so it works under a path prefix too); only files in its
+    allowed paths or upload folder are served."""
+    return "gradio_api/file=" + quote(str(path))
+
+
+def data_uri_of(picture: Image.Image) -> str:
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
 def data_uri(api: Api, template: PoseTemplate) -> str:
     """A small pose picture inline in HTML (own poses are never written where Gradio serves files)."""
-    picture = api.page.pose_picture(template, TRAY_SIZE)
+    picture = api.page.pose_picture(template, TILE_SIZE)
     if isinstance(picture, Image.Image):
-        buffer = io.BytesIO()
-        picture.save(buffer, format="PNG")
-        data = buffer.getvalue()
-    else:
-        data = Path(picture).read_bytes()
-    return "data:image/png;base64," + base64.b64encode(data).decode()
+        return data_uri_of(picture)
+    return "data:image/png;base64," + base64.b64encode(Path(picture).read_bytes()).decode()
+
+
+def pose_src(api: Api, template: PoseTemplate) -> str:
+    """A pose picture's address for the page's own HTML: the served file, or inline for a person's own pose."""
+    picture = api.page.pose_picture(template, TILE_SIZE)
+    return data_uri_of(picture) if isinstance(picture, Image.Image) else file_url(picture)
 
 
 def preview_uri(api: Api, job: dict) -> str | None:

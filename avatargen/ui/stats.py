@@ -11,7 +11,6 @@ from avatargen.ui.text import SIGN_IN, ledger_rows, stats_line, style_label
 from avatargen.web.api import Api
 
 LEDGER_ROWS = 100
-WEEK = 7
 COUNT_AXIS = {"y_lim": [0, None], "height": 240}  # counts start from zero
 
 
@@ -60,10 +59,10 @@ def outputs(stats: Stats, header: Header) -> list:
 
 
 def every_day(days: pd.DataFrame) -> pd.DataFrame:
-    """One row per day (zeros included) from the first generation, or the last week, up to today (UTC)."""
+    """One row per day (zeros included) from the first day with a generation up to today (UTC)."""
     today = pd.Timestamp.now(tz="UTC").normalize().tz_localize(None)
     days = days.assign(day=pd.to_datetime(days["day"])).set_index("day")
-    start = min([today - pd.Timedelta(days=WEEK - 1), *days.index])
+    start = min([today, *days.index])
     filled = days.reindex(pd.date_range(start, today, freq="D"), fill_value=0)
     return filled.rename_axis("day").reset_index()
 

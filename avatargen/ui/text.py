@@ -6,7 +6,6 @@ from datetime import datetime
 from avatargen.poses.template import PoseTemplate
 from avatargen.presets import STYLES
 
-CHECK = "✓ "  # marks a picked pose in the gallery's captions
 SIGN_IN = "Sign in with Hugging Face"  # what a signed-out visitor (Space sign-in) is asked to do
 
 
@@ -15,10 +14,6 @@ def facets_line(template: PoseTemplate) -> str:
         return f"your own pose · {_words(template.view)} · {_words(template.framing)}"
     parts = (template.category, f"{template.gender} body", template.view, template.framing)
     return " · ".join(_words(part) for part in parts)
-
-
-def caption(template: PoseTemplate, picked: bool) -> str:
-    return f"{CHECK if picked else ''}{template.name}"
 
 
 def style_label(style: str) -> str:
@@ -56,6 +51,45 @@ def price_line(count: int, each: int, balance: int) -> str:
     return f"{cost} · **Your balance:** {balance} credits{short}"
 
 
+def face_line(width: int | None, least: int) -> str:
+    """What the photo check found, written under the photo."""
+    if width is None:
+        return "✗ No face: use a photo where your face is clearly visible and not covered."
+    if width < least:
+        return f"✗ Face too small: {width} px, needs {least}. Use a closer photo (head and shoulders)."
+    return "✓ Face found: this photo works."
+
+
+def blocked(
+    photo: bool, face_ok: bool, count: int, prices: dict[tuple[str, bool], int], chosen: tuple[str, bool], balance: int
+) -> str:
+    """Why Generate cannot start yet ("" when it can): the photo, a pose, then the credits, with the cheapest way
+    to fit. `prices` has every (quality, priority); `chosen` is the one picked."""
+    if not photo:
+        return "Add your photo first (or try the sample photo)."
+    if not face_ok:
+        return "Use a photo with a clear face first (see under your photo)."
+    if not count:
+        return "Pick at least one pose."
+    need = count * prices[chosen]
+    if need <= balance:
+        return ""
+    short = f"Not enough credits: {need} needed, you have {balance}."
+    cheaper = [o for o in prices if prices[o] < prices[chosen] and o[1] <= chosen[1] and count * prices[o] <= balance]
+    if cheaper:
+        best = max(cheaper, key=lambda o: prices[o])  # the smallest change that fits
+        change = ([f"choose {best[0].upper()}"] if best[0] != chosen[0] else []) + (
+            ["turn off Priority"] if chosen[1] and not best[1] else []
+        )
+        return f"{short} To fit: {' and '.join(change)} ({count * prices[best]} credits)."
+    each = min(prices.values())
+    if balance < each:
+        return f"{short} One avatar costs at least {each} credits."
+    fit = balance // prices[chosen] if balance >= prices[chosen] else balance // each
+    settings = "" if balance >= prices[chosen] else " in the cheapest settings"
+    return f"{short} To fit: pick {fit} pose{'s' if fit > 1 else ''}{settings}."
+
+
 def job_state(record: dict, job: dict | None = None) -> str:
     """One short line: where a generation stands (a job record adds its queue position and estimate)."""
     status = record["status"]
@@ -83,7 +117,7 @@ def batch_status(records: list[dict]) -> str:
         return job_state(only) if only["status"] != "failed" else f"Failed: {only['errorMessage']}"
     parts = [f"{counts['completed']} of {len(records)} done"]
     if running:
-        parts.append(f"{len(running)} still running (see Jobs)")
+        parts.append(f"{len(running)} still running")
     if counts["failed"]:
         parts.append(f"{counts['failed']} failed (refunded)")
     return " · ".join(parts)
@@ -120,8 +154,7 @@ def history_caption(record: dict, name: str) -> str:
     if record.get("kind") == "video":
         name = f"▶ {name} (video)"  # its poster stands in the history: the badge says it plays
     if record["status"] == "completed":
-        shared = " · 🔗 shared" if record.get("shareUrl") else ""
-        return f"{name} · {duration(took_seconds(record))}{likeness_part(record)}{shared}"
+        return name + likeness_part(record) + (" · 🔗 shared" if record.get("shareUrl") else "")  # time: in details
     return f"Failed: {name} · refunded"
 
 
@@ -157,7 +190,8 @@ def stats_line(stats: dict, balance: int) -> str:
         f"**{stats['totalGenerations']}** generations · **{stats['completedGenerations']}** completed · "
         f"**{stats['failedGenerations']}** failed · average time **{duration(average)}** · "
         + ("" if likeness is None else f"average likeness **{likeness}**/100 · ")
-        + f"**{stats['totalCreditsUsed']}** credits used · balance **{balance}** credits"
+        + f"**{stats['totalCreditsUsed']}** credits spent (refunds taken off; generations you deleted still count) · "
+        f"balance **{balance}** credits"
     )
 
 

@@ -214,6 +214,12 @@ class Api:
         self.services.generations.delete(self.user(request, to="delete your generations"), params.ident("id", id))
         return {"message": "Generation deleted successfully"}
 
+    def cancel_generation(self, id: str, request: gr.Request = None) -> dict:
+        """Cancel a generation still waiting in the queue; its credits come back at once."""
+        user = self.user(request, to="cancel your generations")
+        refunded = self.services.generations.cancel(user, params.ident("id", id))
+        return {"message": f"Cancelled; {refunded} credits refunded.", "data": {"id": id, "refunded": refunded}}
+
     def stats(self, request: gr.Request = None) -> dict:
         return {"data": self.services.generations.stats(self.user(request, to="see your stats"))}
 
@@ -298,6 +304,7 @@ JSON_ENDPOINTS = (
     "generations",
     "generation",
     "delete_generation",
+    "cancel_generation",
     "stats",
     "credits",
     "price",

@@ -10,9 +10,10 @@ import gradio as gr
 from PIL import Image
 
 from avatargen.db.tables import Kind
+from avatargen.engine.identity import find_face
 from avatargen.poses.render import thumbnail_image, thumbnail_path
 from avatargen.poses.template import PoseTemplate
-from avatargen.storage.photos import load_photo
+from avatargen.storage.photos import load_photo, photo_work
 from avatargen.web import params
 from avatargen.web.files import VIDEO_PART, file_url
 from avatargen.web.site import site_url
@@ -36,6 +37,13 @@ class PageReads:
         """Decode an upload with the app's own photo checks (the ones generating applies); UserError says why not."""
         settings = self.api.services.settings
         return load_photo(path, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_upload_pixels)
+
+    def face_width(self, image: Image.Image) -> int | None:
+        """How wide the largest face in a checked photo is, in pixels (None: no face); generating needs
+        `MIN_FACE_PIXELS`."""
+        with photo_work():
+            face = find_face(image)
+        return None if face is None else face.width
 
     def my_poses(self, request: gr.Request = None) -> list[PoseTemplate]:
         """The person's own poses (none for a signed-out visitor)."""
