@@ -108,7 +108,7 @@ def test_history_names_the_pose_and_explains_a_failure():
 def test_the_likeness_shows_with_each_result_in_history_and_in_stats():
     scored = record(likeness=83, candidates=4, alternatives=[{"imageUrl": "a", "likeness": 60}] * 3)
     assert job_state(scored) == "Done in 4.5 s · likeness 83/100"
-    assert history_caption(scored, POSE.name) == "Waving with the right hand, front · 4.5 s · likeness 83/100"
+    assert history_caption(scored, POSE.name) == "Waving with the right hand, front · likeness 83/100"  # time: details
     shown = details(scored, POSE.name)
     assert "**Likeness:** 83/100" in shown and "**Best of 4:**" in shown and "3 alternatives kept for a day" in shown
     assert "**Likeness:** no face to compare" in details(record(likeness=None), POSE.name)

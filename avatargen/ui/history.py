@@ -231,13 +231,13 @@ def share_outputs(history: History) -> list:
 
 
 def share(history: History, api: Api, generation_id: str, lasts: str, page: int, request: gr.Request) -> dict:
-    answer = api.share(generation_id, SHARE_FOR.get(lasts, "never"), request=request)
+    answer = api.sharing.share(generation_id, SHARE_FOR.get(lasts, "never"), request=request)
     gr.Info(answer["message"], duration=4)
     return shared_changed(history, api, answer["data"], page, request)
 
 
 def unshare(history: History, api: Api, generation_id: str, page: int, request: gr.Request) -> dict:
-    answer = api.unshare(generation_id, request=request)
+    answer = api.sharing.unshare(generation_id, request=request)
     gr.Info(answer["message"], duration=4)
     return shared_changed(history, api, answer["data"], page, request)
 

@@ -16,7 +16,6 @@ from avatargen.db.tables import User
 from avatargen.errors import UserError
 from avatargen.generations.options import MAX_BATCH, MAX_SEED, GenerationOptions
 from avatargen.generations.pose_book import MAX_NAME
-from avatargen.generations.sharing import EXPIRIES
 from avatargen.generations.webhooks import MAX_URL
 from avatargen.poses.template import FACETS, PoseTemplate
 from avatargen.presets import QUALITIES, STYLES
@@ -26,6 +25,7 @@ from avatargen.web import params
 from avatargen.web.errors import user_errors
 from avatargen.web.files import fetched_by_client
 from avatargen.web.page import PageReads
+from avatargen.web.sharing import SHARE_ENDPOINTS, ShareEndpoints
 from avatargen.web.site import site_url
 from avatargen.web.uploads import UploadPurge, discarding_uploads, more_uploads, uploaded
 from avatargen.web.videos import VideoEndpoints, register_video_api
@@ -73,6 +73,7 @@ class Api:
         self.thumbnails = thumbnails
         self.page = PageReads(self)  # what the page reads besides these endpoints
         self.videos = VideoEndpoints(self)  # /generate_video, /motions, /video_price
+        self.sharing = ShareEndpoints(self)  # /share, /unshare
         self.uploads = UploadPurge(schedule or Schedule(name="avatargen-expiry"))
         self.run_inline = run_inline  # ZeroGPU: run the queued job inside this request, then answer
 
@@ -197,19 +198,6 @@ class Api:
         user = self.user(request, to="see your generations")
         return {"data": self.services.generations.get(user, params.ident("id", id)).to_public(site=site_url(request))}
 
-    def share(self, id: str, expires: str = "never", request: gr.Request = None) -> dict:
-        """Make a finished image public at a link (`shareUrl`) that lasts 1d, 7d or until stopped (`never`)."""
-        expires = params.choice("expires", expires, EXPIRIES, default="never")
-        user = self.user(request, to="share your avatars")
-        row = self.services.sharing.share(user, params.ident("id", id), expires=expires)
-        record = row.to_public(site=site_url(request))
-        return {"message": "Anyone with the link can now see this image.", "data": record}
-
-    def unshare(self, id: str, request: gr.Request = None) -> dict:
-        """Stop sharing: the link stops working at once."""
-        row = self.services.sharing.unshare(self.user(request, to="stop sharing"), params.ident("id", id))
-        return {"message": "The link no longer works.", "data": row.to_public(site=site_url(request))}
-
     def delete_generation(self, id: str, request: gr.Request = None) -> dict:
         self.services.generations.delete(self.user(request, to="delete your generations"), params.ident("id", id))
         return {"message": "Generation deleted successfully"}
@@ -311,8 +299,6 @@ JSON_ENDPOINTS = (
     "styles",
     "poses",
     "delete_pose",
-    "share",
-    "unshare",
 )
 
 
@@ -320,6 +306,8 @@ def register_api(api: Api) -> None:
     """Add the named endpoints to the Blocks being built. Call inside `with gr.Blocks()`."""
     for name in JSON_ENDPOINTS:
         gr.api(user_errors(getattr(api, name)), api_name=name)
+    for name in SHARE_ENDPOINTS:
+        gr.api(user_errors(getattr(api.sharing, name)), api_name=name)
     # Endpoints that move files go through components, so Gradio checks uploads and serves downloads.
     # Endpoints that take files go through components, so Gradio checks uploads; their other parameters are raw
     # values (parsed by `params`, never coerced by a component) and their outputs private copies.
