@@ -102,3 +102,13 @@ def serve(settings: "Settings", *, engine=None, schedule: "Schedule | None" = No
     finally:
         demo.close()
         runtime.close()
+
+
+def open_tab(page, name: str) -> None:
+    """Click a tab of the page, from the tab bar's overflow menu where a phone folds it away."""
+    tab = page.get_by_role("tab", name=name)
+    if tab.is_visible():
+        tab.click()
+        return
+    page.locator(".overflow-menu").first.click()
+    page.locator(".overflow-dropdown button").filter(has_text=name).first.click()

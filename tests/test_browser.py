@@ -20,6 +20,7 @@ from avatargen.runtime import Runtime
 from avatargen.settings import Settings
 from avatargen.web.files import slug
 from tests.conftest import FakeEngine, generate_batch, make_runtime
+from tests.helpers import open_tab
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = [
@@ -243,7 +244,7 @@ def test_phone_orders_photo_poses_generate_and_keeps_generate_in_reach(sign_in, 
     page.locator("#generate").click()
     expect(page.locator("#status")).to_contain_text("Done", timeout=WAIT)
     page.screenshot(path=str(tmp_path / "create-phone.png"))
-    page.get_by_role("tab", name="History").click()
+    open_tab(page, "History")
     expect(page.locator("#generate")).to_be_hidden()  # the Generate bar belongs to the create view only
     expect(tile(page, "history", 0)).to_be_visible(timeout=WAIT)
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]  # nothing cut off sideways
@@ -430,7 +431,7 @@ def test_best_of_four_is_priced_before_generating_and_charged_once(sign_in, serv
     expect(page.locator("#status")).to_contain_text("2 of 2 done", timeout=WAIT)
     expect(page.locator("#balance")).to_contain_text("8 credits", timeout=WAIT)
     assert sorted(g.candidates for g in served.generations(name)) == [4, 4]
-    page.get_by_role("tab", name="History").click()
+    open_tab(page, "History")
     expect(page.locator("#history-page")).to_contain_text("2 finished", timeout=WAIT)
     tile(page, "history", 0).click()
     expect(page.locator("#selected-info")).to_contain_text("Best of 4", timeout=WAIT)
@@ -495,7 +496,7 @@ def test_jobs_survive_a_reload_and_move_into_the_history_by_themselves(sign_in, 
     expect(page.locator("#results li")).to_have_count(3, timeout=WAIT)
     expect(page.locator("#results")).to_contain_text("#1 in the queue")  # each tile its own place
     expect(page.locator("#status")).to_contain_text("3 still running")
-    page.get_by_role("tab", name="Jobs").click()
+    open_tab(page, "Jobs")
     expect(jobs).to_have_count(3, timeout=WAIT)
     expect(page.locator("#jobs")).to_contain_text("Generating")
     expect(page.locator("#jobs")).to_contain_text("#2 in the queue")
@@ -507,17 +508,17 @@ def test_jobs_survive_a_reload_and_move_into_the_history_by_themselves(sign_in, 
     expect(page.locator("#results li")).to_have_count(3, timeout=WAIT)
     expect(page.locator("#photo-preview img")).to_be_visible()
     expect(page.locator("#chosen .chip[data-unpick]")).to_have_count(3)
-    page.get_by_role("tab", name="Jobs").click()
+    open_tab(page, "Jobs")
     expect(jobs).to_have_count(3, timeout=WAIT)
     expect(page.locator("#jobs")).to_contain_text("#2 in the queue")
-    page.get_by_role("tab", name="History").click()
+    open_tab(page, "History")
     expect(page.locator("#history-page")).to_contain_text("Nothing finished yet")
 
     engine.gate.set()  # the jobs finish: no clicks from here on
     expect(page.locator("#history-page")).to_contain_text("3 finished", timeout=WAIT)
     expect(page.locator("#history img")).to_have_count(3)
     expect(page.locator("#status")).to_contain_text("3 of 3 done")
-    page.get_by_role("tab", name="Jobs").click()
+    open_tab(page, "Jobs")
     expect(page.locator("#jobs")).to_contain_text("No jobs running")
 
 
@@ -537,7 +538,7 @@ def test_four_clicks_on_generate_follow_four_jobs(sign_in, served, engine):
     expect(page.locator("#results li")).to_have_count(4)
     expect(page.locator("#results")).to_contain_text("#3 in the queue")  # its place, and an estimate once jobs ran
     expect(page.locator("#results")).to_contain_text("about")
-    page.get_by_role("tab", name="Jobs").click()
+    open_tab(page, "Jobs")
     expect(page.locator("#jobs tr")).to_have_count(4, timeout=WAIT)
     engine.gate.set()
     expect(page.locator("#status")).to_contain_text("4 of 4 done", timeout=WAIT)
@@ -557,7 +558,7 @@ def test_history_shows_names_details_failures_and_deletes_only_when_confirmed(si
     expect(page.locator("#status")).to_contain_text("Failed", timeout=WAIT)
     engine.fail_with = None
 
-    page.get_by_role("tab", name="History").click()
+    open_tab(page, "History")
     expect(page.locator("#history-page")).to_contain_text("2 finished", timeout=WAIT)
     expect(tile(page, "history", 0).locator(".caption-label")).to_contain_text(f"Failed: {first.name}")
     expect(tile(page, "history", 0).locator(".caption-label")).to_contain_text("refunded")
@@ -610,7 +611,7 @@ def test_a_shared_link_opens_signed_out_and_dies_when_stopped(sign_in, served, b
     page = sign_in(served.user(f"sharer{viewport['width']}"), viewport)
     start_batch(page, [0])
     expect(page.locator("#status")).to_contain_text("Done", timeout=WAIT)
-    page.get_by_role("tab", name="History").click()
+    open_tab(page, "History")
     expect(page.locator("#history-page")).to_contain_text("1 finished", timeout=WAIT)
     tile(page, "history", 0).click()
     centred(page.locator("#share-row"))
@@ -664,7 +665,7 @@ def test_history_pages(sign_in, served, photo):
                 break
             time.sleep(0.1)
     page = sign_in(name)
-    page.get_by_role("tab", name="History").click()
+    open_tab(page, "History")
     expect(page.locator("#history-page")).to_contain_text(f"Page 1 of 2 · {len(made)} finished", timeout=WAIT)
     expect(page.locator("#history img")).to_have_count(12)
     page.get_by_role("button", name="Older →").click()
@@ -679,7 +680,7 @@ def test_stats_show_plots_and_the_ledger(sign_in, served, tmp_path):
     page = sign_in(name)
     start_batch(page, [0, 1])
     expect(page.locator("#status")).to_contain_text("2 of 2 done", timeout=WAIT)
-    page.get_by_role("tab", name="Stats").click()
+    open_tab(page, "Stats")
     expect(page.locator("#stats")).to_contain_text("2 completed", timeout=WAIT)
     expect(page.locator("#stats")).to_contain_text("balance 90 credits")
     for plot in ("#per-day", "#credits-per-day", "#by-style", "#by-quality"):
@@ -689,7 +690,7 @@ def test_stats_show_plots_and_the_ledger(sign_in, served, tmp_path):
     page.screenshot(path=str(tmp_path / "stats-desktop.png"), full_page=True)
 
     phone = sign_in(name, PHONE)
-    phone.get_by_role("tab", name="Stats").click()
+    open_tab(phone, "Stats")
     expect(phone.locator("#stats")).to_contain_text("2 completed", timeout=WAIT)
     phone.screenshot(path=str(tmp_path / "stats-phone.png"), full_page=True)
 
@@ -700,7 +701,7 @@ def test_two_people_see_only_their_own_jobs_and_history(sign_in, served, engine)
     engine.gate.clear()
     olga = sign_in(served.user("olga"))
     start_batch(olga, [0])
-    olga.get_by_role("tab", name="Jobs").click()
+    open_tab(olga, "Jobs")
     expect(olga.locator("#jobs tr")).to_have_count(1, timeout=WAIT)
 
     # Peter signs in in the same browser storage Olga used: none of her ids show through.
@@ -711,7 +712,7 @@ def test_two_people_see_only_their_own_jobs_and_history(sign_in, served, engine)
     peter.get_by_label("password").fill(PASSWORD)
     peter.get_by_role("button", name="Login").click()
     expect(peter.locator("#poses img").first).to_be_visible(timeout=WAIT)
-    peter.get_by_role("tab", name="Jobs").click()
+    open_tab(peter, "Jobs")
     expect(peter.locator("#jobs")).to_contain_text("No jobs running", timeout=WAIT)
     expect(peter.locator("#results li")).to_have_count(0)
     expect(peter.locator("#photo-preview img")).to_have_count(0)
@@ -751,8 +752,8 @@ def test_a_signed_out_visitor_browses_and_is_asked_to_sign_in(space_page, tmp_pa
     pick(page, 0)
     use_sample(page)
     expect(page.locator("#generate")).to_be_disabled()
-    page.get_by_role("tab", name="History").click()
+    open_tab(page, "History")
     expect(page.locator("#history-page")).to_contain_text("Sign in with Hugging Face to see your generations")
-    page.get_by_role("tab", name="Stats").click()
+    open_tab(page, "Stats")
     expect(page.locator("#stats")).to_contain_text("Sign in with Hugging Face")
     page.screenshot(path=str(tmp_path / "signed-out-desktop.png"))

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests import test_browser as shared
+from tests.helpers import open_tab
 from tests.test_browser import DESKTOP, LAPTOP, PHONE, WAIT, box, pick, start_batch, tile, upload
 
 # The browser tests' fixtures, for an app launched for this module.
@@ -60,7 +61,7 @@ def test_delete_can_be_tapped_on_a_phone(sign_in, served, tmp_path):
     page = sign_in(served.user("sami"), PHONE)
     start_batch(page, [0])
     expect(page.locator("#status")).to_contain_text("Done", timeout=WAIT)
-    page.get_by_role("tab", name="History").click()
+    open_tab(page, "History")
     tile(page, "history", 0).click()
     delete = page.locator("#delete")
     delete.scroll_into_view_if_needed()
@@ -83,7 +84,7 @@ def test_the_open_item_and_a_pending_delete_survive_a_job_finishing(sign_in, ser
     engine.gate.clear()
     page.locator("#generate").click()
     expect(page.locator("#status")).to_contain_text("Generating", timeout=WAIT)
-    page.get_by_role("tab", name="History").click()
+    open_tab(page, "History")
     tile(page, "history", 0).click()
     expect(page.locator("#selected-info")).to_contain_text("Status", timeout=WAIT)
     page.locator("#delete").click()
@@ -135,7 +136,7 @@ def test_two_tabs_stay_in_step(sign_in, served, engine):
     second = first.context.new_page()
     second.goto(served.url)
     expect(second.locator("#poses img").first).to_be_visible(timeout=WAIT)
-    second.get_by_role("tab", name="Jobs").click()
+    open_tab(second, "Jobs")
     expect(second.locator("#jobs")).to_contain_text("No jobs running", timeout=WAIT)
     start_batch(first, [0])  # started in the first tab
     expect(second.locator("#jobs tr")).to_have_count(1, timeout=WAIT)  # the second hears of it
@@ -163,7 +164,7 @@ def test_axe_finds_no_serious_or_critical_violations_with_history_open(sign_in, 
         ]
 
     assert violations() == []  # the create view, with a result
-    page.get_by_role("tab", name="History").click()
+    open_tab(page, "History")
     tile(page, "history", 0).click()
     expect(page.locator("#selected-info")).to_contain_text("Status", timeout=WAIT)
     page.locator("#delete").click()

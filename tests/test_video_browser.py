@@ -13,6 +13,7 @@ import pytest
 import app
 from avatargen.settings import Settings
 from tests.conftest import FakeEngine, make_runtime
+from tests.helpers import open_tab
 from tests.test_browser import CHROMIUM, DESKTOP, FLAGS, PHONE, WAIT
 from tests.test_video import FakeVideo
 
@@ -45,16 +46,6 @@ def browser():
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         yield chromium
         chromium.close()
-
-
-def open_tab(page, name: str) -> None:
-    """Click a tab, from the tab bar's overflow menu where a phone folds it away."""
-    tab = page.get_by_role("tab", name=name)
-    if tab.is_visible():
-        tab.click()
-        return
-    page.locator(".overflow-menu").first.click()
-    page.locator(".overflow-dropdown button").filter(has_text=name).first.click()
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
