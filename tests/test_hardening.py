@@ -125,7 +125,7 @@ def test_malformed_generate_parameters_are_refused_and_charge_nothing(served, ph
     def generate(**changes):
         options = {"pose_id": pose_id, "quality": "sd", "priority": False, "style": "realistic", "seed": None}
         options |= {"more_photos": None, "mirror": False, "candidates": 1}
-        return bob.predict(upload, *(options | changes).values(), api_name="/generate")
+        return bob.predict(upload, **(options | changes), api_name="/generate")
 
     cases = {
         "priority": ["yes", [1], 1, "1"],
@@ -172,7 +172,7 @@ def test_downloads_are_owner_only_links_never_copies_and_uploads_are_purged(serv
     assert Path(first).read_bytes() == Path(second).read_bytes()
     assert {p for p in uploads.rglob("*") if p.is_file()} == cached  # nothing lands in Gradio's cache
 
-    event, answer = raw_call(signed_in(url, "alice"), "download_output", [record["id"]])
+    event, answer = raw_call(signed_in(url, "alice"), "download_output", [record["id"], 0])
     link = answer[0]["url"]
     assert event == "complete" and link == f"{url}files/{record['id']}/output.jpg"
     assert httpx.get(link).status_code == 404  # the link alone is worth nothing

@@ -178,7 +178,8 @@ def test_a_private_download_goes_to_its_owner_only(space, photo):
     record = bob.predict(handle_file(str(photo)), pose_id, "sd", False, "anime", 6, api_name="/generate")["data"]
     assert wait_until_done(bob, record["id"])["status"] == "completed"
     assert Path(bob.predict(record["id"], api_name="/download_output")).stat().st_size > 0  # the owner's client
-    event, answer = raw_call(url, "download_output", [record["id"]], {"x-hf-authorization": "Bearer hf_token_of_bob"})
+    bob_token = {"x-hf-authorization": "Bearer hf_token_of_bob"}
+    event, answer = raw_call(url, "download_output", [record["id"], 0], bob_token)
     assert event == "complete"
     address = answer[0]["url"]
     assert httpx.get(address, headers={"x-hf-authorization": "Bearer hf_token_of_bob"}).status_code == 200

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from avatargen.errors import UnknownMotion
 from avatargen.poses.framing import ASPECT
-from avatargen.poses.search import SearchIndex, search_words
+from avatargen.poses.search import SearchIndex, rank_key, search_words
 from avatargen.poses.template import FACE_POINTS, FACETS, KEYPOINT_NAMES, PoseTemplate
 
 DEFAULT_PATH = Path(__file__).resolve().with_name("motions.json")  # package data
@@ -184,7 +184,7 @@ class MotionLibrary:
         words = list(dict.fromkeys(search_words(search or "")))
         if words:
             scores = self._search.scores(words)
-            order = [self._motions[i] for i in sorted(scores, key=lambda i: (-scores[i], i))]
+            order = [self._motions[i] for i in sorted(scores, key=lambda i: rank_key(scores[i], i))]
         else:
             order = list(self._motions)
         found = [m for m in order if all(getattr(m, f) == v for f, v in wanted)]
