@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 HUB_CHECK_SECONDS = 3  # a reachable Hub answers a TCP connect in well under a second
+# diffusers, transformers and peft patch torch process-wide while they load (peft's empty-weights context swaps
+# `register_parameter`): two loads at once in one process break each other, so models load one at a time
+MODEL_LOADING = threading.Lock()
 
 # ZeroGPU lends a GPU only inside `spaces.GPU` calls, each in a fresh fork: a warm-up here has no GPU, and what a
 # fork compiles dies with it
@@ -64,10 +67,8 @@ def load_engine(config: EngineConfig) -> AvatarEngine:
     device, dtype = pick_device()
     config = _decided(config, device)
     check_compile(config.compile, bool(config.low_memory), device)
-    if config.kind == "tiny":
-        engine = _load_tiny(config, device)
-    else:
-        engine = _load_real_or_tiny(config, device, dtype)
+    with MODEL_LOADING:
+        engine = _load_tiny(config, device) if config.kind == "tiny" else _load_real_or_tiny(config, device, dtype)
     engine.warm_up(_warm_up_sizes(config), config.batch_size)
     return engine
 

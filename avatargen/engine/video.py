@@ -25,6 +25,7 @@ from PIL import Image
 
 from avatargen.engine.config import CONTEXT_FRAMES, MAX_IDENTITY_IMAGES, VIDEO_LCM_LORA_WEIGHT, EngineConfig
 from avatargen.engine.engine import AvatarEngine, Plan, ProgressCallback, _cpu_threads
+from avatargen.engine.loading import MODEL_LOADING
 from avatargen.presets import Quality
 
 if TYPE_CHECKING:
@@ -232,6 +233,7 @@ def load_video_engine(engine: AvatarEngine, config: EngineConfig) -> VideoEngine
         source = str(folder / (tiny_motion.VIDEO_LCM_FOLDER if lcm else tiny_motion.MOTION_ADAPTER_FOLDER))
     else:
         source = config.video_lcm_model if lcm else config.motion_adapter_model
-    adapter = MotionAdapter.from_pretrained(source, dtype=engine.dtype)
-    pipeline = build_video_pipeline(engine, adapter, lcm_lora=source if lcm else None)
+    with MODEL_LOADING:  # never beside another model load in this process
+        adapter = MotionAdapter.from_pretrained(source, dtype=engine.dtype)
+        pipeline = build_video_pipeline(engine, adapter, lcm_lora=source if lcm else None)
     return VideoEngine(engine, pipeline, lcm=lcm)
