@@ -501,7 +501,7 @@ class AvatarEngine:
     def conditioning(self, requests: Sequence[Any], plan: Plan) -> dict[str, Any]:
         """The pipeline arguments that carry each request's prompts and identity (anything with `prompt`,
         `negative_prompt` and `identity_images`): what the video engine gives every frame. Call under inference mode."""
-        return self._conditioning(list(requests), self._identity_crops(requests), plan)
+        return self._conditioning(list(requests), self.identity_crops(requests), plan)
 
     def _conditioning(
         self, group: list[GenerationRequest], crops: list[list[Image.Image]] | None, plan: Plan, face: bool = False
