@@ -213,7 +213,10 @@ def test_one_first_screen_holds_the_photo_the_pose_grid_and_generate_with_its_re
     expect(page.locator("#generate-reason")).to_have_text("")
     generate.click()
     expect(page.locator("#status")).to_contain_text("Done", timeout=WAIT)
-    expect(page.locator("#results li.completed img")).to_be_visible()
+    result_image = page.locator("#results li.completed img")
+    expect(result_image).to_be_visible()
+    # the avatar itself, fetched from its owner-only address (not a broken image with its alt text)
+    page.wait_for_function("i => i.complete && i.naturalWidth > 0", arg=result_image.element_handle(), timeout=WAIT)
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(tmp_path / f"create-{viewport['width']}.png"))
     for part in ("#photo-preview", "#search", "#poses button.pose", "#generate", "#status"):

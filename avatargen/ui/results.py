@@ -7,7 +7,7 @@ from datetime import datetime
 import gradio as gr
 
 from avatargen.presets import STYLES
-from avatargen.ui.pictures import file_url, pose_src
+from avatargen.ui.pictures import pose_src, preview_uri
 from avatargen.ui.text import job_state
 from avatargen.web.api import Api
 
@@ -61,17 +61,18 @@ def build(**options) -> gr.HTML:
 
 
 def tiles(api: Api, records: list[dict], names: dict[str, str], outputs: dict[str, str], request: gr.Request) -> dict:
-    """The grid's value: `outputs` are the finished ones' pictures (private copies), by generation id."""
+    """The grid's value: `outputs` are the finished ones' pictures (their owner-only URLs), by generation id."""
     poses = {t.id: t for t in api.page.poses_of(list(dict.fromkeys(names)), request)}
     shown = []
     for record in records:
         name = names.get(record["poseTemplateId"], "a pose")
         style = STYLES[record["style"]].label if record["style"] in STYLES else record["style"]
         status = record["status"]
+        forming = preview_uri(api, record) if record.get("previewUrl") else None  # the image as it forms
         if status == "completed" and record["id"] in outputs:
-            src = file_url(outputs[record["id"]])
-        elif record.get("previewUrl"):
-            src = record["previewUrl"]  # the forming image
+            src = outputs[record["id"]]
+        elif forming:
+            src = forming
         elif record["poseTemplateId"] in poses:
             src = pose_src(api, poses[record["poseTemplateId"]])
         else:
