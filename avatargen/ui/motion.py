@@ -1,6 +1,7 @@
 """The Motion tab: pick a motion from its animated gallery, see the price, make a video of yourself moving through it
 (with the photo and options of the create view), and watch it play here when it is done."""
 
+import html
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,8 @@ from avatargen.ui.header import Header
 from avatargen.web.api import Api
 
 POLL_SECONDS = 2.0
-FRAME_CHOICES = ((f"{n // VIDEO_FPS} s ({n} frames)", n) for n in (8, 16, 32))
+# a tuple, not a generator: every build of the page reads it
+FRAME_CHOICES = tuple((f"{n // VIDEO_FPS} s ({n} frames)", n) for n in (8, 16, 32))
 
 
 @dataclass
@@ -31,7 +33,7 @@ class Motion:
     cost: gr.Markdown
     generate: gr.Button
     status: gr.Markdown
-    player: gr.Video  # the finished clip: plays inline, muted (it has no sound), looping
+    player: gr.HTML  # the finished clip: plays inline, muted (it has no sound), looping, from its owner-only URL
     clip: gr.State  # the id of the video being followed, or None
     done: gr.State  # the id of the last video that finished here (the history refreshes when it changes)
     timer: gr.Timer
@@ -62,9 +64,7 @@ def build() -> Motion:
                 cost = gr.Markdown(elem_id="motion-cost")
                 generate = gr.Button("Generate video", variant="primary", elem_id="generate-video")
                 status = gr.Markdown(elem_id="motion-status")
-                player = gr.Video(
-                    label="Your video", autoplay=True, loop=True, interactive=False, elem_id="video-result"
-                )
+                player = gr.HTML("", elem_id="video-result")
     return Motion(
         search=search,
         category=category,
@@ -139,9 +139,19 @@ def start(
     return {
         panel.clip: record["id"],
         panel.status: f"Queued: {record['creditUsed']} credits charged.",
-        panel.player: None,
+        panel.player: "",
         panel.timer: gr.Timer(active=True),
     }
+
+
+def player_html(api: Api, clip: str, request: gr.Request) -> str:
+    """The clip in a `<video>` the browser fetches with the person's own session (owner-only URLs, `web.files`)."""
+    video = html.escape(api.page.output_url(clip, request=request, clip=True))
+    poster = html.escape(api.page.output_url(clip, request=request))
+    return (
+        f'<video src="{video}" poster="{poster}" controls muted loop autoplay playsinline '
+        'aria-label="Your video"></video>'
+    )
 
 
 def poll(panel: Motion, api: Api, clip, request: gr.Request) -> dict:
@@ -151,7 +161,7 @@ def poll(panel: Motion, api: Api, clip, request: gr.Request) -> dict:
     if record["status"] == "completed":
         return {
             panel.status: f"Done: {record['frames']} frames at {record['fps']} fps.",
-            panel.player: api.download_output(clip, request=request),
+            panel.player: player_html(api, clip, request),
             panel.timer: gr.Timer(active=False),
             panel.done: clip,
         }
